@@ -1,0 +1,672 @@
+//! The front door: how unmodified clients reach the fakes by their real host names.
+//!
+//! Real SDKs hard-code `login.microsoftonline.com`, `169.254.169.254` and `<name>.azurecr.io`, and
+//! insist on HTTPS. The front door is an HTTP forward proxy on loopback that clients are pointed at
+//! with `HTTPS_PROXY`/`HTTP_PROXY`:
+//! - `CONNECT host:443`: the front door answers `200`, then terminates TLS itself with a certificate
+//!   from the run's CA for that host, and hands each decrypted request to the site that owns the
+//!   host. A host no site owns is intercepted the same way (so the record shows which secrets the
+//!   client would have leaked to it) and answered `502` by the front door: nothing is forwarded.
+//! - `GET http://169.254.169.254/...` (absolute form): plain-HTTP forwarding to a site that serves
+//!   plain HTTP; a plain-HTTP request to an HTTPS-only site is a downgrade and is refused (`403`).
+//!
+//! Clients that never proxy loopback or IP destinations (kubectl, Go programs) use each site's own
+//! direct loopback listener instead ([`FrontDoor::add_site`] starts it); it shares the request path
+//! and the record. Every request on either path is appended to [`FrontDoor::egress`].
+//!
+//! A client can name itself by putting a user name in the proxy URL
+//! (`http://shard-a@127.0.0.1:port`); the record carries it as the client label.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulConnection;
+use jiff::Timestamp;
+use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::ca::{CaError, CertNames, CertResolver, CertificateAuthority};
+use crate::clock::Clock;
+use crate::dispatch::{ConnInfo, Dispatcher, basic_credentials};
+use crate::egress::{EgressRecord, Outcome, Refusal};
+use crate::fault::Faults;
+use crate::journal::Journal;
+use crate::secret::SecretRegistry;
+use crate::site::{ClientInfo, HostPattern, Scheme, Site, SiteError, SiteTable, Via};
+
+/// Why the front door or a listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontDoorError {
+    #[error("binding {addr} failed")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("making the run's certificate authority failed")]
+    Ca(#[from] CaError),
+    #[error("configuring TLS failed")]
+    Tls(#[from] rustls::Error),
+    #[error("adding a site failed")]
+    Site(#[from] SiteError),
+}
+
+/// Configures and starts a [`FrontDoor`].
+#[derive(Debug, Default)]
+pub struct FrontDoorBuilder {
+    listen: Option<SocketAddr>,
+    ca: Option<CertificateAuthority>,
+    clock: Option<Clock>,
+    secrets: Option<SecretRegistry>,
+    faults: Option<Faults>,
+}
+
+impl FrontDoorBuilder {
+    /// The proxy's address; default `127.0.0.1:0`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// The run's CA; default a fresh one.
+    pub fn ca(mut self, ca: CertificateAuthority) -> Self {
+        self.ca = Some(ca);
+        self
+    }
+
+    /// The run's clock (timestamps in the record); default [`Clock::system`].
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The run's secret registry (scanned in every request); default an empty one.
+    pub fn secrets(mut self, secrets: SecretRegistry) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// The run's fault rules; default none.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// Binds the proxy and starts accepting.
+    pub async fn start(self) -> Result<FrontDoor, FrontDoorError> {
+        crate::install_crypto_provider();
+        let addr = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let ca = match self.ca {
+            Some(ca) => ca,
+            None => CertificateAuthority::new("front door")?,
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| FrontDoorError::Bind { addr, source })?;
+        let proxy_addr = listener
+            .local_addr()
+            .map_err(|source| FrontDoorError::Bind { addr, source })?;
+        let shared = Arc::new(Shared {
+            ca,
+            dispatcher: Dispatcher {
+                sites: SiteTable::new(),
+                faults: self.faults.unwrap_or_default(),
+                egress: Journal::new(),
+                secrets: self.secrets.unwrap_or_default(),
+                clock: self.clock.unwrap_or_else(Clock::system),
+            },
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        let task = shared.clone();
+        shared
+            .tracker
+            .spawn(async move { accept_loop(listener, task, Role::Proxy).await });
+        Ok(FrontDoor {
+            proxy_addr,
+            shared,
+            direct: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The running front door and the direct listeners of its sites.
+#[derive(Debug)]
+pub struct FrontDoor {
+    proxy_addr: SocketAddr,
+    shared: Arc<Shared>,
+    direct: Mutex<HashMap<String, DirectListener>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    ca: CertificateAuthority,
+    dispatcher: Dispatcher,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+#[derive(Debug)]
+struct DirectListener {
+    addr: SocketAddr,
+    scheme: Scheme,
+    cancel: CancellationToken,
+}
+
+/// Where a site can be reached without the proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteEndpoint {
+    pub name: String,
+    pub direct_addr: SocketAddr,
+    /// `https://127.0.0.1:port` (or `http://` for plain-HTTP sites).
+    pub direct_url: String,
+}
+
+impl FrontDoor {
+    /// A builder with every default.
+    pub fn builder() -> FrontDoorBuilder {
+        FrontDoorBuilder::default()
+    }
+
+    /// The proxy's address.
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// `http://127.0.0.1:port`, for `HTTPS_PROXY`/`HTTP_PROXY`.
+    pub fn proxy_url(&self) -> String {
+        format!("http://{}", self.proxy_addr)
+    }
+
+    /// The same, with a user name that the record will carry as the client label.
+    pub fn proxy_url_for(&self, label: &str) -> String {
+        let user: String =
+            percent_encoding::utf8_percent_encode(label, percent_encoding::NON_ALPHANUMERIC)
+                .collect();
+        format!("http://{user}@{}", self.proxy_addr)
+    }
+
+    /// The run's CA.
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.shared.ca
+    }
+
+    /// The record of every request.
+    pub fn egress(&self) -> &Journal<EgressRecord> {
+        &self.shared.dispatcher.egress
+    }
+
+    /// The fault rules every request is checked against.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.dispatcher.faults
+    }
+
+    /// The run's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.dispatcher.clock
+    }
+
+    /// The run's secret registry.
+    pub fn secrets(&self) -> &SecretRegistry {
+        &self.shared.dispatcher.secrets
+    }
+
+    /// Every site.
+    pub fn sites(&self) -> Vec<Arc<Site>> {
+        self.shared.dispatcher.sites.all()
+    }
+
+    /// Adds a site: the front door routes its host names to it from now on, and its own loopback
+    /// listener starts (TLS with a certificate for its names, `localhost` and `127.0.0.1`; plain
+    /// HTTP for plain-HTTP-only sites).
+    pub async fn add_site(&self, site: Site) -> Result<SiteEndpoint, FrontDoorError> {
+        let site = self.shared.dispatcher.sites.add(site)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(source) => {
+                self.shared.dispatcher.sites.remove(&site.name);
+                return Err(FrontDoorError::Bind { addr, source });
+            }
+        };
+        let direct_addr = listener
+            .local_addr()
+            .map_err(|source| FrontDoorError::Bind { addr, source })?;
+        let scheme = if site.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        let role = match scheme {
+            Scheme::Https => {
+                let names = DirectNames::for_site(&site);
+                Role::DirectTls {
+                    site: site.clone(),
+                    acceptor: TlsAcceptor::from(server_config(&self.shared.ca, names)?),
+                }
+            }
+            Scheme::Http => Role::DirectPlain { site: site.clone() },
+        };
+        let cancel = self.shared.cancel.child_token();
+        let shared = Arc::new(Shared {
+            ca: self.shared.ca.clone(),
+            dispatcher: self.shared.dispatcher.clone(),
+            cancel: cancel.clone(),
+            tracker: self.shared.tracker.clone(),
+        });
+        self.shared
+            .tracker
+            .spawn(async move { accept_loop(listener, shared, role).await });
+        self.direct.lock().expect("direct listeners").insert(
+            site.name.clone(),
+            DirectListener {
+                addr: direct_addr,
+                scheme,
+                cancel,
+            },
+        );
+        Ok(SiteEndpoint {
+            name: site.name.clone(),
+            direct_addr,
+            direct_url: format!("{}://{direct_addr}", scheme.as_str()),
+        })
+    }
+
+    /// Removes a site: its host names become unknown and its direct listener stops.
+    pub fn remove_site(&self, name: &str) -> bool {
+        let removed = self.shared.dispatcher.sites.remove(name).is_some();
+        if let Some(direct) = self.direct.lock().expect("direct listeners").remove(name) {
+            direct.cancel.cancel();
+        }
+        removed
+    }
+
+    /// Where the site named `name` listens directly.
+    pub fn endpoint(&self, name: &str) -> Option<SiteEndpoint> {
+        let direct = self.direct.lock().expect("direct listeners");
+        direct.get(name).map(|d| SiteEndpoint {
+            name: name.to_owned(),
+            direct_addr: d.addr,
+            direct_url: format!("{}://{}", d.scheme.as_str(), d.addr),
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (at most a few seconds), closes everything.
+    /// When it returns, nothing listens any more.
+    pub async fn shutdown(&self) {
+        self.shared.cancel.cancel();
+        self.shared.tracker.close();
+        if tokio::time::timeout(Duration::from_secs(5), self.shared.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("front door connections did not finish within 5 s of shutdown");
+        }
+    }
+}
+
+impl Drop for FrontDoor {
+    fn drop(&mut self) {
+        self.shared.cancel.cancel();
+    }
+}
+
+/// What an accept loop serves.
+enum Role {
+    Proxy,
+    DirectTls {
+        site: Arc<Site>,
+        acceptor: TlsAcceptor,
+    },
+    DirectPlain {
+        site: Arc<Site>,
+    },
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, role: Role) {
+    let role = Arc::new(role);
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared2 = shared.clone();
+        let role = role.clone();
+        shared.tracker.spawn(async move {
+            match &*role {
+                Role::Proxy => serve_proxy_connection(stream, peer, shared2).await,
+                Role::DirectTls { site, acceptor } => {
+                    serve_direct_tls(stream, peer, shared2, site.clone(), acceptor.clone()).await
+                }
+                Role::DirectPlain { site } => {
+                    let conn = ConnInfo {
+                        client: ClientInfo {
+                            addr: peer,
+                            label: None,
+                        },
+                        via: Via::Direct,
+                        scheme: Scheme::Http,
+                        tunnel_target: None,
+                        sni: None,
+                        direct_site: Some(site.clone()),
+                    };
+                    serve_http(stream, &shared2, conn).await
+                }
+            }
+        });
+    }
+}
+
+async fn serve_direct_tls(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    site: Arc<Site>,
+    acceptor: TlsAcceptor,
+) {
+    let tls = tokio::select! {
+        _ = shared.cancel.cancelled() => return,
+        tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)) => tls,
+    };
+    let Ok(Ok(tls)) = tls else {
+        tracing::debug!(%peer, site = %site.name, "TLS handshake on a direct listener failed");
+        return;
+    };
+    let sni = tls.get_ref().1.server_name().map(str::to_owned);
+    let conn = ConnInfo {
+        client: ClientInfo {
+            addr: peer,
+            label: None,
+        },
+        via: Via::Direct,
+        scheme: Scheme::Https,
+        tunnel_target: None,
+        sni,
+        direct_site: Some(site),
+    };
+    serve_http(tls, &shared, conn).await;
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on an established (possibly TLS) stream through the dispatcher.
+async fn serve_http<IO>(io: IO, shared: &Shared, conn: ConnInfo)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let dispatcher = shared.dispatcher.clone();
+    let conn = Arc::new(conn);
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let dispatcher = dispatcher.clone();
+        let conn = conn.clone();
+        async move { dispatcher.handle(req, &conn).await }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(TokioIo::new(io), svc);
+    run_graceful(connection, &shared.cancel).await;
+}
+
+async fn serve_proxy_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let svc_shared = shared.clone();
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let shared = svc_shared.clone();
+        async move { proxy_request(req, peer, shared).await }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true);
+    let builder = builder.http1_only();
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+    run_graceful(connection, &shared.cancel).await;
+}
+
+async fn run_graceful<C>(connection: C, cancel: &CancellationToken)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+        _ = cancel.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(2), connection).await;
+        }
+    }
+}
+
+/// One request on the proxy port: CONNECT, absolute-form forwarding, or a question to the proxy.
+async fn proxy_request(
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> Result<Response<Body>, crate::dispatch::Dropped> {
+    let client = ClientInfo {
+        addr: peer,
+        label: req
+            .headers()
+            .get(http::header::PROXY_AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(basic_credentials)
+            .map(|cred| {
+                let user = cred.split_once(':').map(|(u, _)| u).unwrap_or(&cred);
+                percent_encoding::percent_decode_str(user)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            }),
+    };
+    // Hop-by-hop: the proxy's own headers never reach a site.
+    req.headers_mut().remove(http::header::PROXY_AUTHORIZATION);
+    req.headers_mut().remove("proxy-connection");
+
+    if req.method() == Method::CONNECT {
+        let Some(target) = req.uri().authority().map(|a| {
+            (
+                a.host().trim_matches(['[', ']']).to_ascii_lowercase(),
+                a.port_u16().unwrap_or(443),
+            )
+        }) else {
+            return Ok(plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port"));
+        };
+        let tunnel_shared = shared.clone();
+        shared.tracker.spawn(async move {
+            match hyper::upgrade::on(req).await {
+                Ok(upgraded) => tunnel(upgraded, target, client, tunnel_shared).await,
+                Err(error) => tracing::debug!(%error, "CONNECT upgrade failed"),
+            }
+        });
+        return Ok(Response::new(Body::empty()));
+    }
+
+    match req.uri().scheme_str() {
+        Some("http") => {
+            let conn = ConnInfo {
+                client,
+                via: Via::FrontDoor,
+                scheme: Scheme::Http,
+                tunnel_target: None,
+                sni: None,
+                direct_site: None,
+            };
+            shared.dispatcher.handle(req, &conn).await
+        }
+        Some(_) => Ok(plain(
+            StatusCode::BAD_REQUEST,
+            "credsim front door: send https requests through CONNECT",
+        )),
+        None if req.uri().path() == "/" => Ok(status_page(&shared)),
+        None => Ok(plain(
+            StatusCode::BAD_REQUEST,
+            "credsim front door: this is a forward proxy; use it as HTTPS_PROXY/HTTP_PROXY",
+        )),
+    }
+}
+
+/// Terminates TLS inside a CONNECT tunnel and serves the requests it carries.
+async fn tunnel(
+    upgraded: hyper::upgrade::Upgraded,
+    target: (String, u16),
+    client: ClientInfo,
+    shared: Arc<Shared>,
+) {
+    let names = TunnelNames {
+        sites: shared.dispatcher.sites.clone(),
+        target: target.0.clone(),
+    };
+    let acceptor = match server_config(&shared.ca, names) {
+        Ok(config) => TlsAcceptor::from(config),
+        Err(error) => {
+            tracing::warn!(%error, "TLS configuration for a tunnel failed");
+            return;
+        }
+    };
+    let handshake = tokio::select! {
+        _ = shared.cancel.cancelled() => return,
+        h = tokio::time::timeout(
+            Duration::from_secs(10),
+            acceptor.accept(TokioIo::new(upgraded)),
+        ) => h,
+    };
+    match handshake {
+        Ok(Ok(tls)) => {
+            let sni = tls.get_ref().1.server_name().map(str::to_owned);
+            let conn = ConnInfo {
+                client,
+                via: Via::FrontDoor,
+                scheme: Scheme::Https,
+                tunnel_target: Some(target),
+                sni,
+                direct_site: None,
+            };
+            serve_http(tls, &shared, conn).await;
+        }
+        _ => {
+            let d = &shared.dispatcher;
+            d.egress.push(EgressRecord {
+                at: d.clock.now(),
+                wall: Timestamp::now(),
+                client,
+                via: Via::FrontDoor,
+                method: "CONNECT".into(),
+                scheme: Scheme::Https,
+                host: target.0,
+                port: target.1,
+                path: String::new(),
+                status: 0,
+                outcome: Outcome::Refused {
+                    reason: Refusal::TlsHandshakeFailed,
+                },
+                secrets: Vec::new(),
+            });
+        }
+    }
+}
+
+fn server_config(
+    ca: &CertificateAuthority,
+    names: impl CertNames,
+) -> Result<Arc<ServerConfig>, FrontDoorError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(CertResolver::new(ca.clone(), names)));
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Certificates inside a tunnel: the owning site's pattern (so `*.azurecr.io` is one cert), or
+/// exactly the asked-for name when no site owns it (interception of unknown hosts).
+struct TunnelNames {
+    sites: SiteTable,
+    target: String,
+}
+
+impl CertNames for TunnelNames {
+    fn names_for(&self, sni: Option<&str>) -> Option<Vec<String>> {
+        let name = sni.unwrap_or(&self.target).to_ascii_lowercase();
+        let pattern = self
+            .sites
+            .lookup(&name)
+            .and_then(|site| site.pattern_for(&name).map(HostPattern::cert_name));
+        Some(vec![pattern.unwrap_or(name)])
+    }
+}
+
+/// Certificates on a site's direct listener: all its names plus `localhost` and `127.0.0.1`.
+struct DirectNames {
+    names: Vec<String>,
+}
+
+impl DirectNames {
+    fn for_site(site: &Site) -> Self {
+        let mut names: Vec<String> = site.hosts.iter().map(HostPattern::cert_name).collect();
+        names.push("localhost".into());
+        names.push("127.0.0.1".into());
+        Self { names }
+    }
+}
+
+impl CertNames for DirectNames {
+    fn names_for(&self, _sni: Option<&str>) -> Option<Vec<String>> {
+        Some(self.names.clone())
+    }
+}
+
+fn plain(status: StatusCode, message: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::from(format!("{message}\n")));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// `GET /` on the proxy port: which sites exist, for a developer poking at `credsim up`.
+fn status_page(shared: &Shared) -> Response<Body> {
+    let sites: Vec<serde_json::Value> = shared
+        .dispatcher
+        .sites
+        .all()
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "hosts": s.hosts,
+                "https": s.https,
+                "plainHttp": s.plain_http,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"credsim": "front door", "sites": sites});
+    let mut resp = Response::new(Body::from(body.to_string()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}

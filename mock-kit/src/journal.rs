@@ -1,0 +1,166 @@
+//! An append-only log that tests and the harness query.
+//!
+//! Every fake keeps its evidence (token requests, exchanges, TokenRequests, egress) in a
+//! [`Journal`]. Entries get a sequence number on append, so a reader can ask for "everything since
+//! I last looked" and can wait for an entry that has not been written yet (a request still in
+//! flight) without sleeping in a loop.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+/// A shared, append-only, queryable log of `E`. Cloning shares it.
+#[derive(Debug)]
+pub struct Journal<E> {
+    inner: Arc<Inner<E>>,
+}
+
+#[derive(Debug)]
+struct Inner<E> {
+    entries: Mutex<Vec<E>>,
+    appended: Notify,
+}
+
+impl<E> Clone for Journal<E> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> Default for Journal<E> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                entries: Mutex::new(Vec::new()),
+                appended: Notify::new(),
+            }),
+        }
+    }
+}
+
+impl<E: Clone> Journal<E> {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `entry`; returns its sequence number (0-based, dense).
+    pub fn push(&self, entry: E) -> usize {
+        let seq = {
+            let mut entries = self.inner.entries.lock().expect("journal lock");
+            entries.push(entry);
+            entries.len() - 1
+        };
+        self.inner.appended.notify_waiters();
+        seq
+    }
+
+    /// How many entries have been appended.
+    pub fn len(&self) -> usize {
+        self.inner.entries.lock().expect("journal lock").len()
+    }
+
+    /// True when nothing has been appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of every entry, in order.
+    pub fn snapshot(&self) -> Vec<E> {
+        self.inner.entries.lock().expect("journal lock").clone()
+    }
+
+    /// The entries with sequence number `seq` and later.
+    pub fn since(&self, seq: usize) -> Vec<E> {
+        let entries = self.inner.entries.lock().expect("journal lock");
+        entries.get(seq..).map(<[E]>::to_vec).unwrap_or_default()
+    }
+
+    /// The entries that satisfy `pred`, in order.
+    pub fn filter(&self, pred: impl Fn(&E) -> bool) -> Vec<E> {
+        let entries = self.inner.entries.lock().expect("journal lock");
+        entries.iter().filter(|e| pred(e)).cloned().collect()
+    }
+
+    /// How many entries satisfy `pred`.
+    pub fn count(&self, pred: impl Fn(&E) -> bool) -> usize {
+        let entries = self.inner.entries.lock().expect("journal lock");
+        entries.iter().filter(|e| pred(e)).count()
+    }
+
+    /// The first entry that satisfies `pred`.
+    pub fn find(&self, pred: impl Fn(&E) -> bool) -> Option<E> {
+        let entries = self.inner.entries.lock().expect("journal lock");
+        entries.iter().find(|e| pred(e)).cloned()
+    }
+
+    /// Waits until an entry satisfying `pred` exists (already, or appended later), at most
+    /// `timeout`. Returns `None` on timeout.
+    pub async fn wait_for(&self, pred: impl Fn(&E) -> bool, timeout: Duration) -> Option<E> {
+        tokio::time::timeout(timeout, async {
+            loop {
+                // Register interest before looking, so an append between the look and the
+                // wait is not missed.
+                let notified = self.inner.appended.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(found) = self.find(&pred) {
+                    return found;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_assigns_dense_sequence_numbers_and_queries_see_them() {
+        let j = Journal::new();
+        assert!(j.is_empty());
+        assert_eq!(j.push("a"), 0);
+        assert_eq!(j.push("bb"), 1);
+        assert_eq!(j.push("ccc"), 2);
+        assert_eq!(j.len(), 3);
+        assert_eq!(j.snapshot(), vec!["a", "bb", "ccc"]);
+        assert_eq!(j.since(1), vec!["bb", "ccc"]);
+        assert_eq!(j.since(3), Vec::<&str>::new());
+        assert_eq!(j.since(99), Vec::<&str>::new());
+        assert_eq!(j.filter(|e| e.len() > 1), vec!["bb", "ccc"]);
+        assert_eq!(j.count(|e| e.starts_with('c')), 1);
+        assert_eq!(j.find(|e| e.len() == 2), Some("bb"));
+        assert_eq!(j.find(|e| e.is_empty()), None);
+    }
+
+    #[test]
+    fn clones_share_one_log() {
+        let j = Journal::new();
+        let k = j.clone();
+        k.push(7);
+        assert_eq!(j.snapshot(), vec![7]);
+    }
+
+    #[tokio::test]
+    async fn wait_for_sees_entries_appended_later_and_times_out_otherwise() {
+        let j = Journal::new();
+        let writer = j.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            writer.push(1);
+            writer.push(42);
+        });
+        let got = j.wait_for(|e| *e == 42, Duration::from_secs(5)).await;
+        assert_eq!(got, Some(42));
+        task.await.unwrap();
+        let none = j.wait_for(|e| *e == 43, Duration::from_millis(30)).await;
+        assert_eq!(none, None);
+    }
+}

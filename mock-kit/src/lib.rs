@@ -1,0 +1,56 @@
+//! Shared plumbing of every credsim fake.
+//!
+//! Module map:
+//! - [`ca`]: the per-run certificate authority (rcgen) and leaf certificates for any set of host
+//!   names, wildcards included; the rustls certificate resolver the listeners use.
+//! - [`site`]: a *site* is one fake's axum `Router` plus the host names it answers for
+//!   (`login.microsoftonline.com`, `*.azurecr.io`, `169.254.169.254`); the [`site::SiteTable`] routes
+//!   a host name to its site.
+//! - [`front_door`]: the HTTP forward proxy (CONNECT with TLS termination, plain `http://`
+//!   forwarding) that unmodified clients use to reach the sites by their real host names, plus one
+//!   direct loopback TLS listener per site for clients that never proxy loopback.
+//! - [`dispatch`] (private): the one request path both listeners share: secret scanning, fault
+//!   injection, routing, and the egress record.
+//! - [`egress`]: what the front door records of every request (time, client, method, scheme, host,
+//!   path, status, the secrets it carried by fingerprint).
+//! - [`journal`]: an append-only, queryable, awaitable log; every fake keeps its evidence in one.
+//! - [`clock`]: the virtual clock all fakes share; advanced on demand, never backwards.
+//! - [`fault`]: fault injection (fixed answers, latency, dropped connections, "fail the next N").
+//! - [`secret`]: [`Secret<T>`](secret::Secret) and the registry of every secret the fakes mint, so
+//!   leak checks can search any text for them.
+//! - [`jwt`]: RS256/PS256 signing keys, `kid` computed as each key owner computes it, JWKS
+//!   rendering, JWT minting and verification.
+//! - [`testing`]: locating the pinned real clients (the Python venv) for integration tests.
+//!
+//! Invariant: nothing here ever opens a connection to anything but loopback. A destination that no
+//! site owns is answered by the front door itself and recorded.
+
+pub mod ca;
+pub mod clock;
+mod dispatch;
+pub mod egress;
+pub mod fault;
+pub mod front_door;
+pub mod journal;
+pub mod jwt;
+pub mod secret;
+pub mod site;
+pub mod testing;
+
+pub use ca::CertificateAuthority;
+pub use clock::Clock;
+pub use egress::EgressRecord;
+pub use fault::{FaultAction, FaultRule, Faults};
+pub use front_door::{FrontDoor, FrontDoorBuilder};
+pub use journal::Journal;
+pub use jwt::{Jwk, Jwks, KidStyle, RsaSigningKey};
+pub use secret::{Fingerprint, Secret, SecretRegistry};
+pub use site::{HostPattern, RequestContext, Site};
+
+/// Installs the process-wide rustls crypto provider (ring) if none is installed yet.
+///
+/// Every listener calls it; programs that build their own rustls clients (reqwest with
+/// `rustls-no-provider`) call it too.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,43 @@
+//! Locating the real clients the integration tests drive.
+//!
+//! The Python clients (`requests`, `azure-identity`, `msal`, `azure-containerregistry`,
+//! `kubernetes`) live in a venv that `.ci/install-clients` creates from the frozen
+//! `clients/requirements.txt`. [`python`] finds that venv and creates it on first use, so
+//! `cargo test` works on a fresh checkout; the script is idempotent and serialises concurrent
+//! callers with a lock.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The workspace root (where `Cargo.toml`, `.ci/` and `clients/` are).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("mock-kit lives inside the workspace")
+        .to_path_buf()
+}
+
+/// The venv's Python interpreter, installing the pinned clients first if needed.
+pub fn python() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let script = root.join(".ci/install-clients");
+    let output = Command::new("bash")
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("running {} failed: {e}", script.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}); its output:\n{}{}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let python = root.join("target/clients/venv/bin/python");
+    if python.exists() {
+        Ok(python)
+    } else {
+        Err(format!("{} did not create {}", script.display(), python.display()))
+    }
+}
