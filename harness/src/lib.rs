@@ -1,1 +1,15 @@
-//! placeholder
+//! credsim's harness: everything that turns a world into running fakes and talks to people.
+//!
+//! Module map:
+//! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
+//! - [`cloud`]: a world running behind one front door (fakes, CA, clock, secrets), and the
+//!   `world.json` description scripts read.
+//! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
+//!   `ready`), serving until SIGINT/SIGTERM.
+//!
+//! The `credsim` binary (`src/main.rs`) parses the command line (`../shared/contracts/cli.md`) and
+//! calls into these modules; only it prints.
+
+pub mod cloud;
+pub mod demo;
+pub mod up;

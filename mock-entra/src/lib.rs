@@ -1,1 +1,268 @@
-//! placeholder
+//! A fake Entra ID that real SDKs cannot tell from the real one, and that checks what Entra checks.
+//!
+//! Module map:
+//! - [`directory`]: tenants, apps, managed identities, federated identity credentials, resources,
+//!   signing keys; name-derived GUIDs; Entra's creation-time validation (the 20-credential limit).
+//! - [`errors`]: the AADSTS catalogue and the exact error body clients parse.
+//! - [`discovery`] (private): `.well-known/openid-configuration` (v1, v2), JWKS, MSAL instance
+//!   discovery, unknown tenants (`AADSTS90002` quoting the segment as sent).
+//! - [`token`] (private): the v1 and v2 token endpoints: `client_credentials` with a secret (body or
+//!   Basic), a certificate assertion (RS256/PS256, `x5t`/`x5t#S256`) or a federated assertion;
+//!   scope rules; v1/v2 access tokens with the claims of the reference's §4.
+//! - [`federation`] (private): fetching an external issuer's discovery document and JWKS over the
+//!   network (through the front door, like the real service does), with a TTL cache.
+//! - [`journal`]: what the fake saw and decided (every token request, every issuer fetch).
+//!
+//! Usage: `MockEntra::builder().tenant(Tenant::new("contoso")…).build()?`, then serve
+//! [`MockEntra::site`] on a [`mock_kit::FrontDoor`]; the fake answers as `login.microsoftonline.com`
+//! and its aliases. Every token and secret it mints is registered in the run's
+//! [`mock_kit::SecretRegistry`].
+
+pub mod directory;
+mod discovery;
+pub mod errors;
+mod federation;
+pub mod journal;
+mod token;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use mock_kit::{Clock, Journal, SecretRegistry, Site};
+
+pub use directory::{
+    Directory, DirectoryError, FederatedCredential, Identity, IdentityKind, Resource, Tenant,
+};
+pub use errors::Aadsts;
+pub use journal::EntraEvent;
+
+/// The host names the fake answers for (reference §3.3's public-cloud aliases).
+pub const HOSTS: &[&str] = &[
+    "login.microsoftonline.com",
+    "login.microsoft.com",
+    "login.windows.net",
+    "sts.windows.net",
+];
+
+/// The canonical authority host.
+pub const AUTHORITY_HOST: &str = "login.microsoftonline.com";
+
+/// Tunables. The defaults are the real service's behaviour.
+#[derive(Clone, Debug)]
+pub struct EntraOptions {
+    /// Fixed access-token lifetime; `None` draws 60–90 minutes like the real service.
+    pub token_lifetime: Option<Duration>,
+    /// How long fetched issuer metadata is reused (virtual time).
+    pub metadata_ttl: Duration,
+    /// Clock skew tolerated on assertion `nbf`/`exp`.
+    pub clock_skew: Duration,
+}
+
+impl Default for EntraOptions {
+    fn default() -> Self {
+        Self {
+            token_lifetime: None,
+            metadata_ttl: Duration::from_secs(300),
+            clock_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How mock-entra reaches external OIDC issuers: through the run's front door.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// The front door's proxy URL.
+    pub proxy_url: String,
+    /// The run's CA (PEM), the only one trusted.
+    pub ca_pem: String,
+}
+
+/// Builds a [`MockEntra`].
+#[derive(Debug, Default)]
+pub struct MockEntraBuilder {
+    tenants: Vec<Tenant>,
+    clock: Option<Clock>,
+    secrets: Option<SecretRegistry>,
+    network: Option<Network>,
+    options: EntraOptions,
+}
+
+impl MockEntraBuilder {
+    /// Adds a tenant.
+    pub fn tenant(mut self, tenant: Tenant) -> Self {
+        self.tenants.push(tenant);
+        self
+    }
+
+    /// The run's clock (default: the system clock).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The run's secret registry (default: a new one).
+    pub fn secrets(mut self, secrets: SecretRegistry) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// How to reach external issuers. Without it, federated assertions fail with AADSTS50166.
+    pub fn network(mut self, network: Network) -> Self {
+        self.network = Some(network);
+        self
+    }
+
+    /// Overrides the defaults.
+    pub fn options(mut self, options: EntraOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Derives IDs, mints secrets and keys, validates the directory.
+    pub fn build(self) -> Result<MockEntra, DirectoryError> {
+        let secrets = self.secrets.unwrap_or_default();
+        let mut directory = Directory {
+            tenants: self.tenants,
+        };
+        for t in &mut directory.tenants {
+            t.materialise(&secrets)?;
+        }
+        directory.validate()?;
+        let fetcher = federation::Fetcher::new(self.network.as_ref());
+        Ok(MockEntra {
+            inner: Arc::new(Inner {
+                directory: RwLock::new(directory),
+                clock: self.clock.unwrap_or_else(Clock::system),
+                secrets,
+                journal: Journal::new(),
+                fetcher,
+                options: self.options,
+                cache: Mutex::new(federation::Cache::default()),
+            }),
+        })
+    }
+}
+
+/// The running fake. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct MockEntra {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) directory: RwLock<Directory>,
+    pub(crate) clock: Clock,
+    pub(crate) secrets: SecretRegistry,
+    pub(crate) journal: Journal<EntraEvent>,
+    pub(crate) fetcher: federation::Fetcher,
+    pub(crate) options: EntraOptions,
+    pub(crate) cache: Mutex<federation::Cache>,
+}
+
+impl MockEntra {
+    /// A builder with no tenants.
+    pub fn builder() -> MockEntraBuilder {
+        MockEntraBuilder::default()
+    }
+
+    /// The fake's HTTP API (testable without a socket).
+    pub fn router(&self) -> Router {
+        let routes = Router::new()
+            .merge(discovery::routes())
+            .merge(token::routes())
+            .fallback(discovery::fallback)
+            .with_state(self.inner.clone());
+        // Slashes are collapsed before routing, so this wraps the router rather than its routes.
+        Router::new().fallback_service(
+            tower::ServiceBuilder::new()
+                .map_request(discovery::collapse_slashes)
+                .service(routes),
+        )
+    }
+
+    /// The site to serve on a front door: `mock-entra` at `login.microsoftonline.com` and aliases.
+    pub fn site(&self) -> Site {
+        HOSTS
+            .iter()
+            .fold(Site::new("mock-entra", self.router()), |s, h| s.host(*h))
+    }
+
+    /// What the fake saw and decided.
+    pub fn journal(&self) -> &Journal<EntraEvent> {
+        &self.inner.journal
+    }
+
+    /// A copy of the directory as it is now.
+    pub fn directory(&self) -> Directory {
+        self.inner.directory.read().expect("directory lock").clone()
+    }
+
+    /// Adds a federated identity credential to an app or identity, validated as on creation.
+    pub fn add_federated_credential(
+        &self,
+        tenant: &str,
+        identity: &str,
+        fic: FederatedCredential,
+    ) -> Result<(), DirectoryError> {
+        let mut dir = self.inner.directory.write().expect("directory lock");
+        let id = find_identity_mut(&mut dir, tenant, identity)?;
+        id.federated.push(fic);
+        if let Err(e) = id.check_federated() {
+            id.federated.pop();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes a federated identity credential by name; false if there was none.
+    pub fn remove_federated_credential(
+        &self,
+        tenant: &str,
+        identity: &str,
+        name: &str,
+    ) -> Result<bool, DirectoryError> {
+        let mut dir = self.inner.directory.write().expect("directory lock");
+        let id = find_identity_mut(&mut dir, tenant, identity)?;
+        let before = id.federated.len();
+        id.federated.retain(|f| f.name != name);
+        Ok(id.federated.len() != before)
+    }
+
+    /// Publishes a new signing key for `tenant` and signs with it from now on; the old key stays
+    /// published. Returns the new `kid`.
+    pub fn rotate_signing_key(&self, tenant: &str) -> Result<String, DirectoryError> {
+        let key = directory::new_tenant_key()?;
+        let kid = key.kid().to_owned();
+        let mut dir = self.inner.directory.write().expect("directory lock");
+        let t = dir
+            .tenant_named_mut(tenant)
+            .ok_or_else(|| DirectoryError::UnknownTenant(tenant.to_owned()))?;
+        t.keys.push(key);
+        t.signing = t.keys.len() - 1;
+        Ok(kid)
+    }
+
+    /// Forgets cached issuer metadata (as if its TTL had passed).
+    pub fn clear_metadata_cache(&self) {
+        *self.inner.cache.lock().expect("metadata cache") = federation::Cache::default();
+    }
+}
+
+fn find_identity_mut<'a>(
+    dir: &'a mut Directory,
+    tenant: &str,
+    identity: &str,
+) -> Result<&'a mut Identity, DirectoryError> {
+    let t = dir
+        .tenant_named_mut(tenant)
+        .ok_or_else(|| DirectoryError::UnknownTenant(tenant.to_owned()))?;
+    t.identities
+        .iter_mut()
+        .find(|i| i.name == identity)
+        .ok_or_else(|| DirectoryError::UnknownIdentity {
+            tenant: tenant.to_owned(),
+            identity: identity.to_owned(),
+        })
+}

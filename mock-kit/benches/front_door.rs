@@ -70,7 +70,8 @@ async fn run(requests: usize) {
             for _ in 0..ROUNDS {
                 best_direct =
                     best_direct.max(measure(&direct, &direct_url, requests, concurrency).await);
-                best_door = best_door.max(measure(&via_door, &door_url, requests, concurrency).await);
+                best_door =
+                    best_door.max(measure(&via_door, &door_url, requests, concurrency).await);
             }
             let ratio = best_door / best_direct;
             println!(

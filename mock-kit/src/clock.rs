@@ -28,7 +28,10 @@ struct State {
 pub enum ClockError {
     /// The requested time lies before the current virtual time.
     #[error("the virtual clock never moves backwards: {requested} is before now ({now})")]
-    Backwards { requested: Timestamp, now: Timestamp },
+    Backwards {
+        requested: Timestamp,
+        now: Timestamp,
+    },
 }
 
 impl Clock {

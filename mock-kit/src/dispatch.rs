@@ -118,12 +118,7 @@ impl Dispatcher {
                 "credsim front door: no fake serves {host}:{port}; the request was refused, \
                  recorded, and not forwarded (nothing leaves this machine)"
             );
-            return Ok(self.refuse(
-                record,
-                Refusal::UnknownHost,
-                StatusCode::BAD_GATEWAY,
-                &msg,
-            ));
+            return Ok(self.refuse(record, Refusal::UnknownHost, StatusCode::BAD_GATEWAY, &msg));
         };
         match conn.scheme {
             Scheme::Http if !site.plain_http => {
@@ -162,11 +157,14 @@ impl Dispatcher {
                 self.egress.push(record);
                 return Err(Dropped);
             }
-            Some((id, FaultAction::Respond {
-                status,
-                headers,
-                body,
-            })) => {
+            Some((
+                id,
+                FaultAction::Respond {
+                    status,
+                    headers,
+                    body,
+                },
+            )) => {
                 let mut resp = Response::new(Body::from(body));
                 *resp.status_mut() =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -176,7 +176,10 @@ impl Faults {
     /// The action for `req`, if a live rule matches; counts the use and drops spent rules.
     pub fn take(&self, req: &FaultRequest<'_>) -> Option<(FaultId, FaultAction)> {
         let mut inner = self.inner.lock().expect("faults lock");
-        let at = inner.rules.iter().position(|(_, r)| r.matches.matches(req))?;
+        let at = inner
+            .rules
+            .iter()
+            .position(|(_, r)| r.matches.matches(req))?;
         let (id, rule) = &mut inner.rules[at];
         let found = (*id, rule.action.clone());
         if let Some(n) = rule.remaining.as_mut() {
@@ -267,8 +270,7 @@ mod tests {
         let rule = FaultRule::on_site("mock-acr", unavailable()).times(3);
         let json = serde_json::to_string(&rule).unwrap();
         assert_eq!(serde_json::from_str::<FaultRule>(&json).unwrap(), rule);
-        let delay: FaultAction =
-            serde_json::from_str(r#"{"kind":"delay","by":250}"#).unwrap();
+        let delay: FaultAction = serde_json::from_str(r#"{"kind":"delay","by":250}"#).unwrap();
         assert_eq!(
             delay,
             FaultAction::Delay {

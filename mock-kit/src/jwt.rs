@@ -342,7 +342,8 @@ impl DecodedJwt {
 /// Decodes a token's header and claims without checking its signature (for evidence only).
 pub fn decode_unverified(token: &str) -> Result<DecodedJwt, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(_s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(_s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed("expected three dot-separated parts"));
     };
@@ -365,14 +366,23 @@ pub fn decode_unverified(token: &str) -> Result<DecodedJwt, JwtError> {
 /// `jwks`; returns its header and claims.
 pub fn verify(token: &str, jwks: &Jwks, accepted: &[Algorithm]) -> Result<DecodedJwt, JwtError> {
     let decoded = decode_unverified(token)?;
-    let alg_name = decoded.header_str("alg").unwrap_or_default().to_owned();
-    let alg = Algorithm::parse(&alg_name)
-        .filter(|a| accepted.contains(a))
-        .ok_or(JwtError::UnsupportedAlgorithm(alg_name))?;
+    accepted_algorithm(&decoded, accepted)?;
     let kid = decoded.header_str("kid").ok_or(JwtError::MissingKid)?;
     let jwk = jwks
         .get(kid)
         .ok_or_else(|| JwtError::UnknownKid(kid.to_owned()))?;
+    verify_with_key(token, jwk, accepted)
+}
+
+/// Verifies a token's structure, algorithm and signature against one known key, whatever `kid`
+/// the token names (a certificate assertion is matched to its key by thumbprint instead).
+pub fn verify_with_key(
+    token: &str,
+    jwk: &Jwk,
+    accepted: &[Algorithm],
+) -> Result<DecodedJwt, JwtError> {
+    let decoded = decode_unverified(token)?;
+    let alg = accepted_algorithm(&decoded, accepted)?;
     let public = jwk.public_key()?;
     let (signing_input, signature) = token
         .rsplit_once('.')
@@ -401,6 +411,13 @@ pub fn verify(token: &str, jwks: &Jwks, accepted: &[Algorithm]) -> Result<Decode
     } else {
         Err(JwtError::BadSignature)
     }
+}
+
+fn accepted_algorithm(decoded: &DecodedJwt, accepted: &[Algorithm]) -> Result<Algorithm, JwtError> {
+    let alg_name = decoded.header_str("alg").unwrap_or_default();
+    Algorithm::parse(alg_name)
+        .filter(|a| accepted.contains(a))
+        .ok_or_else(|| JwtError::UnsupportedAlgorithm(alg_name.to_owned()))
 }
 
 #[cfg(test)]
@@ -434,7 +451,10 @@ mod tests {
         assert_eq!(jwk.kid, key.kid());
         assert_eq!(jwk.e, "AQAB");
         assert!(jwk.x5t.is_none() && jwk.x5c.is_none());
-        assert!(key.public_key_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert!(
+            key.public_key_pem()
+                .starts_with("-----BEGIN PUBLIC KEY-----\n")
+        );
         assert!(
             key.private_key_pem()
                 .unwrap()
@@ -461,7 +481,8 @@ mod tests {
     fn signed_tokens_verify_and_tampering_is_caught() {
         let key = k8s_key();
         let jwks = Jwks::of([key]);
-        let claims = json!({"iss":"https://issuer.example","sub":"system:serviceaccount:a:b","exp":2});
+        let claims =
+            json!({"iss":"https://issuer.example","sub":"system:serviceaccount:a:b","exp":2});
         for alg in [Algorithm::RS256, Algorithm::PS256] {
             let token = key.sign(alg, &Map::new(), &claims).unwrap();
             let v = verify(&token, &jwks, &[Algorithm::RS256, Algorithm::PS256]).unwrap();

@@ -181,7 +181,11 @@ impl SecretRegistry {
 
     /// What is known about every registered secret (never the values).
     pub fn infos(&self) -> Vec<SecretInfo> {
-        self.inner.read().expect("secret registry lock").infos.clone()
+        self.inner
+            .read()
+            .expect("secret registry lock")
+            .infos
+            .clone()
     }
 
     /// What is known about the secret with this fingerprint.

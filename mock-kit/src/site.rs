@@ -207,7 +207,11 @@ impl SiteTable {
                 .any(|p| matches!(p, HostPattern::Exact(_)) && p.matches(host))
         });
         exact
-            .or_else(|| sites.iter().find(|s| s.hosts.iter().any(|p| p.matches(host))))
+            .or_else(|| {
+                sites
+                    .iter()
+                    .find(|s| s.hosts.iter().any(|p| p.matches(host)))
+            })
             .cloned()
     }
 

@@ -38,6 +38,10 @@ pub fn python() -> Result<PathBuf, String> {
     if python.exists() {
         Ok(python)
     } else {
-        Err(format!("{} did not create {}", script.display(), python.display()))
+        Err(format!(
+            "{} did not create {}",
+            script.display(),
+            python.display()
+        ))
     }
 }

@@ -135,7 +135,10 @@ async fn reqwest_reaches_fakes_by_real_names_and_everything_is_recorded() {
     assert_eq!(record[0].scheme, Scheme::Https);
     assert_eq!(record[0].via, Via::FrontDoor);
     assert_eq!(record[0].method, "GET");
-    assert_eq!(record[0].path, "/contoso/v2.0/.well-known/openid-configuration");
+    assert_eq!(
+        record[0].path,
+        "/contoso/v2.0/.well-known/openid-configuration"
+    );
     assert_eq!(record[0].status, 200);
     assert_eq!(record[0].client.label.as_deref(), Some("shard-a"));
     assert_eq!(
@@ -155,7 +158,11 @@ async fn unknown_destinations_are_refused_recorded_with_the_secrets_they_carried
     let w = world().await;
     let (token, fingerprint) = w
         .secrets
-        .register("entra-access-token", "contoso/project-a", "canary-token-0123456789")
+        .register(
+            "entra-access-token",
+            "contoso/project-a",
+            "canary-token-0123456789",
+        )
         .unwrap();
     let http = client(&w.door, &w.door.proxy_url());
 
@@ -168,7 +175,10 @@ async fn unknown_destinations_are_refused_recorded_with_the_secrets_they_carried
     assert_eq!(resp.status(), 502);
     assert_eq!(resp.headers()["x-credsim-refused"], "unknown-host");
     let body = resp.text().await.unwrap();
-    assert!(body.contains("no fake serves attacker.example:443"), "{body}");
+    assert!(
+        body.contains("no fake serves attacker.example:443"),
+        "{body}"
+    );
 
     // The same secret inside HTTP Basic credentials and in a form body is found too.
     let resp = http
@@ -280,9 +290,10 @@ async fn faults_answer_delay_and_drop_then_the_fake_recovers() {
         }
     );
 
-    let drop = w.door.faults().inject(
-        FaultRule::on_site("test-entra", FaultAction::DropConnection).times(1),
-    );
+    let drop = w
+        .door
+        .faults()
+        .inject(FaultRule::on_site("test-entra", FaultAction::DropConnection).times(1));
     let err = http.post(url).send().await.unwrap_err();
     assert!(err.is_request() || err.is_connect(), "{err:?}");
     assert_eq!(
@@ -312,7 +323,9 @@ async fn direct_listeners_serve_h2_with_the_same_record() {
     mock_kit::install_crypto_provider();
     let http = reqwest::Client::builder()
         .no_proxy()
-        .tls_certs_only([reqwest::Certificate::from_pem(w.door.ca().cert_pem().as_bytes()).unwrap()])
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(w.door.ca().cert_pem().as_bytes()).unwrap(),
+        ])
         .build()
         .unwrap();
     let resp = http
@@ -327,7 +340,9 @@ async fn direct_listeners_serve_h2_with_the_same_record() {
     let by_name = reqwest::Client::builder()
         .no_proxy()
         .resolve("login.microsoftonline.com", endpoint.direct_addr)
-        .tls_certs_only([reqwest::Certificate::from_pem(w.door.ca().cert_pem().as_bytes()).unwrap()])
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(w.door.ca().cert_pem().as_bytes()).unwrap(),
+        ])
         .build()
         .unwrap();
     let url = format!(
@@ -360,7 +375,11 @@ async fn removed_sites_become_unknown() {
     let http = client(&w.door, &w.door.proxy_url());
     assert!(w.door.remove_site("test-acr"));
     assert!(!w.door.remove_site("test-acr"));
-    let resp = http.get("https://myreg.azurecr.io/v2/").send().await.unwrap();
+    let resp = http
+        .get("https://myreg.azurecr.io/v2/")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 502);
     assert!(w.door.endpoint("test-acr").is_none());
 }
@@ -422,11 +441,18 @@ async fn egress_record_format() {
     let w = world().await;
     let (token, _) = w
         .secrets
-        .register("acr-refresh-token", "contosoacr", "canary-refresh-0123456789")
+        .register(
+            "acr-refresh-token",
+            "contosoacr",
+            "canary-refresh-0123456789",
+        )
         .unwrap();
     let http = client(&w.door, &w.door.proxy_url_for("shard-b"));
     http.post("https://contosoacr.azurecr.io/oauth2/token")
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", token.expose())])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token.expose()),
+        ])
         .send()
         .await
         .unwrap();
@@ -477,9 +503,10 @@ async fn curl_reaches_the_fakes_with_only_the_standard_variables() {
             )
         })
     };
-    let (out, err) = run("https://login.microsoftonline.com/contoso/v2.0/.well-known/openid-configuration")
-        .await
-        .unwrap();
+    let (out, err) =
+        run("https://login.microsoftonline.com/contoso/v2.0/.well-known/openid-configuration")
+            .await
+            .unwrap();
     assert!(out.ends_with("\n200"), "{out}\n{err}");
     assert!(out.contains(r#""site":"test-entra""#), "{out}");
     let (out, _) = run("https://example.com/").await.unwrap();
@@ -490,10 +517,20 @@ async fn curl_reaches_the_fakes_with_only_the_standard_variables() {
         .unwrap();
     assert!(out.ends_with("\n200"), "{out}");
 
-    let hosts: Vec<String> = w.door.egress().snapshot().into_iter().map(|r| r.host).collect();
+    let hosts: Vec<String> = w
+        .door
+        .egress()
+        .snapshot()
+        .into_iter()
+        .map(|r| r.host)
+        .collect();
     assert_eq!(
         hosts,
-        ["login.microsoftonline.com", "example.com", "169.254.169.254"]
+        [
+            "login.microsoftonline.com",
+            "example.com",
+            "169.254.169.254"
+        ]
     );
 
     // With an explicit --proxy and --cacert instead of the variables, the same.

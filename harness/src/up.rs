@@ -1,0 +1,168 @@
+//! `credsim up`: the local mock cloud.
+//!
+//! Starts the world's fakes behind the front door, writes the state directory, reports ready, and
+//! serves until the shutdown future resolves (the binary wires it to SIGINT and SIGTERM).
+//!
+//! State directory (`../shared/contracts/cli.md`): `env.sh` (proxy and CA variables,
+//! `AZURE_AUTHORITY_HOST`; `AZURE_POD_IDENTITY_AUTHORITY_HOST` and `KUBECONFIG` once mock-imds and
+//! mock-k8s serve the world), `ca.pem`, `world.json`, and `ready`, created last, when every
+//! listener accepts connections, and removed again on shutdown.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::cloud::{Cloud, CloudError};
+use crate::demo;
+
+/// What `credsim up` was asked to do.
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    pub world: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub listen: SocketAddr,
+}
+
+/// Why `credsim up` could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    #[error(
+        "--world {0}: serving a scenario's world needs the scenario loader, which credsim does not have yet; \
+         run without --world to serve the built-in demo world"
+    )]
+    WorldFilesNotSupported(PathBuf),
+    #[error("writing {path} failed")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("starting the mock cloud failed")]
+    Cloud(#[from] CloudError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> UpError + '_ {
+    move |source| UpError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Serves until `shutdown` resolves, reporting progress lines to `out`.
+pub async fn up(
+    options: UpOptions,
+    shutdown: impl Future<Output = ()>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), UpError> {
+    if let Some(world) = options.world {
+        return Err(UpError::WorldFilesNotSupported(world));
+    }
+    let state = match options.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            dir
+        }
+        None => {
+            let tmp = std::env::temp_dir();
+            tempfile::Builder::new()
+                .prefix("credsim-up-")
+                .tempdir_in(&tmp)
+                .map_err(io_err(&tmp))?
+                .keep()
+        }
+    };
+    let state = std::path::absolute(&state).map_err(io_err(&state))?;
+    let ready = state.join("ready");
+    if ready.exists() {
+        std::fs::remove_file(&ready).map_err(io_err(&ready))?;
+    }
+
+    let cloud = Cloud::start(demo::world(), options.listen).await?;
+    let ca = state.join("ca.pem");
+    write(&ca, cloud.door.ca().cert_pem())?;
+    let world = state.join("world.json");
+    let world_json =
+        serde_json::to_string_pretty(&cloud.world_json()).expect("world.json serialises");
+    write(&world, &(world_json + "\n"))?;
+    let env = state.join("env.sh");
+    write(&env, &env_sh(&cloud, &ca, &state))?;
+    write(&ready, "")?;
+
+    let _ = writeln!(out, "credsim up: front door on {}", cloud.door.proxy_url());
+    for site in cloud.door.sites() {
+        let hosts: Vec<String> = site.hosts.iter().map(ToString::to_string).collect();
+        let direct = cloud
+            .door
+            .endpoint(&site.name)
+            .map(|e| e.direct_url)
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<12} {} (direct: {direct})",
+            site.name,
+            hosts.join(", ")
+        );
+    }
+    let _ = writeln!(out, "state in {}", state.display());
+    let _ = writeln!(out, "point a shell at it: source {}", env.display());
+    let _ = out.flush();
+
+    shutdown.await;
+    cloud.shutdown().await;
+    let _ = std::fs::remove_file(&ready);
+    let _ = writeln!(out, "credsim up: stopped");
+    Ok(())
+}
+
+fn write(path: &Path, content: &str) -> Result<(), UpError> {
+    std::fs::write(path, content).map_err(io_err(path))
+}
+
+/// Single-quotes `s` for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn env_sh(cloud: &Cloud, ca: &Path, state: &Path) -> String {
+    let proxy = cloud.door.proxy_url();
+    let ca = ca.display().to_string();
+    let mut lines = vec![
+        "# credsim up: source this file to point unmodified clients at the local mock cloud.".to_owned(),
+        "# Every request goes through the front door; destinations no fake serves are refused and recorded.".to_owned(),
+    ];
+    let vars: Vec<(&str, String)> = vec![
+        ("HTTPS_PROXY", proxy.clone()),
+        ("HTTP_PROXY", proxy.clone()),
+        ("https_proxy", proxy.clone()),
+        ("http_proxy", proxy),
+        ("NO_PROXY", String::new()),
+        ("no_proxy", String::new()),
+        ("SSL_CERT_FILE", ca.clone()),
+        ("REQUESTS_CA_BUNDLE", ca.clone()),
+        ("CURL_CA_BUNDLE", ca.clone()),
+        ("NODE_EXTRA_CA_CERTS", ca),
+        (
+            "AZURE_AUTHORITY_HOST",
+            "https://login.microsoftonline.com/".to_owned(),
+        ),
+        ("CREDSIM_STATE_DIR", state.display().to_string()),
+    ];
+    for (name, value) in vars {
+        lines.push(format!("export {name}={}", shell_quote(&value)));
+    }
+    lines.push(String::new());
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_survives_quotes() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

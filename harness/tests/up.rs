@@ -1,0 +1,150 @@
+//! `credsim up` as a user runs it: the state directory, `source env.sh` then an unmodified `curl`,
+//! and a clean exit on SIGTERM that leaves nothing listening.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn credsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_credsim"))
+}
+
+fn wait_for(path: &Path, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("credsim up exited early with {status}");
+        }
+        assert!(Instant::now() < deadline, "credsim up never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut child = credsim()
+        .args(["up", "--state-dir"])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&state.join("ready"), &mut child);
+
+    let ca = std::fs::read_to_string(state.join("ca.pem")).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+    let world: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("world.json")).unwrap()).unwrap();
+    assert_eq!(world["formatVersion"], 1);
+    assert_eq!(world["authorityHost"], "https://login.microsoftonline.com/");
+    let tenants = world["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 2);
+    assert_eq!(tenants[0]["name"], "contoso");
+    assert_eq!(tenants[0]["domains"][0], "contoso.onmicrosoft.com");
+    assert_eq!(tenants[0]["apps"][0]["name"], "ci-app");
+    assert!(tenants[0]["apps"][0]["secret"].as_str().unwrap().len() >= 40);
+    let mi_names: Vec<&str> = tenants[0]["managedIdentities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(mi_names, ["project-a-mi", "project-b-mi"]);
+    for key in ["registries", "clusters", "nodes"] {
+        assert!(world[key].is_array(), "{key} missing");
+    }
+    let tenant_id = tenants[0]["id"].as_str().unwrap().to_owned();
+
+    // A user's shell: source env.sh, then a plain curl by the real host name.
+    let script = format!(
+        "set -e; source '{}/env.sh'; curl -sS --fail-with-body \
+         https://login.microsoftonline.com/{tenant_id}/v2.0/.well-known/openid-configuration",
+        state.display()
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .env_remove("SSL_CERT_FILE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["issuer"],
+        format!("https://login.microsoftonline.com/{tenant_id}/v2.0")
+    );
+    assert_eq!(
+        doc["token_endpoint"],
+        format!("https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token")
+    );
+
+    let proxy = world["proxy"].as_str().unwrap().to_owned();
+    let proxy_port = port_of(&proxy);
+    assert!(TcpStream::connect(("127.0.0.1", proxy_port)).is_ok());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "credsim up ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    let stdout = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
+    assert!(
+        stdout.contains(&format!("front door on {proxy}")),
+        "{stdout}"
+    );
+    let direct_port = stdout
+        .lines()
+        .find(|l| l.contains("mock-entra"))
+        .and_then(|l| l.split("direct: ").nth(1))
+        .map(|d| port_of(d.trim_end_matches(')')))
+        .expect("the direct listener is printed");
+    assert!(stdout.contains("credsim up: stopped"), "{stdout}");
+    for port in [proxy_port, direct_port] {
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "port {port} still listens after SIGTERM"
+        );
+    }
+    assert!(
+        !state.join("ready").exists(),
+        "ready is removed on shutdown"
+    );
+}
+
+#[test]
+fn up_refuses_world_files_until_the_loader_exists() {
+    let out = credsim()
+        .args(["up", "--world", "some-scenario.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--world some-scenario.yaml"), "{stderr}");
+    assert!(stderr.contains("scenario loader"), "{stderr}");
+}
