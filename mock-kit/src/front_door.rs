@@ -254,11 +254,13 @@ impl FrontDoor {
             Scheme::Https => {
                 let names = DirectNames::for_site(&site);
                 Role::DirectTls {
-                    site: site.clone(),
+                    site: Some(site.clone()),
                     acceptor: TlsAcceptor::from(server_config(&self.shared.ca, names)?),
                 }
             }
-            Scheme::Http => Role::DirectPlain { site: site.clone() },
+            Scheme::Http => Role::DirectPlain {
+                site: Some(site.clone()),
+            },
         };
         let cancel = self.shared.cancel.child_token();
         let shared = Arc::new(Shared {
@@ -283,6 +285,48 @@ impl FrontDoor {
             direct_addr,
             direct_url: format!("{}://{direct_addr}", scheme.as_str()),
         })
+    }
+
+    /// Starts an HTTPS listener on `addr` that serves every site, routed by SNI and `Host`, with
+    /// certificates from the run's CA. For clients that cannot use a proxy but can be pointed at an
+    /// address for a host name (`curl --resolve`, a hosts entry, a network namespace where this
+    /// listens on the real address). Returns the bound address.
+    pub async fn listen_tls(&self, addr: SocketAddr) -> Result<SocketAddr, FrontDoorError> {
+        let names = TunnelNames {
+            sites: self.shared.dispatcher.sites.clone(),
+            target: "127.0.0.1".into(),
+        };
+        let role = Role::DirectTls {
+            site: None,
+            acceptor: TlsAcceptor::from(server_config(&self.shared.ca, names)?),
+        };
+        self.listen_shared(addr, role).await
+    }
+
+    /// Starts a plain-HTTP listener on `addr` that serves every site that speaks plain HTTP,
+    /// routed by `Host` (IMDS on `169.254.169.254:80` inside a network namespace). Returns the
+    /// bound address.
+    pub async fn listen_http(&self, addr: SocketAddr) -> Result<SocketAddr, FrontDoorError> {
+        self.listen_shared(addr, Role::DirectPlain { site: None })
+            .await
+    }
+
+    async fn listen_shared(
+        &self,
+        addr: SocketAddr,
+        role: Role,
+    ) -> Result<SocketAddr, FrontDoorError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| FrontDoorError::Bind { addr, source })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| FrontDoorError::Bind { addr, source })?;
+        let shared = self.shared.clone();
+        self.shared
+            .tracker
+            .spawn(async move { accept_loop(listener, shared, role).await });
+        Ok(bound)
     }
 
     /// Removes a site: its host names become unknown and its direct listener stops.
@@ -327,12 +371,14 @@ impl Drop for FrontDoor {
 /// What an accept loop serves.
 enum Role {
     Proxy,
+    /// TLS for one site (`Some`), or for every site, routed by SNI and `Host` (`None`).
     DirectTls {
-        site: Arc<Site>,
+        site: Option<Arc<Site>>,
         acceptor: TlsAcceptor,
     },
+    /// Plain HTTP for one site, or for every site routed by `Host`.
     DirectPlain {
-        site: Arc<Site>,
+        site: Option<Arc<Site>>,
     },
 }
 
@@ -370,7 +416,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, role: Role) {
                         scheme: Scheme::Http,
                         tunnel_target: None,
                         sni: None,
-                        direct_site: Some(site.clone()),
+                        direct_site: site.clone(),
                     };
                     serve_http(stream, &shared2, conn).await
                 }
@@ -383,7 +429,7 @@ async fn serve_direct_tls(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    site: Arc<Site>,
+    site: Option<Arc<Site>>,
     acceptor: TlsAcceptor,
 ) {
     let tls = tokio::select! {
@@ -391,7 +437,7 @@ async fn serve_direct_tls(
         tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)) => tls,
     };
     let Ok(Ok(tls)) = tls else {
-        tracing::debug!(%peer, site = %site.name, "TLS handshake on a direct listener failed");
+        tracing::debug!(%peer, "TLS handshake on a direct listener failed");
         return;
     };
     let sni = tls.get_ref().1.server_name().map(str::to_owned);
@@ -404,7 +450,7 @@ async fn serve_direct_tls(
         scheme: Scheme::Https,
         tunnel_target: None,
         sni,
-        direct_site: Some(site),
+        direct_site: site,
     };
     serve_http(tls, &shared, conn).await;
 }

@@ -603,3 +603,77 @@ print(json.dumps(out))
     assert!(record[3].refused());
     assert_eq!(record[1].method, "POST");
 }
+
+#[tokio::test]
+async fn shared_listeners_route_every_site_by_sni_and_host() {
+    let w = world().await;
+    let tls = w
+        .door
+        .listen_tls("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let plain = w
+        .door
+        .listen_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    mock_kit::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .resolve("login.microsoftonline.com", tls)
+        .resolve("myreg.azurecr.io", tls)
+        .resolve("attacker.example", tls)
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(w.door.ca().cert_pem().as_bytes()).unwrap(),
+        ])
+        .build()
+        .unwrap();
+    let get = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let entra: Value = get(format!(
+        "https://login.microsoftonline.com:{}/x",
+        tls.port()
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(entra["site"], "test-entra");
+    let acr: Value = get(format!("https://myreg.azurecr.io:{}/v2/", tls.port()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(acr["site"], "test-acr");
+    assert_eq!(acr["host"], "myreg.azurecr.io");
+    let refused = get(format!("https://attacker.example:{}/", tls.port())).await;
+    assert_eq!(refused.status(), 502);
+    // IP literals are never resolved, so name the host in the header (as a netns client would
+    // reach 169.254.169.254:80 on this listener).
+    let imds: Value = http
+        .get(format!(
+            "http://127.0.0.1:{}/metadata/instance",
+            plain.port()
+        ))
+        .header("host", "169.254.169.254")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(imds["site"], "test-imds");
+    // Plain HTTP to an https-only site on the shared plain listener is a refused downgrade.
+    let downgrade = http
+        .get(format!("http://127.0.0.1:{}/", plain.port()))
+        .header("host", "login.microsoftonline.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(downgrade.status(), 403);
+    w.door.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(tls).await.is_err());
+    assert!(tokio::net::TcpStream::connect(plain).await.is_err());
+}
