@@ -13,6 +13,8 @@
 //!   injection, routing, and the egress record.
 //! - [`egress`]: what the front door records of every request (time, client, method, scheme, host,
 //!   path, status, the secrets it carried by fingerprint).
+//! - [`issuer`]: an OIDC issuer as Kubernetes publishes one (discovery document, JWKS,
+//!   ServiceAccount tokens), served at its issuer URL through the front door.
 //! - [`journal`]: an append-only, queryable, awaitable log; every fake keeps its evidence in one.
 //! - [`clock`]: the virtual clock all fakes share; advanced on demand, never backwards.
 //! - [`fault`]: fault injection (fixed answers, latency, dropped connections, "fail the next N").
@@ -31,6 +33,7 @@ mod dispatch;
 pub mod egress;
 pub mod fault;
 pub mod front_door;
+pub mod issuer;
 pub mod journal;
 pub mod jwt;
 pub mod secret;
@@ -42,6 +45,7 @@ pub use clock::Clock;
 pub use egress::EgressRecord;
 pub use fault::{FaultAction, FaultRule, Faults};
 pub use front_door::{FrontDoor, FrontDoorBuilder};
+pub use issuer::OidcIssuer;
 pub use journal::Journal;
 pub use jwt::{Jwk, Jwks, KidStyle, RsaSigningKey};
 pub use secret::{Fingerprint, Secret, SecretRegistry};

@@ -7,10 +7,10 @@
 //! a file it wrote, a request to `attacker.example`) for every one of them at once, and evidence can
 //! name a secret without repeating it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -110,12 +110,20 @@ pub struct SecretRegistry {
     inner: Arc<RwLock<Inner>>,
 }
 
+/// Secrets are indexed by their last [`MIN_SECRET_LEN`] bytes. Minted secrets end in random
+/// characters (a JWT ends in its signature), so the buckets stay tiny however many tokens a run
+/// mints; registering is O(1) and a search is one hash lookup per byte of the searched text.
 #[derive(Default)]
 struct Inner {
     values: Vec<String>,
     infos: Vec<SecretInfo>,
-    /// Rebuilt lazily after registrations; `None` means stale.
-    matcher: Option<Arc<AhoCorasick>>,
+    by_tail: HashMap<[u8; MIN_SECRET_LEN], Vec<usize>>,
+}
+
+fn tail(value: &[u8]) -> [u8; MIN_SECRET_LEN] {
+    value[value.len() - MIN_SECRET_LEN..]
+        .try_into()
+        .expect("registered secrets are at least MIN_SECRET_LEN long")
 }
 
 impl fmt::Debug for SecretRegistry {
@@ -149,14 +157,20 @@ impl SecretRegistry {
         }
         let fingerprint = Fingerprint::of(&value);
         let mut inner = self.inner.write().expect("secret registry lock");
-        if !inner.values.iter().any(|v| v == &value) {
+        let key = tail(value.as_bytes());
+        let known = inner
+            .by_tail
+            .get(&key)
+            .is_some_and(|ids| ids.iter().any(|&i| inner.values[i] == value));
+        if !known {
+            let id = inner.values.len();
             inner.values.push(value.clone());
             inner.infos.push(SecretInfo {
                 fingerprint: fingerprint.clone(),
                 kind: kind.to_owned(),
                 label: label.to_owned(),
             });
-            inner.matcher = None;
+            inner.by_tail.entry(key).or_default().push(id);
         }
         Ok((Secret::new(value), fingerprint))
     }
@@ -200,25 +214,42 @@ impl SecretRegistry {
 
     /// The registered secret whose value is exactly `value`, if any.
     pub fn identify(&self, value: &str) -> Option<SecretInfo> {
+        if value.len() < MIN_SECRET_LEN {
+            return None;
+        }
         let inner = self.inner.read().expect("secret registry lock");
-        let at = inner.values.iter().position(|v| v == value)?;
-        Some(inner.infos[at].clone())
+        let ids = inner.by_tail.get(&tail(value.as_bytes()))?;
+        let at = ids.iter().find(|&&i| inner.values[i] == value)?;
+        Some(inner.infos[*at].clone())
     }
 
     /// Every occurrence of every registered secret in `text`, in order of position.
     pub fn find_in(&self, text: &str) -> Vec<SecretHit> {
-        let (matcher, infos) = match self.matcher() {
-            Some(m) => m,
-            None => return Vec::new(),
-        };
-        let mut hits: Vec<SecretHit> = matcher
-            .find_overlapping_iter(text)
-            .map(|m| SecretHit {
-                secret: infos[m.pattern().as_usize()].clone(),
-                offset: m.start(),
-                line: text[..m.start()].matches('\n').count() + 1,
-            })
-            .collect();
+        let bytes = text.as_bytes();
+        let inner = self.inner.read().expect("secret registry lock");
+        if inner.values.is_empty() || bytes.len() < MIN_SECRET_LEN {
+            return Vec::new();
+        }
+        let mut hits = Vec::new();
+        for end in MIN_SECRET_LEN..=bytes.len() {
+            let window: &[u8; MIN_SECRET_LEN] = bytes[end - MIN_SECRET_LEN..end]
+                .try_into()
+                .expect("window has the key length");
+            let Some(ids) = inner.by_tail.get(window) else {
+                continue;
+            };
+            for &id in ids {
+                let value = inner.values[id].as_bytes();
+                if end >= value.len() && &bytes[end - value.len()..end] == value {
+                    let start = end - value.len();
+                    hits.push(SecretHit {
+                        secret: inner.infos[id].clone(),
+                        offset: start,
+                        line: bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1,
+                    });
+                }
+            }
+        }
         hits.sort_by_key(|h| h.offset);
         hits
     }
@@ -234,24 +265,6 @@ impl SecretRegistry {
             }
         }
         out
-    }
-
-    fn matcher(&self) -> Option<(Arc<AhoCorasick>, Vec<SecretInfo>)> {
-        {
-            let inner = self.inner.read().expect("secret registry lock");
-            if inner.values.is_empty() {
-                return None;
-            }
-            if let Some(m) = &inner.matcher {
-                return Some((m.clone(), inner.infos.clone()));
-            }
-        }
-        let mut inner = self.inner.write().expect("secret registry lock");
-        let matcher = Arc::new(
-            AhoCorasick::new(&inner.values).expect("registered secrets form a valid automaton"),
-        );
-        inner.matcher = Some(matcher.clone());
-        Some((matcher, inner.infos.clone()))
     }
 }
 
@@ -338,6 +351,26 @@ mod tests {
         assert_ne!(a.expose(), b.expose());
         assert_eq!(a.expose().len(), 34);
         assert!(a.expose().starts_with("p_"));
+    }
+
+    #[test]
+    fn secrets_sharing_a_prefix_are_told_apart() {
+        let reg = SecretRegistry::new();
+        let a = "eyJhbGciOiJSUzI1NiJ9.same-claims.signature-AAAAAAAAAAAA";
+        let b = "eyJhbGciOiJSUzI1NiJ9.same-claims.signature-BBBBBBBBBBBB";
+        reg.register("jwt", "a", a).unwrap();
+        reg.register("jwt", "b", b).unwrap();
+        let hits = reg.find_in(&format!("token={b}"));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].secret.label, "b");
+        assert_eq!(hits[0].offset, 6);
+        // A truncated copy is not the secret.
+        assert!(reg.find_in(&a[..a.len() - 1]).is_empty());
+        // Thousands of registrations stay searchable.
+        for i in 0..5000 {
+            reg.mint("jwt", &format!("n{i}"), "eyJhbGciOiJSUzI1NiJ9.", 40);
+        }
+        assert_eq!(reg.find_in(a).len(), 1);
     }
 
     #[test]
