@@ -383,8 +383,9 @@ fn check_certificate_assertion(
     tenant: &Tenant,
     authority: &Authority,
 ) -> Result<(), Aadsts> {
-    let x5t = d.header_str("x5t");
-    let s256 = d.header_str("x5t#S256");
+    // Thumbprints are compared without base64 padding: azure-identity sends `x5t` padded.
+    let x5t = d.header_str("x5t").map(|t| t.trim_end_matches('='));
+    let s256 = d.header_str("x5t#S256").map(|t| t.trim_end_matches('='));
     let cert = identity
         .certificates
         .iter()

@@ -191,12 +191,14 @@ impl FrontDoor {
         format!("http://{}", self.proxy_addr)
     }
 
-    /// The same, with a user name that the record will carry as the client label.
+    /// The same, with a user name that the record will carry as the client label. A password
+    /// (`credsim`, never checked) is included because some clients (Python `requests`) only send
+    /// proxy credentials when both halves are present.
     pub fn proxy_url_for(&self, label: &str) -> String {
         let user: String =
             percent_encoding::utf8_percent_encode(label, percent_encoding::NON_ALPHANUMERIC)
                 .collect();
-        format!("http://{user}@{}", self.proxy_addr)
+        format!("http://{user}:credsim@{}", self.proxy_addr)
     }
 
     /// The run's CA.

@@ -328,9 +328,11 @@ impl DecodedJwt {
         self.claims.get(name).and_then(Value::as_str)
     }
 
-    /// An integer claim (`exp`, `iat`, `nbf`).
+    /// A NumericDate or integer claim (`exp`, `iat`, `nbf`). RFC 7519 allows fractional seconds
+    /// (azure-identity sends them); they are truncated.
     pub fn claim_i64(&self, name: &str) -> Option<i64> {
-        self.claims.get(name).and_then(Value::as_i64)
+        let v = self.claims.get(name)?;
+        v.as_i64().or_else(|| v.as_f64().map(|f| f.trunc() as i64))
     }
 
     /// A header member.
@@ -554,6 +556,21 @@ mod tests {
             verify(&no_kid, &jwks, &[Algorithm::RS256]),
             Err(JwtError::MissingKid)
         );
+    }
+
+    #[test]
+    fn numeric_dates_may_be_fractional() {
+        let token = k8s_key()
+            .sign(
+                Algorithm::RS256,
+                &Map::new(),
+                &json!({"exp": 1_800_000_000.75, "iat": 5, "nbf": "soon"}),
+            )
+            .unwrap();
+        let d = decode_unverified(&token).unwrap();
+        assert_eq!(d.claim_i64("exp"), Some(1_800_000_000));
+        assert_eq!(d.claim_i64("iat"), Some(5));
+        assert_eq!(d.claim_i64("nbf"), None);
     }
 
     #[test]
