@@ -78,6 +78,9 @@ pub struct FederatedCredential {
     pub issuer: String,
     pub subject: String,
     pub audiences: Vec<String>,
+    /// When it was created at run time (virtual time); `None` for credentials of the initial
+    /// world, which count as long propagated.
+    pub created_at: Option<Timestamp>,
 }
 
 impl FederatedCredential {
@@ -88,6 +91,15 @@ impl FederatedCredential {
             issuer: issuer.to_owned(),
             subject: subject.to_owned(),
             audiences: vec!["api://AzureADTokenExchange".to_owned()],
+            created_at: None,
+        }
+    }
+
+    /// Whether Entra's replicas all know it at `now`, given the propagation delay.
+    pub fn propagated(&self, now: Timestamp, delay: std::time::Duration) -> bool {
+        match self.created_at {
+            None => true,
+            Some(t) => now.duration_since(t).as_secs() >= delay.as_secs() as i64,
         }
     }
 

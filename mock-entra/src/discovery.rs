@@ -90,6 +90,18 @@ pub(crate) fn resolve<'a>(dir: &'a Directory, segment: &str) -> Result<TenantRef
     })
 }
 
+/// The fault check of the discovery endpoints, tagged with the tenant's name (or the segment).
+async fn fault(inner: &Inner, endpoint: &str, segment: &str, path: String) -> Option<Response> {
+    let tenant = {
+        let dir = inner.directory.read().expect("directory lock");
+        match dir.resolve(segment) {
+            Some(TenantRef::Tenant(t)) => t.name.clone(),
+            _ => segment.to_owned(),
+        }
+    };
+    crate::faults::check(inner, endpoint, &tenant, None, "GET", &path).await
+}
+
 pub(crate) fn error(inner: &Inner, e: Aadsts, req_headers: &axum::http::HeaderMap) -> Response {
     let correlation = req_headers
         .get("client-request-id")
@@ -111,6 +123,9 @@ async fn openid_v2(
     Path(segment): Path<String>,
     req: Request,
 ) -> Response {
+    if let Some(resp) = fault(&inner, "discovery", &segment, req.uri().path().to_owned()).await {
+        return resp;
+    }
     let authority = Authority::from_context(req.extensions().get::<RequestContext>());
     let dir = inner.directory.read().expect("directory lock");
     let (t, issuer) = match resolve(&dir, &segment) {
@@ -155,6 +170,9 @@ async fn openid_v1(
     Path(segment): Path<String>,
     req: Request,
 ) -> Response {
+    if let Some(resp) = fault(&inner, "discovery", &segment, req.uri().path().to_owned()).await {
+        return resp;
+    }
     let authority = Authority::from_context(req.extensions().get::<RequestContext>());
     let dir = inner.directory.read().expect("directory lock");
     let (t, issuer) = match resolve(&dir, &segment) {
@@ -212,6 +230,9 @@ fn jwks_for(dir: &Directory, segment_ref: TenantRef<'_>, v2: bool, authority: &A
 }
 
 async fn keys(inner: Arc<Inner>, segment: String, req: Request, v2: bool) -> Response {
+    if let Some(resp) = fault(&inner, "keys", &segment, req.uri().path().to_owned()).await {
+        return resp;
+    }
     let authority = Authority::from_context(req.extensions().get::<RequestContext>());
     let dir = inner.directory.read().expect("directory lock");
     match resolve(&dir, &segment) {
@@ -253,6 +274,9 @@ async fn instance_discovery(
     Query(q): Query<InstanceQuery>,
     req: Request,
 ) -> Response {
+    if let Some(resp) = fault(&inner, "instance", "common", req.uri().path().to_owned()).await {
+        return resp;
+    }
     let Some(endpoint) = q.authorization_endpoint else {
         return error(
             &inner,

@@ -34,6 +34,13 @@ pub enum Aadsts {
         client_id: String,
         display_name: String,
     },
+    /// 70021: the legacy generic "no matching federated identity record", which is also what a
+    /// credential that has not propagated yet produces.
+    NoMatchingRecordLegacy {
+        issuer: String,
+        subject: String,
+        audience: String,
+    },
     /// 700211: no federated credential with the assertion's issuer.
     NoMatchingIssuer { issuer: String },
     /// 700212: issuer and subject matched, audience not.
@@ -96,6 +103,7 @@ impl Aadsts {
             ExpiredClientSecret { .. } => 7000222,
             MissingClientCredential => 7000218,
             NoFederatedCredentials { .. } => 70025,
+            NoMatchingRecordLegacy { .. } => 70021,
             NoMatchingIssuer { .. } => 700211,
             NoMatchingAudience { .. } => 700212,
             NoMatchingSubject { .. } => 700213,
@@ -132,6 +140,7 @@ impl Aadsts {
             | ExpiredClientSecret { .. }
             | MissingClientCredential
             | NoFederatedCredentials { .. }
+            | NoMatchingRecordLegacy { .. }
             | NoMatchingIssuer { .. }
             | NoMatchingAudience { .. }
             | NoMatchingSubject { .. }
@@ -200,6 +209,15 @@ impl Aadsts {
                 display_name,
             } => format!(
                 "The client '{client_id}'({display_name}) has no configured federated identity credentials."
+            ),
+            NoMatchingRecordLegacy {
+                issuer,
+                subject,
+                audience,
+            } => format!(
+                "No matching federated identity record found for presented assertion. Assertion Issuer: \
+                 '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'. \
+                 https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
             ),
             NoMatchingIssuer { issuer } => format!(
                 "No matching federated identity record found for presented assertion issuer '{issuer}'. \

@@ -82,6 +82,8 @@ pub enum TokenOutcome {
         code: u32,
         error: String,
     },
+    /// A fault rule answered (or delayed, or dropped) instead.
+    Faulted { status: u16 },
 }
 
 impl EntraEvent {
@@ -99,7 +101,7 @@ impl TokenEvent {
     pub fn error_code(&self) -> Option<u32> {
         match &self.outcome {
             TokenOutcome::Error { code, .. } => Some(*code),
-            TokenOutcome::Issued { .. } => None,
+            TokenOutcome::Issued { .. } | TokenOutcome::Faulted { .. } => None,
         }
     }
 }

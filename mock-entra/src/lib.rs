@@ -11,6 +11,8 @@
 //!   scope rules; v1/v2 access tokens with the claims of the reference's §4.
 //! - [`federation`] (private): fetching an external issuer's discovery document and JWKS over the
 //!   network (through the front door, like the real service does), with a TTL cache.
+//! - [`faults`]: Entra-shaped fault answers (throttling, 5xx) and the per-tenant, per-client,
+//!   per-endpoint fault check every handler runs.
 //! - [`journal`]: what the fake saw and decided (every token request, every issuer fetch).
 //!
 //! Usage: `MockEntra::builder().tenant(Tenant::new("contoso")…).build()?`, then serve
@@ -21,6 +23,7 @@
 pub mod directory;
 mod discovery;
 pub mod errors;
+pub mod faults;
 mod federation;
 pub mod journal;
 mod token;
@@ -29,7 +32,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use mock_kit::{Clock, Journal, SecretRegistry, Site};
+use mock_kit::{Clock, Faults, Journal, SecretRegistry, Site};
 
 pub use directory::{
     Directory, DirectoryError, FederatedCredential, Identity, IdentityKind, Resource, Tenant,
@@ -57,6 +60,10 @@ pub struct EntraOptions {
     pub metadata_ttl: Duration,
     /// Clock skew tolerated on assertion `nbf`/`exp`.
     pub clock_skew: Duration,
+    /// How long a federated credential added at run time is unknown to the token endpoint
+    /// (it answers the legacy AADSTS70021 meanwhile). The real service takes minutes; the default
+    /// is zero so scenarios opt in.
+    pub fic_propagation_delay: Duration,
 }
 
 impl Default for EntraOptions {
@@ -65,6 +72,7 @@ impl Default for EntraOptions {
             token_lifetime: None,
             metadata_ttl: Duration::from_secs(300),
             clock_skew: Duration::from_secs(300),
+            fic_propagation_delay: Duration::ZERO,
         }
     }
 }
@@ -86,9 +94,18 @@ pub struct MockEntraBuilder {
     secrets: Option<SecretRegistry>,
     network: Option<Network>,
     options: EntraOptions,
+    faults: Option<Faults>,
 }
 
 impl MockEntraBuilder {
+    /// The fault rules to check (default: a new, empty set). Rules may be tagged `tenant`
+    /// (tenant name), `client` (client ID) and `endpoint` (`token`, `discovery`, `keys`,
+    /// `instance`).
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
     /// Adds a tenant.
     pub fn tenant(mut self, tenant: Tenant) -> Self {
         self.tenants.push(tenant);
@@ -139,6 +156,7 @@ impl MockEntraBuilder {
                 fetcher,
                 options: self.options,
                 cache: Mutex::new(federation::Cache::default()),
+                faults: self.faults.unwrap_or_default(),
             }),
         })
     }
@@ -159,6 +177,7 @@ pub(crate) struct Inner {
     pub(crate) fetcher: federation::Fetcher,
     pub(crate) options: EntraOptions,
     pub(crate) cache: Mutex<federation::Cache>,
+    pub(crate) faults: Faults,
 }
 
 impl MockEntra {
@@ -199,13 +218,22 @@ impl MockEntra {
         self.inner.directory.read().expect("directory lock").clone()
     }
 
-    /// Adds a federated identity credential to an app or identity, validated as on creation.
+    /// The fault rules the fake checks.
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// Adds a federated identity credential to an app or identity, validated as on creation; it
+    /// becomes usable after [`EntraOptions::fic_propagation_delay`].
     pub fn add_federated_credential(
         &self,
         tenant: &str,
         identity: &str,
-        fic: FederatedCredential,
+        mut fic: FederatedCredential,
     ) -> Result<(), DirectoryError> {
+        if fic.created_at.is_none() {
+            fic.created_at = Some(self.inner.clock.now());
+        }
         let mut dir = self.inner.directory.write().expect("directory lock");
         let id = find_identity_mut(&mut dir, tenant, identity)?;
         id.federated.push(fic);

@@ -173,6 +173,27 @@ async fn process(
         }
     };
     event.tenant_id = tenant.as_ref().map(|t| t.id);
+    let tenant_tag = tenant
+        .as_ref()
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| segment.to_owned());
+    let path = match endpoint {
+        Endpoint::V1 => format!("/{segment}/oauth2/token"),
+        Endpoint::V2 => format!("/{segment}/oauth2/v2.0/token"),
+    };
+    let client_tag = form
+        .get("client_id")
+        .map(str::to_owned)
+        .or_else(|| basic_auth(headers).map(|(u, _)| u));
+    if let Some(resp) =
+        crate::faults::check(inner, "token", &tenant_tag, client_tag.as_deref(), "POST", &path).await
+    {
+        event.client_id = client_tag;
+        event.outcome = TokenOutcome::Faulted {
+            status: resp.status().as_u16(),
+        };
+        return Ok(resp);
+    }
 
     // 2. Required parameters.
     let grant_type = form.get("grant_type").ok_or(Aadsts::MissingParameter {
@@ -440,46 +461,27 @@ async fn check_federated_assertion(
     assertion: &str,
     d: &DecodedJwt,
 ) -> Result<(), Aadsts> {
-    let client_id = identity.client_id.to_string();
-    if identity.federated.is_empty() {
-        return Err(Aadsts::NoFederatedCredentials {
-            client_id,
-            display_name: identity.display_name.clone(),
-        });
-    }
     let iss = d.claim_str("iss").unwrap_or_default().to_owned();
     let sub = d.claim_str("sub").unwrap_or_default().to_owned();
     let aud = audiences(d);
-    let by_issuer: Vec<_> = identity
-        .federated
-        .iter()
-        .filter(|f| f.issuer == iss)
-        .collect();
-    if by_issuer.is_empty() {
-        if iss.starts_with("https://login.microsoftonline.com/")
-            || iss.starts_with("https://sts.windows.net/")
-        {
-            return Err(Aadsts::EntraIssuedAssertion);
-        }
-        return Err(Aadsts::NoMatchingIssuer { issuer: iss });
-    }
-    let by_subject: Vec<_> = by_issuer.iter().filter(|f| f.subject == sub).collect();
-    if by_subject.is_empty() {
-        if by_issuer
-            .iter()
-            .any(|f| f.subject.eq_ignore_ascii_case(&sub))
-        {
-            return Err(Aadsts::SubjectCaseMismatch { subject: sub });
-        }
-        return Err(Aadsts::NoMatchingSubject { subject: sub });
-    }
-    if !by_subject
-        .iter()
-        .any(|f| f.audiences.iter().any(|fa| aud.contains(fa)))
-    {
-        return Err(Aadsts::NoMatchingAudience {
-            audience: aud.join(","),
+    if let Err(e) = match_federated(inner, identity, &iss, &sub, &aud) {
+        // A credential that would match but has not propagated yet: the legacy answer.
+        let now = inner.clock.now();
+        let delay = inner.options.fic_propagation_delay;
+        let pending = identity.federated.iter().any(|f| {
+            !f.propagated(now, delay)
+                && f.issuer == iss
+                && f.subject == sub
+                && f.audiences.iter().any(|a| aud.contains(a))
         });
+        if pending {
+            return Err(Aadsts::NoMatchingRecordLegacy {
+                issuer: iss,
+                subject: sub,
+                audience: aud.join(","),
+            });
+        }
+        return Err(e);
     }
 
     let kid = d.header_str("kid").unwrap_or_default().to_owned();
@@ -502,6 +504,61 @@ async fn check_federated_assertion(
         return Err(Aadsts::ExternalTokenTooLong {
             iat: description_time(Timestamp::from_second(iat).unwrap_or(Timestamp::UNIX_EPOCH)),
             exp: description_time(Timestamp::from_second(exp).unwrap_or(Timestamp::UNIX_EPOCH)),
+        });
+    }
+    Ok(())
+}
+
+/// Matches issuer, subject and audience against the identity's propagated federated credentials,
+/// in Entra's order (reference §2.2 steps 3 to 6).
+fn match_federated(
+    inner: &Inner,
+    identity: &Identity,
+    iss: &str,
+    sub: &str,
+    aud: &[String],
+) -> Result<(), Aadsts> {
+    let now = inner.clock.now();
+    let delay = inner.options.fic_propagation_delay;
+    let visible: Vec<_> = identity
+        .federated
+        .iter()
+        .filter(|f| f.propagated(now, delay))
+        .collect();
+    if visible.is_empty() {
+        return Err(Aadsts::NoFederatedCredentials {
+            client_id: identity.client_id.to_string(),
+            display_name: identity.display_name.clone(),
+        });
+    }
+    let by_issuer: Vec<_> = visible.into_iter().filter(|f| f.issuer == iss).collect();
+    if by_issuer.is_empty() {
+        if iss.starts_with("https://login.microsoftonline.com/")
+            || iss.starts_with("https://sts.windows.net/")
+        {
+            return Err(Aadsts::EntraIssuedAssertion);
+        }
+        return Err(Aadsts::NoMatchingIssuer {
+            issuer: iss.to_owned(),
+        });
+    }
+    let by_subject: Vec<_> = by_issuer.iter().filter(|f| f.subject == sub).collect();
+    if by_subject.is_empty() {
+        if by_issuer.iter().any(|f| f.subject.eq_ignore_ascii_case(sub)) {
+            return Err(Aadsts::SubjectCaseMismatch {
+                subject: sub.to_owned(),
+            });
+        }
+        return Err(Aadsts::NoMatchingSubject {
+            subject: sub.to_owned(),
+        });
+    }
+    if !by_subject
+        .iter()
+        .any(|f| f.audiences.iter().any(|fa| aud.contains(fa)))
+    {
+        return Err(Aadsts::NoMatchingAudience {
+            audience: aud.join(","),
         });
     }
     Ok(())

@@ -18,7 +18,7 @@ use tower::ServiceExt as _;
 
 use crate::clock::Clock;
 use crate::egress::{CarriedSecret, EgressRecord, Outcome, Refusal};
-use crate::fault::{FaultAction, FaultRequest, Faults};
+use crate::fault::{DropConnection, FaultAction, FaultId, FaultRequest, Faults};
 use crate::journal::Journal;
 use crate::secret::SecretRegistry;
 use crate::site::{ClientInfo, RequestContext, Scheme, Site, SiteTable, Via};
@@ -150,6 +150,7 @@ impl Dispatcher {
             host: &host,
             method: &method,
             path: parts.uri.path(),
+            tags: &[],
         });
         match fault {
             Some((id, FaultAction::DropConnection)) => {
@@ -203,6 +204,17 @@ impl Dispatcher {
             Ok(r) => r,
             Err(never) => match never {},
         };
+        if resp.extensions().get::<DropConnection>().is_some() {
+            record.outcome = Outcome::Dropped {
+                fault: resp
+                    .extensions()
+                    .get::<FaultId>()
+                    .copied()
+                    .unwrap_or(FaultId(0)),
+            };
+            self.egress.push(record);
+            return Err(Dropped);
+        }
         record.status = resp.status().as_u16();
         record.outcome = Outcome::Served {
             site: site.name.clone(),

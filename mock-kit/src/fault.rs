@@ -27,6 +27,10 @@ pub struct FaultMatch {
     pub method: Option<String>,
     /// A prefix of the request path.
     pub path_prefix: Option<String>,
+    /// Facts only the fake knows (`tenant`, `client`, `endpoint`, ...): every pair must be among
+    /// the request's tags. The front door supplies none, so tagged rules are the fakes' own.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 impl FaultMatch {
@@ -44,6 +48,10 @@ impl FaultMatch {
                 .path_prefix
                 .as_deref()
                 .is_none_or(|p| req.path.starts_with(p))
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| req.tags.iter().any(|(rk, rv)| rk == k && rv == v))
     }
 }
 
@@ -112,6 +120,12 @@ impl FaultRule {
         self
     }
 
+    /// Restricts the rule to requests the fake tagged `key=value`.
+    pub fn tag(mut self, key: &str, value: &str) -> Self {
+        self.matches.tags.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Applies the rule to the next `n` matching requests only.
     pub fn times(mut self, n: u32) -> Self {
         self.remaining = Some(n);
@@ -126,7 +140,14 @@ pub struct FaultRequest<'a> {
     pub host: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    /// What the fake knows about the request (`("tenant", "contoso")`); empty at the front door.
+    pub tags: &'a [(&'a str, &'a str)],
 }
+
+/// A response extension a fake sets to have the listener close the connection instead of
+/// answering (fault injection from inside a fake's router).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropConnection;
 
 /// The set of live rules. Cloning shares it.
 #[derive(Clone, Debug, Default)]
@@ -202,6 +223,7 @@ mod tests {
             host: "login.microsoftonline.com",
             method,
             path,
+            tags: &[("tenant", "contoso")],
         }
     }
 
@@ -263,6 +285,23 @@ mod tests {
         assert_eq!(faults.take(&r).map(|f| f.0), Some(delay));
         faults.clear();
         assert_eq!(faults.take(&r), None);
+    }
+
+    #[test]
+    fn tagged_rules_match_only_requests_with_those_tags() {
+        let faults = Faults::new();
+        faults.inject(FaultRule::on_site("s", FaultAction::DropConnection).tag("tenant", "contoso"));
+        let other = FaultRequest {
+            tags: &[("tenant", "fabrikam")],
+            ..req("s", "GET", "/")
+        };
+        let untagged = FaultRequest {
+            tags: &[],
+            ..req("s", "GET", "/")
+        };
+        assert!(faults.take(&other).is_none());
+        assert!(faults.take(&untagged).is_none());
+        assert!(faults.take(&req("s", "GET", "/")).is_some());
     }
 
     #[test]
