@@ -49,6 +49,8 @@ pub enum CredentialKind {
     Secret,
     Certificate,
     Federated,
+    /// Minted for a managed identity by the managed-identity endpoint (IMDS, App Service).
+    ManagedIdentity,
 }
 
 /// The claims of a presented assertion that decide federation (never the token itself).

@@ -39,6 +39,7 @@ pub use directory::{
 };
 pub use errors::Aadsts;
 pub use journal::EntraEvent;
+pub use token::Minted;
 
 /// The host names the fake answers for (reference §3.3's public-cloud aliases).
 pub const HOSTS: &[&str] = &[
@@ -270,6 +271,73 @@ impl MockEntra {
         t.keys.push(key);
         t.signing = t.keys.len() - 1;
         Ok(kid)
+    }
+
+    /// Mints a token for a managed identity the way the managed-identity endpoint (IMDS, App
+    /// Service) hands them out: for `resource` (a resource URI, as IMDS takes it), v1 unless the
+    /// resource takes v2, valid 24 hours. Journaled with endpoint `imds`.
+    pub fn managed_identity_token(
+        &self,
+        tenant: &str,
+        identity: &str,
+        resource: &str,
+    ) -> Result<Minted, Aadsts> {
+        let (t, id) = {
+            let dir = self.inner.directory.read().expect("directory lock");
+            let t = dir
+                .tenant_named(tenant)
+                .ok_or_else(|| Aadsts::TenantNotFound {
+                    segment: tenant.to_owned(),
+                })?
+                .clone();
+            let id = t
+                .identity_named(identity)
+                .ok_or_else(|| Aadsts::AppNotFound {
+                    client_id: identity.to_owned(),
+                    tenant: t.display_name.clone(),
+                })?
+                .clone();
+            (t, id)
+        };
+        let mut event = journal::TokenEvent {
+            at: self.inner.clock.now(),
+            endpoint: "imds".into(),
+            tenant_segment: t.id.to_string(),
+            tenant_id: Some(t.id),
+            client_id: Some(id.client_id.to_string()),
+            identity: Some(id.name.clone()),
+            credential: journal::CredentialKind::ManagedIdentity,
+            assertion: None,
+            scope: Some(resource.to_owned()),
+            outcome: journal::TokenOutcome::Faulted { status: 0 },
+        };
+        let result = token::resolve_scope(&t, &id, resource, token::Endpoint::V1).map(|(r, aud)| {
+            token::mint(
+                &self.inner,
+                &t,
+                &id,
+                &r,
+                &aud,
+                "2",
+                &discovery::Authority::from_context(None),
+                Duration::from_secs(24 * 3600),
+            )
+        });
+        event.outcome = match &result {
+            Ok(m) => journal::TokenOutcome::Issued {
+                token: m.fingerprint.clone(),
+                audience: m.audience.clone(),
+                version: m.version,
+                expires: jiff::Timestamp::from_second(m.expires_on).unwrap_or(event.at),
+                object_id: id.object_id,
+            },
+            Err(e) => journal::TokenOutcome::Error {
+                code: e.code(),
+                error: e.error().to_owned(),
+            },
+        };
+        self.inner.journal.push(EntraEvent::Token(Box::new(event)));
+        result
     }
 
     /// Forgets cached issuer metadata (as if its TTL had passed).

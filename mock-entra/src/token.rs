@@ -54,7 +54,7 @@ pub(crate) fn routes() -> Router<Arc<Inner>> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+pub(crate) enum Endpoint {
     V1,
     V2,
 }
@@ -631,7 +631,7 @@ fn check_window(inner: &Inner, d: &DecodedJwt) -> Result<(), Aadsts> {
 }
 
 /// Applies the scope rules; returns the resource and the audience as the client named it.
-fn resolve_scope(
+pub(crate) fn resolve_scope(
     tenant: &Tenant,
     identity: &Identity,
     requested: &str,
@@ -706,23 +706,32 @@ fn resolve_scope(
     })
 }
 
+/// A token mock-entra minted.
+#[derive(Clone, Debug)]
+pub struct Minted {
+    pub token: String,
+    pub fingerprint: Fingerprint,
+    /// The `aud` claim.
+    pub audience: String,
+    pub version: u8,
+    pub not_before: i64,
+    pub expires_on: i64,
+    pub lifetime_seconds: i64,
+}
+
+/// Signs an access token for `identity` and registers it as a secret.
 #[allow(clippy::too_many_arguments)]
-fn issue(
+pub(crate) fn mint(
     inner: &Inner,
     tenant: &Tenant,
     identity: &Identity,
     resource: &Resource,
     audience_as_requested: &str,
     acr: &str,
-    endpoint: Endpoint,
     authority: &Authority,
-    event: &mut TokenEvent,
-) -> Response {
+    lifetime: Duration,
+) -> Minted {
     let now = inner.clock.now();
-    let lifetime = inner
-        .options
-        .token_lifetime
-        .unwrap_or_else(|| Duration::from_secs(rand::thread_rng().gen_range(3600..=5400)));
     let lifetime_s = lifetime.as_secs() as i64;
     let iat = now.as_second();
     let nbf = iat;
@@ -782,13 +791,42 @@ fn issue(
         .secrets
         .register("entra-access-token", &label, token.clone())
         .expect("tokens are long");
-    event.outcome = TokenOutcome::Issued {
-        token: fingerprint,
+    Minted {
+        token,
+        fingerprint,
         audience: aud,
         version: resource.token_version,
-        expires: Timestamp::from_second(exp).unwrap_or(now),
+        not_before: nbf,
+        expires_on: exp,
+        lifetime_seconds: lifetime_s,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    inner: &Inner,
+    tenant: &Tenant,
+    identity: &Identity,
+    resource: &Resource,
+    audience_as_requested: &str,
+    acr: &str,
+    endpoint: Endpoint,
+    authority: &Authority,
+    event: &mut TokenEvent,
+) -> Response {
+    let lifetime = inner
+        .options
+        .token_lifetime
+        .unwrap_or_else(|| Duration::from_secs(rand::thread_rng().gen_range(3600..=5400)));
+    let m = mint(inner, tenant, identity, resource, audience_as_requested, acr, authority, lifetime);
+    event.outcome = TokenOutcome::Issued {
+        token: m.fingerprint.clone(),
+        audience: m.audience.clone(),
+        version: m.version,
+        expires: Timestamp::from_second(m.expires_on).unwrap_or(inner.clock.now()),
         object_id: identity.object_id,
     };
+    let (token, lifetime_s, exp, nbf) = (m.token, m.lifetime_seconds, m.expires_on, m.not_before);
     let expires_in = lifetime_s - 1;
     let body = match endpoint {
         Endpoint::V2 => json!({

@@ -111,7 +111,10 @@ impl Dispatcher {
 
         let site = match &conn.direct_site {
             Some(site) => Some(site.clone()),
-            None => self.sites.lookup(&host),
+            None => self.sites.lookup(&host).or_else(|| {
+                let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1");
+                loopback.then(|| self.sites.lookup_direct(port)).flatten()
+            }),
         };
         let Some(site) = site else {
             let msg = format!(

@@ -274,6 +274,10 @@ impl FrontDoor {
         self.shared
             .tracker
             .spawn(async move { accept_loop(listener, shared, role).await });
+        self.shared
+            .dispatcher
+            .sites
+            .bind_direct(direct_addr.port(), &site.name);
         self.direct.lock().expect("direct listeners").insert(
             site.name.clone(),
             DirectListener {

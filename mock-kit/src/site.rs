@@ -144,6 +144,9 @@ impl Site {
 #[derive(Clone, Debug, Default)]
 pub struct SiteTable {
     sites: Arc<RwLock<Vec<Arc<Site>>>>,
+    /// Loopback ports of the sites' direct listeners, so `127.0.0.1:<port>` reached through the
+    /// front door (a client given a direct URL and a proxy) finds its site too.
+    direct_ports: Arc<RwLock<Vec<(u16, String)>>>,
 }
 
 /// Why a site could not be added.
@@ -185,8 +188,28 @@ impl SiteTable {
         Ok(site)
     }
 
+    /// Records that the site named `name` listens directly on loopback `port`.
+    pub fn bind_direct(&self, port: u16, name: &str) {
+        let mut ports = self.direct_ports.write().expect("site table lock");
+        ports.retain(|(p, _)| *p != port);
+        ports.push((port, name.to_owned()));
+    }
+
+    /// The site whose direct listener is on loopback `port`.
+    pub fn lookup_direct(&self, port: u16) -> Option<Arc<Site>> {
+        let name = {
+            let ports = self.direct_ports.read().expect("site table lock");
+            ports.iter().find(|(p, _)| *p == port)?.1.clone()
+        };
+        self.get(&name)
+    }
+
     /// Removes the site named `name`; returns it.
     pub fn remove(&self, name: &str) -> Option<Arc<Site>> {
+        self.direct_ports
+            .write()
+            .expect("site table lock")
+            .retain(|(_, n)| n != name);
         let mut sites = self.sites.write().expect("site table lock");
         let at = sites.iter().position(|s| s.name == name)?;
         Some(sites.remove(at))

@@ -677,3 +677,37 @@ async fn shared_listeners_route_every_site_by_sni_and_host() {
     assert!(tokio::net::TcpStream::connect(tls).await.is_err());
     assert!(tokio::net::TcpStream::connect(plain).await.is_err());
 }
+
+#[tokio::test]
+async fn direct_urls_work_through_the_proxy_too() {
+    // A client handed a site's direct URL (AZURE_POD_IDENTITY_AUTHORITY_HOST) and a proxy with an
+    // empty NO_PROXY sends the request to the front door, which finds the site by its port.
+    let w = world().await;
+    let http = client(&w.door, &w.door.proxy_url());
+    let imds = w.door.endpoint("test-imds").unwrap();
+    let body: Value = http
+        .get(format!("{}/metadata/identity/oauth2/token", imds.direct_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["site"], "test-imds");
+    let entra = w.door.endpoint("test-entra").unwrap();
+    let body: Value = http
+        .get(format!("{}/x", entra.direct_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["site"], "test-entra");
+    let rec = w.door.egress().snapshot();
+    assert_eq!(rec[0].via, Via::FrontDoor);
+    assert_eq!(rec[0].host, "127.0.0.1");
+    // A loopback port no site listens on is still refused.
+    let resp = http.get("http://127.0.0.1:9/").send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+}
