@@ -8,10 +8,8 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use mock_kit::fault::{DropConnection, FaultAction, FaultRequest};
+use mock_kit::fault::{FaultAction, FaultRequest};
 
 use crate::Inner;
 
@@ -55,40 +53,14 @@ pub(crate) async fn check(
     if let Some(c) = client {
         tags.push(("client", c));
     }
-    let (id, action) = inner.faults.take(&FaultRequest {
-        site: "mock-entra",
-        host: crate::AUTHORITY_HOST,
-        method,
-        path,
-        tags: &tags,
-    })?;
-    match action {
-        FaultAction::Delay { by } => {
-            tokio::time::sleep(by).await;
-            None
-        }
-        FaultAction::DropConnection => {
-            let mut resp = Response::new(Body::empty());
-            resp.extensions_mut().insert(DropConnection);
-            resp.extensions_mut().insert(id);
-            Some(resp)
-        }
-        FaultAction::Respond {
-            status,
-            headers,
-            body,
-        } => {
-            let mut resp = Response::new(Body::from(body));
-            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (
-                    header::HeaderName::try_from(k.as_str()),
-                    HeaderValue::try_from(v.as_str()),
-                ) {
-                    resp.headers_mut().insert(k, v);
-                }
-            }
-            Some(resp)
-        }
-    }
+    inner
+        .faults
+        .answer(&FaultRequest {
+            site: "mock-entra",
+            host: crate::AUTHORITY_HOST,
+            method,
+            path,
+            tags: &tags,
+        })
+        .await
 }

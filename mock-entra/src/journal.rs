@@ -85,7 +85,9 @@ pub enum TokenOutcome {
         error: String,
     },
     /// A fault rule answered (or delayed, or dropped) instead.
-    Faulted { status: u16 },
+    Faulted {
+        status: u16,
+    },
 }
 
 impl EntraEvent {

@@ -219,6 +219,11 @@ impl MockEntra {
         self.inner.directory.read().expect("directory lock").clone()
     }
 
+    /// The run's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
     /// The fault rules the fake checks.
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
@@ -311,18 +316,19 @@ impl MockEntra {
             scope: Some(resource.to_owned()),
             outcome: journal::TokenOutcome::Faulted { status: 0 },
         };
-        let result = token::resolve_scope(&t, &id, resource, token::Endpoint::V1).map(|(r, aud)| {
-            token::mint(
-                &self.inner,
-                &t,
-                &id,
-                &r,
-                &aud,
-                "2",
-                &discovery::Authority::from_context(None),
-                Duration::from_secs(24 * 3600),
-            )
-        });
+        let result =
+            token::resolve_scope(&t, &id, resource, token::Endpoint::V1).map(|(r, aud)| {
+                token::mint(
+                    &self.inner,
+                    &t,
+                    &id,
+                    &r,
+                    &aud,
+                    "2",
+                    &discovery::Authority::from_context(None),
+                    Duration::from_secs(24 * 3600),
+                )
+            });
         event.outcome = match &result {
             Ok(m) => journal::TokenOutcome::Issued {
                 token: m.fingerprint.clone(),

@@ -185,8 +185,15 @@ async fn process(
         .get("client_id")
         .map(str::to_owned)
         .or_else(|| basic_auth(headers).map(|(u, _)| u));
-    if let Some(resp) =
-        crate::faults::check(inner, "token", &tenant_tag, client_tag.as_deref(), "POST", &path).await
+    if let Some(resp) = crate::faults::check(
+        inner,
+        "token",
+        &tenant_tag,
+        client_tag.as_deref(),
+        "POST",
+        &path,
+    )
+    .await
     {
         event.client_id = client_tag;
         event.outcome = TokenOutcome::Faulted {
@@ -544,7 +551,10 @@ fn match_federated(
     }
     let by_subject: Vec<_> = by_issuer.iter().filter(|f| f.subject == sub).collect();
     if by_subject.is_empty() {
-        if by_issuer.iter().any(|f| f.subject.eq_ignore_ascii_case(sub)) {
+        if by_issuer
+            .iter()
+            .any(|f| f.subject.eq_ignore_ascii_case(sub))
+        {
             return Err(Aadsts::SubjectCaseMismatch {
                 subject: sub.to_owned(),
             });
@@ -818,7 +828,16 @@ fn issue(
         .options
         .token_lifetime
         .unwrap_or_else(|| Duration::from_secs(rand::thread_rng().gen_range(3600..=5400)));
-    let m = mint(inner, tenant, identity, resource, audience_as_requested, acr, authority, lifetime);
+    let m = mint(
+        inner,
+        tenant,
+        identity,
+        resource,
+        audience_as_requested,
+        acr,
+        authority,
+        lifetime,
+    );
     event.outcome = TokenOutcome::Issued {
         token: m.fingerprint.clone(),
         audience: m.audience.clone(),

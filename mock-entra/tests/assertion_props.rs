@@ -54,7 +54,9 @@ fn apply(edit: &Edit, s: &str) -> String {
             chars.pop();
         }
         Edit::FlipCase(i) => {
-            let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_ascii_alphabetic()).collect();
+            let letters: Vec<usize> = (0..chars.len())
+                .filter(|&i| chars[i].is_ascii_alphabetic())
+                .collect();
             let at = letters[i % letters.len()];
             chars[at] = if chars[at].is_ascii_lowercase() {
                 chars[at].to_ascii_uppercase()
@@ -91,7 +93,12 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn assertion(w: &World, m: Option<&Mutation>) -> String {
     let now = w.clock.unix_seconds();
-    let (mut iss, mut sub, mut aud, mut iat) = (ISSUER.to_owned(), SUBJECT.to_owned(), EXCHANGE.to_owned(), now);
+    let (mut iss, mut sub, mut aud, mut iat) = (
+        ISSUER.to_owned(),
+        SUBJECT.to_owned(),
+        EXCHANGE.to_owned(),
+        now,
+    );
     match m {
         Some(Mutation::Issuer(e)) => iss = apply(e, &iss),
         Some(Mutation::Subject(e)) => sub = apply(e, &sub),

@@ -14,7 +14,9 @@ use support::*;
 async fn secret_token(w: &World, tenant: &str, app: &str) -> reqwest::Response {
     let tid = w.tenant_id(tenant);
     w.http
-        .post(format!("https://login.microsoftonline.com/{tid}/oauth2/v2.0/token"))
+        .post(format!(
+            "https://login.microsoftonline.com/{tid}/oauth2/v2.0/token"
+        ))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &w.client_id(tenant, app)),
@@ -46,7 +48,11 @@ async fn throttling_one_tenants_token_endpoint() {
     assert_eq!(resp.headers()["retry-after"], "7");
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
-    assert_eq!(secret_token(&w, "contoso", "ci-app").await.status(), 200, "only once");
+    assert_eq!(
+        secret_token(&w, "contoso", "ci-app").await.status(),
+        200,
+        "only once"
+    );
     let outcomes: Vec<TokenOutcome> = w
         .entra
         .journal()
@@ -54,16 +60,19 @@ async fn throttling_one_tenants_token_endpoint() {
         .iter()
         .filter_map(|e| e.as_token().map(|t| t.outcome.clone()))
         .collect();
-    assert!(matches!(outcomes[1], TokenOutcome::Faulted { status: 429 }), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[1], TokenOutcome::Faulted { status: 429 }),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]
 async fn server_errors_for_one_client_only() {
     let w = World::new().await;
     let cid = w.client_id("contoso", "ci-app");
-    w.entra.faults().inject(
-        FaultRule::on_site("mock-entra", faults::unavailable(503)).tag("client", &cid),
-    );
+    w.entra
+        .faults()
+        .inject(FaultRule::on_site("mock-entra", faults::unavailable(503)).tag("client", &cid));
     for _ in 0..2 {
         assert_eq!(secret_token(&w, "contoso", "ci-app").await.status(), 503);
     }
@@ -99,9 +108,15 @@ async fn latency_on_an_endpoint_and_dropped_connections() {
         .await
         .unwrap_err();
     assert!(err.is_request() || err.is_connect(), "{err:?}");
-    let rec = w.door.egress().find(|r| r.path == "/common/discovery/v2.0/keys").unwrap();
+    let rec = w
+        .door
+        .egress()
+        .find(|r| r.path == "/common/discovery/v2.0/keys")
+        .unwrap();
     assert!(matches!(rec.outcome, Outcome::Dropped { .. }), "{rec:?}");
-    let (s, _) = w.get("https://login.microsoftonline.com/common/discovery/v2.0/keys").await;
+    let (s, _) = w
+        .get("https://login.microsoftonline.com/common/discovery/v2.0/keys")
+        .await;
     assert_eq!(s, 200);
 }
 
@@ -110,7 +125,9 @@ async fn a_new_federated_credential_propagates_after_the_configured_delay() {
     // The same world as support::World, but with a ten-minute propagation delay.
     let w = World::new().await;
     let entra = mock_entra::MockEntra::builder()
-        .tenant(mock_entra::Tenant::new("delayed").identity(mock_entra::Identity::user_assigned("mi")))
+        .tenant(
+            mock_entra::Tenant::new("delayed").identity(mock_entra::Identity::user_assigned("mi")),
+        )
         .clock(w.clock.clone())
         .secrets(w.secrets.clone())
         .network(mock_entra::Network {
@@ -130,7 +147,11 @@ async fn a_new_federated_credential_propagates_after_the_configured_delay() {
     let tid = tenant.id.to_string();
     let cid = tenant.identity_named("mi").unwrap().client_id.to_string();
     entra
-        .add_federated_credential("delayed", "mi", FederatedCredential::new("fic", ISSUER, SUBJECT))
+        .add_federated_credential(
+            "delayed",
+            "mi",
+            FederatedCredential::new("fic", ISSUER, SUBJECT),
+        )
         .unwrap();
     let request = |assertion: String| {
         let w = &w;
@@ -141,7 +162,10 @@ async fn a_new_federated_credential_propagates_after_the_configured_delay() {
                 &[
                     ("grant_type", "client_credentials"),
                     ("client_id", &cid),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
                     ("client_assertion", &assertion),
                     ("scope", ARM),
                 ],
@@ -150,7 +174,15 @@ async fn a_new_federated_credential_propagates_after_the_configured_delay() {
         }
     };
     let got = request(w.good_assertion()).await;
-    assert_aadsts(&got, 401, "invalid_client", 70021, &format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{ISSUER}'. Assertion Subject: '{SUBJECT}'. Assertion Audience: '{EXCHANGE}'."));
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        70021,
+        &format!(
+            "No matching federated identity record found for presented assertion. Assertion Issuer: '{ISSUER}'. Assertion Subject: '{SUBJECT}'. Assertion Audience: '{EXCHANGE}'."
+        ),
+    );
     w.clock.advance(Duration::from_secs(601));
     let (s, body) = request(w.good_assertion()).await;
     assert_eq!(s, 200, "{body:#}");

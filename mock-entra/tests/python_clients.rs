@@ -4,15 +4,11 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::Value;
 use support::*;
 
-/// Runs a case of `tests/python/entra_clients.py` with the standard variables plus `vars`.
+/// Runs a case of `clients/python/azure_credentials.py` with the standard variables plus `vars`.
 async fn run(w: &World, case: &str, vars: Vec<(String, String)>) -> Value {
-    let python = mock_kit::testing::python().expect("the pinned Python clients");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/entra_clients.py");
     let proxy = w.door.proxy_url_for(case);
     let ca = w.ca_path.display().to_string();
     let mut env: Vec<(String, String)> = [
@@ -28,30 +24,19 @@ async fn run(w: &World, case: &str, vars: Vec<(String, String)>) -> Value {
     .collect();
     env.extend(vars);
     let case = case.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg(case)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env)
-            .output()
-            .unwrap()
+    tokio::task::spawn_blocking(move || {
+        mock_kit::testing::run_python_json("azure_credentials.py", &[&case], &env)
     })
     .await
-    .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn vars(pairs: &[(&str, String)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 fn token_of(out: &Value) -> Value {
@@ -64,12 +49,19 @@ async fn azure_identity_client_secret_credential() {
     let w = World::new().await;
     let tid = w.tenant_id("contoso");
     let app = w.identity("contoso", "ci-app");
-    let out = run(&w, "client-secret", vars(&[
-        ("CREDSIM_TENANT", tid.clone()),
-        ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
-        ("CREDSIM_SECRET", w.secret("contoso", "ci-app", 0)),
-        ("CREDSIM_SCOPE", "https://management.azure.com/.default".into()),
-    ]))
+    let out = run(
+        &w,
+        "client-secret",
+        vars(&[
+            ("CREDSIM_TENANT", tid.clone()),
+            ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
+            ("CREDSIM_SECRET", w.secret("contoso", "ci-app", 0)),
+            (
+                "CREDSIM_SCOPE",
+                "https://management.azure.com/.default".into(),
+            ),
+        ]),
+    )
     .await;
     let c = token_of(&out);
     assert_eq!(c["appid"], app.client_id.to_string());
@@ -78,22 +70,37 @@ async fn azure_identity_client_secret_credential() {
     assert_eq!(c["appidacr"], "1");
     let expires_on = out["expires_on"].as_i64().unwrap();
     let exp = c["exp"].as_i64().unwrap();
-    assert!((exp - 2..=exp).contains(&expires_on), "{expires_on} vs exp {exp}");
+    assert!(
+        (exp - 2..=exp).contains(&expires_on),
+        "{expires_on} vs exp {exp}"
+    );
     // The secret went only to Entra, inside TLS, through the front door.
     let secret_fp = mock_kit::Fingerprint::of(&w.secret("contoso", "ci-app", 0));
     let carried: Vec<_> = w.door.egress().filter(|r| r.carried(&secret_fp));
     assert!(!carried.is_empty());
-    assert!(carried.iter().all(|r| r.host == "login.microsoftonline.com" && r.scheme == mock_kit::site::Scheme::Https));
+    assert!(carried.iter().all(
+        |r| r.host == "login.microsoftonline.com" && r.scheme == mock_kit::site::Scheme::Https
+    ));
 
-    let wrong = run(&w, "client-secret", vars(&[
-        ("CREDSIM_TENANT", tid),
-        ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
-        ("CREDSIM_SECRET", "not-the-secret-value".into()),
-        ("CREDSIM_SCOPE", "https://management.azure.com/.default".into()),
-    ]))
+    let wrong = run(
+        &w,
+        "client-secret",
+        vars(&[
+            ("CREDSIM_TENANT", tid),
+            ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
+            ("CREDSIM_SECRET", "not-the-secret-value".into()),
+            (
+                "CREDSIM_SCOPE",
+                "https://management.azure.com/.default".into(),
+            ),
+        ]),
+    )
     .await;
     assert_eq!(wrong["error"], "ClientAuthenticationError", "{wrong:#}");
-    assert!(wrong["message"].as_str().unwrap().contains("AADSTS7000215"), "{wrong:#}");
+    assert!(
+        wrong["message"].as_str().unwrap().contains("AADSTS7000215"),
+        "{wrong:#}"
+    );
 }
 
 #[tokio::test]
@@ -102,12 +109,16 @@ async fn azure_identity_certificate_credential() {
     let app = w.identity("contoso", "cert-app");
     let pem = w.dir.path().join("cert-app.pem");
     std::fs::write(&pem, app.certificates[0].pem_with_key()).unwrap();
-    let out = run(&w, "certificate", vars(&[
-        ("CREDSIM_TENANT", w.tenant_id("contoso")),
-        ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
-        ("CREDSIM_CERT_PATH", pem.display().to_string()),
-        ("CREDSIM_SCOPE", "https://vault.azure.net/.default".into()),
-    ]))
+    let out = run(
+        &w,
+        "certificate",
+        vars(&[
+            ("CREDSIM_TENANT", w.tenant_id("contoso")),
+            ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
+            ("CREDSIM_CERT_PATH", pem.display().to_string()),
+            ("CREDSIM_SCOPE", "https://vault.azure.net/.default".into()),
+        ]),
+    )
     .await;
     let c = token_of(&out);
     assert_eq!(c["appid"], app.client_id.to_string());
@@ -115,7 +126,10 @@ async fn azure_identity_certificate_credential() {
     assert_eq!(c["aud"], "https://vault.azure.net");
     let ev = w.entra.journal().snapshot();
     let t = ev.iter().filter_map(|e| e.as_token()).last().unwrap();
-    assert_eq!(t.credential, mock_entra::journal::CredentialKind::Certificate);
+    assert_eq!(
+        t.credential,
+        mock_entra::journal::CredentialKind::Certificate
+    );
 }
 
 #[tokio::test]
@@ -125,12 +139,19 @@ async fn azure_identity_client_assertion_and_workload_identity_credentials() {
     let token_file = w.dir.path().join("azure-identity-token");
     std::fs::write(&token_file, w.good_assertion()).unwrap();
     let tid = w.tenant_id("contoso");
-    let out = run(&w, "client-assertion", vars(&[
-        ("CREDSIM_TENANT", tid.clone()),
-        ("CREDSIM_CLIENT_ID", mi.client_id.to_string()),
-        ("CREDSIM_TOKEN_FILE", token_file.display().to_string()),
-        ("CREDSIM_SCOPE", "https://containerregistry.azure.net/.default".into()),
-    ]))
+    let out = run(
+        &w,
+        "client-assertion",
+        vars(&[
+            ("CREDSIM_TENANT", tid.clone()),
+            ("CREDSIM_CLIENT_ID", mi.client_id.to_string()),
+            ("CREDSIM_TOKEN_FILE", token_file.display().to_string()),
+            (
+                "CREDSIM_SCOPE",
+                "https://containerregistry.azure.net/.default".into(),
+            ),
+        ]),
+    )
     .await;
     let c = token_of(&out);
     assert_eq!(c["appid"], mi.client_id.to_string());
@@ -138,12 +159,22 @@ async fn azure_identity_client_assertion_and_workload_identity_credentials() {
     assert_eq!(c["aud"], "https://containerregistry.azure.net");
     assert_eq!(c["xms_mirid"], mi.resource_id.clone().unwrap());
 
-    let out = run(&w, "workload-identity", vars(&[
-        ("AZURE_TENANT_ID", tid),
-        ("AZURE_CLIENT_ID", mi.client_id.to_string()),
-        ("AZURE_FEDERATED_TOKEN_FILE", token_file.display().to_string()),
-        ("CREDSIM_SCOPE", "https://management.azure.com/.default".into()),
-    ]))
+    let out = run(
+        &w,
+        "workload-identity",
+        vars(&[
+            ("AZURE_TENANT_ID", tid),
+            ("AZURE_CLIENT_ID", mi.client_id.to_string()),
+            (
+                "AZURE_FEDERATED_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+            (
+                "CREDSIM_SCOPE",
+                "https://management.azure.com/.default".into(),
+            ),
+        ]),
+    )
     .await;
     let c = token_of(&out);
     assert_eq!(c["appid"], mi.client_id.to_string());
@@ -155,19 +186,42 @@ async fn azure_identity_client_assertion_and_workload_identity_credentials() {
         .filter(|r| r.client.label.as_deref() == Some("workload-identity"));
     assert_eq!(rec.len(), 1, "{rec:#?}");
     assert!(rec[0].path.ends_with("/oauth2/v2.0/token"));
-    assert!(rec[0].secrets.is_empty() || rec[0].secrets.iter().all(|s| s.kind != "entra-access-token"));
+    assert!(
+        rec[0].secrets.is_empty()
+            || rec[0]
+                .secrets
+                .iter()
+                .all(|s| s.kind != "entra-access-token")
+    );
 
     // A token for another project's ServiceAccount is refused with the exact AADSTS code.
-    std::fs::write(&token_file, w.sa_token(("project-b", "creds"), EXCHANGE, 0, 3600)).unwrap();
-    let out = run(&w, "workload-identity", vars(&[
-        ("AZURE_TENANT_ID", w.tenant_id("contoso")),
-        ("AZURE_CLIENT_ID", mi.client_id.to_string()),
-        ("AZURE_FEDERATED_TOKEN_FILE", token_file.display().to_string()),
-        ("CREDSIM_SCOPE", "https://management.azure.com/.default".into()),
-    ]))
+    std::fs::write(
+        &token_file,
+        w.sa_token(("project-b", "creds"), EXCHANGE, 0, 3600),
+    )
+    .unwrap();
+    let out = run(
+        &w,
+        "workload-identity",
+        vars(&[
+            ("AZURE_TENANT_ID", w.tenant_id("contoso")),
+            ("AZURE_CLIENT_ID", mi.client_id.to_string()),
+            (
+                "AZURE_FEDERATED_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+            (
+                "CREDSIM_SCOPE",
+                "https://management.azure.com/.default".into(),
+            ),
+        ]),
+    )
     .await;
     assert_eq!(out["error"], "ClientAuthenticationError", "{out:#}");
-    assert!(out["message"].as_str().unwrap().contains("AADSTS700213"), "{out:#}");
+    assert!(
+        out["message"].as_str().unwrap().contains("AADSTS700213"),
+        "{out:#}"
+    );
 }
 
 #[tokio::test]
@@ -178,10 +232,16 @@ async fn msal_confidential_client_with_instance_discovery_on() {
     let base = vec![
         ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
         ("CREDSIM_SECRET", w.secret("contoso", "ci-app", 0)),
-        ("CREDSIM_SCOPE", "https://graph.microsoft.com/.default".to_owned()),
+        (
+            "CREDSIM_SCOPE",
+            "https://graph.microsoft.com/.default".to_owned(),
+        ),
     ];
     let mut v = base.clone();
-    v.push(("CREDSIM_AUTHORITY", format!("https://login.microsoftonline.com/{tid}")));
+    v.push((
+        "CREDSIM_AUTHORITY",
+        format!("https://login.microsoftonline.com/{tid}"),
+    ));
     let out = run(&w, "msal-secret", vars(&v)).await;
     let c = token_of(&out);
     assert_eq!(c["aud"], "https://graph.microsoft.com");
@@ -194,8 +254,18 @@ async fn msal_confidential_client_with_instance_discovery_on() {
         .into_iter()
         .map(|r| r.path)
         .collect();
-    assert!(paths.iter().any(|p| p.starts_with(&format!("/{tid}/v2.0/.well-known/openid-configuration"))), "{paths:?}");
-    assert!(paths.iter().any(|p| p == &format!("/{tid}/oauth2/v2.0/token")), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with(&format!("/{tid}/v2.0/.well-known/openid-configuration"))),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == &format!("/{tid}/oauth2/v2.0/token")),
+        "{paths:?}"
+    );
 
     // An authority the real service does not know (the fake's loopback address): MSAL asks
     // login.microsoftonline.com's instance discovery, which says invalid_instance, and MSAL refuses.
@@ -204,8 +274,14 @@ async fn msal_confidential_client_with_instance_discovery_on() {
     v.push(("CREDSIM_AUTHORITY", format!("{}/{tid}", direct.direct_url)));
     let out = run(&w, "msal-direct", vars(&v)).await;
     assert_eq!(out["error"], "ValueError", "{out:#}");
-    assert!(out["message"].as_str().unwrap().contains("is not known"), "{out:#}");
     assert!(
-        w.door.egress().find(|r| r.path.starts_with("/common/discovery/instance") && r.status == 400).is_some()
+        out["message"].as_str().unwrap().contains("is not known"),
+        "{out:#}"
+    );
+    assert!(
+        w.door
+            .egress()
+            .find(|r| r.path.starts_with("/common/discovery/instance") && r.status == 400)
+            .is_some()
     );
 }

@@ -23,12 +23,20 @@ async fn discovery_documents_and_keys_are_consistent() {
         ))
         .await;
     assert_eq!(s, 200);
-    assert_eq!(v2["issuer"], format!("https://login.microsoftonline.com/{tid}/v2.0"));
+    assert_eq!(
+        v2["issuer"],
+        format!("https://login.microsoftonline.com/{tid}/v2.0")
+    );
     assert_eq!(
         v2["token_endpoint"],
         format!("https://login.microsoftonline.com/{tid}/oauth2/v2.0/token")
     );
-    for k in ["authorization_endpoint", "token_endpoint", "issuer", "jwks_uri"] {
+    for k in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "issuer",
+        "jwks_uri",
+    ] {
         assert!(v2[k].as_str().is_some_and(|s| !s.is_empty()), "{k}");
     }
     let (_, v1) = w
@@ -93,7 +101,13 @@ async fn instance_discovery_knows_microsoft_hosts_only() {
     let got = w
         .get("https://login.microsoftonline.com/common/discovery/instance?api-version=1.1&authorization_endpoint=https://127.0.0.1:4443/t/oauth2/v2.0/authorize")
         .await;
-    assert_aadsts(&got, 400, "invalid_instance", 50049, "Unknown or invalid instance.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_instance",
+        50049,
+        "Unknown or invalid instance.",
+    );
 }
 
 #[tokio::test]
@@ -151,7 +165,9 @@ async fn client_secret_in_body_and_basic_gets_a_v1_arm_token_with_the_right_clai
     // The same secret through HTTP Basic (RFC 6749 §2.3.1).
     let resp = w
         .http
-        .post(format!("https://login.microsoftonline.com/{tid}/oauth2/v2.0/token"))
+        .post(format!(
+            "https://login.microsoftonline.com/{tid}/oauth2/v2.0/token"
+        ))
         .basic_auth(&cid, Some(&secret))
         .form(&[("grant_type", "client_credentials"), ("scope", ARM)])
         .send()
@@ -160,7 +176,10 @@ async fn client_secret_in_body_and_basic_gets_a_v1_arm_token_with_the_right_clai
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     // The audience is the resource as requested (no trailing slash added).
-    assert_eq!(claims(body["access_token"].as_str().unwrap())["aud"], "https://management.azure.com");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["aud"],
+        "https://management.azure.com"
+    );
 
     let event = w.entra.journal().snapshot();
     let t = event.last().unwrap().as_token().unwrap();
@@ -188,10 +207,16 @@ async fn v1_endpoint_answers_with_strings_and_v2_resources_get_v2_tokens() {
         .await;
     assert_eq!(s, 200, "{v1:#}");
     for k in ["expires_in", "ext_expires_in", "expires_on", "not_before"] {
-        assert!(v1[k].as_str().unwrap().parse::<i64>().is_ok(), "{k} is a numeric string");
+        assert!(
+            v1[k].as_str().unwrap().parse::<i64>().is_ok(),
+            "{k} is a numeric string"
+        );
     }
     assert_eq!(v1["resource"], "https://vault.azure.net");
-    assert_eq!(claims(v1["access_token"].as_str().unwrap())["aud"], "https://vault.azure.net");
+    assert_eq!(
+        claims(v1["access_token"].as_str().unwrap())["aud"],
+        "https://vault.azure.net"
+    );
 
     let (s, v2) = w
         .post(
@@ -200,15 +225,31 @@ async fn v1_endpoint_answers_with_strings_and_v2_resources_get_v2_tokens() {
                 ("grant_type", "client_credentials"),
                 ("client_id", &cid),
                 ("client_secret", &secret),
-                ("scope", "api://credsim-api/.default openid profile offline_access"),
+                (
+                    "scope",
+                    "api://credsim-api/.default openid profile offline_access",
+                ),
             ],
         )
         .await;
     assert_eq!(s, 200, "{v2:#}");
     let c = claims(v2["access_token"].as_str().unwrap());
-    let api = w.tenant("contoso").resources.iter().find(|r| r.uris[0] == "api://credsim-api").unwrap().app_id;
-    assert_eq!(c["aud"], api.to_string(), "v2 tokens name the resource by app ID");
-    assert_eq!(c["iss"], format!("https://login.microsoftonline.com/{tid}/v2.0"));
+    let api = w
+        .tenant("contoso")
+        .resources
+        .iter()
+        .find(|r| r.uris[0] == "api://credsim-api")
+        .unwrap()
+        .app_id;
+    assert_eq!(
+        c["aud"],
+        api.to_string(),
+        "v2 tokens name the resource by app ID"
+    );
+    assert_eq!(
+        c["iss"],
+        format!("https://login.microsoftonline.com/{tid}/v2.0")
+    );
     assert_eq!(c["ver"], "2.0");
     assert_eq!(c["azp"], cid);
     assert_eq!(c["azpacr"], "1");
@@ -240,7 +281,9 @@ async fn federated_assertion_from_the_issuer_gets_a_managed_identity_token() {
     let (s, _) = w.federated(&assertion, None).await;
     assert_eq!(s, 200);
     assert_eq!(
-        w.door.egress().count(|r| r.host == "oidc.shard-a.credsim.test"),
+        w.door
+            .egress()
+            .count(|r| r.host == "oidc.shard-a.credsim.test"),
         2
     );
     let t = w.entra.journal().snapshot();
@@ -295,10 +338,16 @@ async fn certificate_assertions_rs256_and_ps256_with_x5t_and_x5t_s256() {
             )
             .await;
         assert_eq!(s, 200, "{alg:?}: {body:#}");
-        assert_eq!(claims(body["access_token"].as_str().unwrap())["appidacr"], "2");
+        assert_eq!(
+            claims(body["access_token"].as_str().unwrap())["appidacr"],
+            "2"
+        );
     }
     let ev = w.entra.journal().snapshot();
-    assert_eq!(ev.last().unwrap().as_token().unwrap().credential, CredentialKind::Certificate);
+    assert_eq!(
+        ev.last().unwrap().as_token().unwrap().credential,
+        CredentialKind::Certificate
+    );
 }
 
 #[tokio::test]
@@ -328,12 +377,21 @@ async fn multi_tenant_apps_work_in_other_tenants_and_on_common() {
     // On /common a multi-tenant app gets its home tenant's token (the historical behaviour).
     let (s, body) = post("/common/oauth2/v2.0/token".into(), form(ARM)).await;
     assert_eq!(s, 200, "{body:#}");
-    assert_eq!(claims(body["access_token"].as_str().unwrap())["tid"], w.tenant_id("contoso"));
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["tid"],
+        w.tenant_id("contoso")
+    );
 }
 
 // ---- the negative table --------------------------------------------------------------------------
 
-async fn secret_request(w: &World, path: &str, cid: &str, secret: &str, scope: &str) -> (u16, Value) {
+async fn secret_request(
+    w: &World,
+    path: &str,
+    cid: &str,
+    secret: &str,
+    scope: &str,
+) -> (u16, Value) {
     w.post(
         path,
         &[
@@ -353,14 +411,32 @@ async fn aadsts_7000215_wrong_secret_and_7000222_expired_secret() {
     let cid = w.client_id("contoso", "ci-app");
     let path = format!("/{tid}/oauth2/v2.0/token");
     let got = secret_request(&w, &path, &cid, "not-the-secret-value", ARM).await;
-    assert_aadsts(&got, 401, "invalid_client", 7000215, "Invalid client secret provided.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        7000215,
+        "Invalid client secret provided.",
+    );
     let expired = w.secret("contoso", "ci-app", 1);
     let got = secret_request(&w, &path, &cid, &expired, ARM).await;
-    assert_aadsts(&got, 401, "invalid_client", 7000222, "The provided client secret keys for app");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        7000222,
+        "The provided client secret keys for app",
+    );
     // A managed identity has no secrets to present.
     let mi = w.client_id("contoso", "project-a-mi");
     let got = secret_request(&w, &path, &mi, "anything-at-all-here", ARM).await;
-    assert_aadsts(&got, 401, "invalid_client", 7000215, "Invalid client secret provided.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        7000215,
+        "Invalid client secret provided.",
+    );
 }
 
 #[tokio::test]
@@ -370,17 +446,60 @@ async fn aadsts_7000218_no_credential_and_900144_missing_parameters() {
     let cid = w.client_id("contoso", "ci-app");
     let path = format!("/{tid}/oauth2/v2.0/token");
     let got = w
-        .post(&path, &[("grant_type", "client_credentials"), ("client_id", &cid), ("scope", ARM)])
+        .post(
+            &path,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &cid),
+                ("scope", ARM),
+            ],
+        )
         .await;
-    assert_aadsts(&got, 401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    );
     let got = w.post(&path, &[("client_id", &cid), ("scope", ARM)]).await;
-    assert_aadsts(&got, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.");
-    let got = w.post(&path, &[("grant_type", "client_credentials"), ("scope", ARM)]).await;
-    assert_aadsts(&got, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        900144,
+        "The request body must contain the following parameter: 'grant_type'.",
+    );
     let got = w
-        .post(&path, &[("grant_type", "client_credentials"), ("client_id", &cid), ("client_assertion", "x.y.z")])
+        .post(
+            &path,
+            &[("grant_type", "client_credentials"), ("scope", ARM)],
+        )
         .await;
-    assert_aadsts(&got, 400, "invalid_request", 90014, "The required field 'scope' is missing");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        900144,
+        "The request body must contain the following parameter: 'client_id'.",
+    );
+    let got = w
+        .post(
+            &path,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &cid),
+                ("client_assertion", "x.y.z"),
+            ],
+        )
+        .await;
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        90014,
+        "The required field 'scope' is missing",
+    );
 }
 
 #[tokio::test]
@@ -388,9 +507,22 @@ async fn aadsts_70003_unsupported_grant_type() {
     let w = World::new().await;
     let tid = w.tenant_id("contoso");
     let got = w
-        .post(&format!("/{tid}/oauth2/v2.0/token"), &[("grant_type", "password"), ("client_id", "x"), ("scope", ARM)])
+        .post(
+            &format!("/{tid}/oauth2/v2.0/token"),
+            &[
+                ("grant_type", "password"),
+                ("client_id", "x"),
+                ("scope", ARM),
+            ],
+        )
         .await;
-    assert_aadsts(&got, 400, "unsupported_grant_type", 70003, "The access grant 'password' is not supported.");
+    assert_aadsts(
+        &got,
+        400,
+        "unsupported_grant_type",
+        70003,
+        "The access grant 'password' is not supported.",
+    );
 }
 
 #[tokio::test]
@@ -401,7 +533,13 @@ async fn aadsts_700016_client_unknown_in_the_tenant() {
     let cid = w.client_id("fabrikam", "fab-app");
     let secret = w.secret("fabrikam", "fab-app", 0);
     let got = secret_request(&w, &format!("/{tid}/oauth2/v2.0/token"), &cid, &secret, ARM).await;
-    assert_aadsts(&got, 400, "unauthorized_client", 700016, &format!("Application with identifier '{cid}' was not found in the directory 'contoso'."));
+    assert_aadsts(
+        &got,
+        400,
+        "unauthorized_client",
+        700016,
+        &format!("Application with identifier '{cid}' was not found in the directory 'contoso'."),
+    );
 }
 
 #[tokio::test]
@@ -410,14 +548,32 @@ async fn aadsts_90002_unknown_tenant_quotes_the_segment_and_900023_bad_syntax() 
     let got = w
         .get("https://login.microsoftonline.com//v2.0/.well-known/openid-configuration")
         .await;
-    assert_aadsts(&got, 400, "invalid_tenant", 90002, "Tenant 'v2.0' not found.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_tenant",
+        90002,
+        "Tenant 'v2.0' not found.",
+    );
     let unknown = uuid::Uuid::new_v4().to_string();
     let got = secret_request(&w, &format!("/{unknown}/oauth2/v2.0/token"), "x", "y", ARM).await;
-    assert_aadsts(&got, 400, "invalid_tenant", 90002, &format!("Tenant '{unknown}' not found."));
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_tenant",
+        90002,
+        &format!("Tenant '{unknown}' not found."),
+    );
     let got = w
         .get("https://login.microsoftonline.com/not%20a%20tenant/v2.0/.well-known/openid-configuration")
         .await;
-    assert_aadsts(&got, 400, "invalid_request", 900023, "Specified tenant identifier 'not a tenant' is neither a valid DNS name");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        900023,
+        "Specified tenant identifier 'not a tenant' is neither a valid DNS name",
+    );
 }
 
 #[tokio::test]
@@ -426,8 +582,15 @@ async fn aadsts_50194_single_tenant_app_on_common() {
     let cid = w.client_id("contoso", "ci-app");
     let secret = w.secret("contoso", "ci-app", 0);
     for seg in ["common", "organizations"] {
-        let got = secret_request(&w, &format!("/{seg}/oauth2/v2.0/token"), &cid, &secret, ARM).await;
-        assert_aadsts(&got, 400, "invalid_request", 50194, &format!("Application '{cid}' is not configured as a multi-tenant application."));
+        let got =
+            secret_request(&w, &format!("/{seg}/oauth2/v2.0/token"), &cid, &secret, ARM).await;
+        assert_aadsts(
+            &got,
+            400,
+            "invalid_request",
+            50194,
+            &format!("Application '{cid}' is not configured as a multi-tenant application."),
+        );
     }
 }
 
@@ -439,17 +602,70 @@ async fn aadsts_scope_rules_1002012_700022_500011_901002() {
     let secret = w.secret("contoso", "ci-app", 0);
     let path = format!("/{tid}/oauth2/v2.0/token");
     let got = secret_request(&w, &path, &cid, &secret, "openid").await;
-    assert_aadsts(&got, 400, "invalid_scope", 1002012, "The provided value for scope openid is not valid. Client credential flows must have a scope value with /.default suffixed");
-    let got = secret_request(&w, &path, &cid, &secret, "https://management.azure.com/user_impersonation").await;
-    assert_aadsts(&got, 400, "invalid_scope", 1002012, "The provided value for scope https://management.azure.com/user_impersonation is not valid.");
-    let got = secret_request(&w, &path, &cid, &secret, "https://vault.azure.net/.default https://graph.microsoft.com/.default").await;
-    assert_aadsts(&got, 400, "invalid_scope", 700022, "The provided value for the input parameter 'scope' is not valid because it contains more than one resource.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_scope",
+        1002012,
+        "The provided value for scope openid is not valid. Client credential flows must have a scope value with /.default suffixed",
+    );
+    let got = secret_request(
+        &w,
+        &path,
+        &cid,
+        &secret,
+        "https://management.azure.com/user_impersonation",
+    )
+    .await;
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_scope",
+        1002012,
+        "The provided value for scope https://management.azure.com/user_impersonation is not valid.",
+    );
+    let got = secret_request(
+        &w,
+        &path,
+        &cid,
+        &secret,
+        "https://vault.azure.net/.default https://graph.microsoft.com/.default",
+    )
+    .await;
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_scope",
+        700022,
+        "The provided value for the input parameter 'scope' is not valid because it contains more than one resource.",
+    );
     let got = secret_request(&w, &path, &cid, &secret, "https://unknown.example/.default").await;
-    assert_aadsts(&got, 400, "invalid_resource", 500011, "The resource principal named https://unknown.example was not found in the tenant named");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_resource",
+        500011,
+        "The resource principal named https://unknown.example was not found in the tenant named",
+    );
     let got = w
-        .post(&path, &[("grant_type", "client_credentials"), ("client_id", &cid), ("client_secret", &secret), ("scope", ARM), ("resource", "https://management.azure.com/")])
+        .post(
+            &path,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &cid),
+                ("client_secret", &secret),
+                ("scope", ARM),
+                ("resource", "https://management.azure.com/"),
+            ],
+        )
         .await;
-    assert_aadsts(&got, 400, "invalid_request", 901002, "The 'resource' request parameter isn't supported.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        901002,
+        "The 'resource' request parameter isn't supported.",
+    );
 }
 
 #[tokio::test]
@@ -457,7 +673,13 @@ async fn aadsts_70025_no_federated_credentials() {
     let w = World::new().await;
     let cid = w.client_id("contoso", "lonely-mi");
     let got = w.federated(&w.good_assertion(), Some(&cid)).await;
-    assert_aadsts(&got, 401, "invalid_client", 70025, &format!("The client '{cid}'(lonely-mi) has no configured federated identity credentials."));
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        70025,
+        &format!("The client '{cid}'(lonely-mi) has no configured federated identity credentials."),
+    );
 }
 
 #[tokio::test]
@@ -470,7 +692,15 @@ async fn aadsts_700211_issuer_mismatch_by_a_trailing_slash() {
                        "iat": w.clock.unix_seconds(), "exp": w.clock.unix_seconds() + 3600}))
         .unwrap();
     let got = w.federated(&assertion, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 700211, &format!("No matching federated identity record found for presented assertion issuer '{no_slash}'."));
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700211,
+        &format!(
+            "No matching federated identity record found for presented assertion issuer '{no_slash}'."
+        ),
+    );
 }
 
 #[tokio::test]
@@ -478,18 +708,41 @@ async fn aadsts_700213_subject_mismatch_and_7002138_case_mismatch() {
     let w = World::new().await;
     let other = w.sa_token(("project-b", "creds"), EXCHANGE, 0, 3600);
     let got = w.federated(&other, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 700213, "No matching federated identity record found for presented assertion subject 'system:serviceaccount:project-b:creds'.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700213,
+        "No matching federated identity record found for presented assertion subject 'system:serviceaccount:project-b:creds'.",
+    );
     let cased = w.sa_token(("Project-A", "creds"), EXCHANGE, 0, 3600);
     let got = w.federated(&cased, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 7002138, "No matching federated identity record found for presented assertion subject 'system:serviceaccount:Project-A:creds'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        7002138,
+        "No matching federated identity record found for presented assertion subject 'system:serviceaccount:Project-A:creds'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison.",
+    );
 }
 
 #[tokio::test]
 async fn aadsts_700212_audience_mismatch() {
     let w = World::new().await;
-    let api_server = w.sa_token(("project-a", "creds"), "https://kubernetes.default.svc", 0, 3600);
+    let api_server = w.sa_token(
+        ("project-a", "creds"),
+        "https://kubernetes.default.svc",
+        0,
+        3600,
+    );
     let got = w.federated(&api_server, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 700212, "No matching federated identity record found for presented assertion audience 'https://kubernetes.default.svc'.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700212,
+        "No matching federated identity record found for presented assertion audience 'https://kubernetes.default.svc'.",
+    );
 }
 
 #[tokio::test]
@@ -497,19 +750,37 @@ async fn aadsts_700024_expired_and_not_yet_valid() {
     let w = World::new().await;
     let expired = w.sa_token(("project-a", "creds"), EXCHANGE, -7200, 3600);
     let got = w.federated(&expired, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 700024, "Client assertion is not within its valid time range. Current time: ");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700024,
+        "Client assertion is not within its valid time range. Current time: ",
+    );
     let d = got.1["error_description"].as_str().unwrap();
     assert!(d.contains(".0000000Z"), "7-digit ISO times: {d}");
     let future = w.sa_token(("project-a", "creds"), EXCHANGE, 3600, 3600);
     let got = w.federated(&future, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 700024, "Client assertion is not within its valid time range.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700024,
+        "Client assertion is not within its valid time range.",
+    );
 
     // A valid token becomes expired when virtual time passes.
     let assertion = w.good_assertion();
     assert_eq!(w.federated(&assertion, None).await.0, 200);
     w.clock.advance(Duration::from_secs(2 * 3600));
     let got = w.federated(&assertion, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 700024, "Client assertion is not within its valid time range.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700024,
+        "Client assertion is not within its valid time range.",
+    );
 }
 
 #[tokio::test]
@@ -517,7 +788,13 @@ async fn aadsts_70023_external_token_over_25_hours() {
     let w = World::new().await;
     let long = w.sa_token(("project-a", "creds"), EXCHANGE, 0, 48 * 3600);
     let got = w.federated(&long, None).await;
-    assert_aadsts(&got, 400, "invalid_request", 70023, "External OIDC Provider token must have a lifetime of less than or equal to 1.01:00:00.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        70023,
+        "External OIDC Provider token must have a lifetime of less than or equal to 1.01:00:00.",
+    );
     let exactly = w.sa_token(("project-a", "creds"), EXCHANGE, 0, 25 * 3600);
     assert_eq!(w.federated(&exactly, None).await.0, 200);
 }
@@ -526,26 +803,65 @@ async fn aadsts_70023_external_token_over_25_hours() {
 async fn aadsts_7000272_unknown_kid_and_50027_bad_signature_alg_none_garbage() {
     let w = World::new().await;
     let now = w.clock.unix_seconds();
-    let claims = json!({"iss": ISSUER, "sub": SUBJECT, "aud": [EXCHANGE], "iat": now, "exp": now + 3600});
+    let claims =
+        json!({"iss": ISSUER, "sub": SUBJECT, "aud": [EXCHANGE], "iat": now, "exp": now + 3600});
     let stranger = mock_kit::RsaSigningKey::generate(mock_kit::KidStyle::Kubernetes).unwrap();
-    let unknown_kid = stranger.sign(Algorithm::RS256, &serde_json::Map::new(), &claims).unwrap();
+    let unknown_kid = stranger
+        .sign(Algorithm::RS256, &serde_json::Map::new(), &claims)
+        .unwrap();
     let got = w.federated(&unknown_kid, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 7000272, &format!("The certificate with identifier {} used to sign the federated credential could not be found in the metadata of identity provider {ISSUER}.", stranger.kid()));
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        7000272,
+        &format!(
+            "The certificate with identifier {} used to sign the federated credential could not be found in the metadata of identity provider {ISSUER}.",
+            stranger.kid()
+        ),
+    );
 
     // Same kid as the issuer's real key, different key: the signature fails.
-    let impostor = mock_kit::RsaSigningKey::generate(mock_kit::KidStyle::Fixed(w.issuer.signing_key().kid().to_owned())).unwrap();
-    let forged = impostor.sign(Algorithm::RS256, &serde_json::Map::new(), &claims).unwrap();
+    let impostor = mock_kit::RsaSigningKey::generate(mock_kit::KidStyle::Fixed(
+        w.issuer.signing_key().kid().to_owned(),
+    ))
+    .unwrap();
+    let forged = impostor
+        .sign(Algorithm::RS256, &serde_json::Map::new(), &claims)
+        .unwrap();
     let got = w.federated(&forged, None).await;
-    assert_aadsts(&got, 400, "invalid_request", 50027, "JWT token is invalid or malformed.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed.",
+    );
 
     use base64::Engine as _;
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": w.issuer.signing_key().kid()})), b64(&claims));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": w.issuer.signing_key().kid()})),
+        b64(&claims)
+    );
     let got = w.federated(&none, None).await;
-    assert_aadsts(&got, 400, "invalid_request", 50027, "JWT token is invalid or malformed.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed.",
+    );
 
     let got = w.federated("this-is-not-a-jwt", None).await;
-    assert_aadsts(&got, 400, "invalid_request", 50027, "JWT token is invalid or malformed.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed.",
+    );
 }
 
 #[tokio::test]
@@ -553,22 +869,40 @@ async fn aadsts_50166_unreachable_issuer() {
     let w = World::new().await;
     let gone = "https://oidc.gone.credsim.test/";
     w.entra
-        .add_federated_credential("contoso", "project-a-mi", FederatedCredential::new("gone", gone, SUBJECT))
+        .add_federated_credential(
+            "contoso",
+            "project-a-mi",
+            FederatedCredential::new("gone", gone, SUBJECT),
+        )
         .unwrap();
     let now = w.clock.unix_seconds();
     let assertion = w
         .issuer
-        .sign(&json!({"iss": gone, "sub": SUBJECT, "aud": [EXCHANGE], "iat": now, "exp": now + 3600}))
+        .sign(
+            &json!({"iss": gone, "sub": SUBJECT, "aud": [EXCHANGE], "iat": now, "exp": now + 3600}),
+        )
         .unwrap();
     let got = w.federated(&assertion, None).await;
-    assert_aadsts(&got, 400, "invalid_request", 50166, "Request to External OIDC endpoint failed.");
+    assert_aadsts(
+        &got,
+        400,
+        "invalid_request",
+        50166,
+        "Request to External OIDC endpoint failed.",
+    );
     // The attempt went to the front door, which refused it: nothing left the machine.
-    let rec = w.door.egress().find(|r| r.host == "oidc.gone.credsim.test").unwrap();
+    let rec = w
+        .door
+        .egress()
+        .find(|r| r.host == "oidc.gone.credsim.test")
+        .unwrap();
     assert!(rec.refused());
-    let fetch = w
-        .entra
-        .journal()
-        .find(|e| matches!(e, mock_entra::EntraEvent::IssuerFetch { error: Some(_), .. }));
+    let fetch = w.entra.journal().find(|e| {
+        matches!(
+            e,
+            mock_entra::EntraEvent::IssuerFetch { error: Some(_), .. }
+        )
+    });
     assert!(fetch.is_some());
 }
 
@@ -578,10 +912,17 @@ async fn aadsts_700222_entra_issued_assertion() {
     let tid = w.tenant_id("contoso");
     let cid = w.client_id("contoso", "ci-app");
     let secret = w.secret("contoso", "ci-app", 0);
-    let (_, body) = secret_request(&w, &format!("/{tid}/oauth2/v2.0/token"), &cid, &secret, ARM).await;
+    let (_, body) =
+        secret_request(&w, &format!("/{tid}/oauth2/v2.0/token"), &cid, &secret, ARM).await;
     let entra_token = body["access_token"].as_str().unwrap();
     let got = w.federated(entra_token, None).await;
-    assert_aadsts(&got, 401, "invalid_client", 700222, "AAD-issued tokens may not be used for federated identity flows.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700222,
+        "AAD-issued tokens may not be used for federated identity flows.",
+    );
 }
 
 #[tokio::test]
@@ -615,13 +956,25 @@ async fn aadsts_700027_certificate_not_registered_or_signature_invalid() {
         }
     };
     let got = post(form(&unregistered)).await;
-    assert_aadsts(&got, 401, "invalid_client", 700027, "Client assertion failed signature validation. The certificate with identifier used to sign the client assertion is not registered on application.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700027,
+        "Client assertion failed signature validation. The certificate with identifier used to sign the client assertion is not registered on application.",
+    );
     // The registered thumbprint, signed by another key.
     let mut header = serde_json::Map::new();
     header.insert("x5t".into(), app.certificates[0].x5t().into());
     let forged = other.key.sign(Algorithm::RS256, &header, &claims).unwrap();
     let got = post(form(&forged)).await;
-    assert_aadsts(&got, 401, "invalid_client", 700027, "Client assertion failed signature validation.");
+    assert_aadsts(
+        &got,
+        401,
+        "invalid_client",
+        700027,
+        "Client assertion failed signature validation.",
+    );
 }
 
 #[tokio::test]
@@ -638,7 +991,12 @@ async fn errors_echo_the_client_request_id_as_correlation_id() {
         .unwrap();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["correlation_id"], id);
-    assert!(body["error_description"].as_str().unwrap().contains(&format!("Correlation ID: {id}")));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Correlation ID: {id}"))
+    );
 }
 
 #[tokio::test]

@@ -194,6 +194,44 @@ impl Faults {
         self.inner.lock().expect("faults lock").rules.clone()
     }
 
+    /// For use inside a fake's handler: applies the first live rule matching `req`. A delay is
+    /// waited out and yields `None` (answer normally); a fixed answer is returned; a dropped
+    /// connection is a response carrying [`DropConnection`], which the listener turns into a
+    /// closed connection.
+    pub async fn answer(&self, req: &FaultRequest<'_>) -> Option<axum::response::Response> {
+        let (id, action) = self.take(req)?;
+        match action {
+            FaultAction::Delay { by } => {
+                tokio::time::sleep(by).await;
+                None
+            }
+            FaultAction::DropConnection => {
+                let mut resp = axum::response::Response::new(axum::body::Body::empty());
+                resp.extensions_mut().insert(DropConnection);
+                resp.extensions_mut().insert(id);
+                Some(resp)
+            }
+            FaultAction::Respond {
+                status,
+                headers,
+                body,
+            } => {
+                let mut resp = axum::response::Response::new(axum::body::Body::from(body));
+                *resp.status_mut() = http::StatusCode::from_u16(status)
+                    .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE);
+                for (k, v) in headers {
+                    if let (Ok(k), Ok(v)) = (
+                        http::HeaderName::try_from(k.as_str()),
+                        http::HeaderValue::try_from(v.as_str()),
+                    ) {
+                        resp.headers_mut().insert(k, v);
+                    }
+                }
+                Some(resp)
+            }
+        }
+    }
+
     /// The action for `req`, if a live rule matches; counts the use and drops spent rules.
     pub fn take(&self, req: &FaultRequest<'_>) -> Option<(FaultId, FaultAction)> {
         let mut inner = self.inner.lock().expect("faults lock");
@@ -290,7 +328,8 @@ mod tests {
     #[test]
     fn tagged_rules_match_only_requests_with_those_tags() {
         let faults = Faults::new();
-        faults.inject(FaultRule::on_site("s", FaultAction::DropConnection).tag("tenant", "contoso"));
+        faults
+            .inject(FaultRule::on_site("s", FaultAction::DropConnection).tag("tenant", "contoso"));
         let other = FaultRequest {
             tags: &[("tenant", "fabrikam")],
             ..req("s", "GET", "/")

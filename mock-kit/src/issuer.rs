@@ -101,7 +101,10 @@ impl OidcIssuer {
 
     /// `{issuer}/.well-known/openid-configuration`.
     pub fn discovery_url(&self) -> String {
-        format!("https://{}{}/.well-known/openid-configuration", self.host, self.path)
+        format!(
+            "https://{}{}/.well-known/openid-configuration",
+            self.host, self.path
+        )
     }
 
     /// `{issuer}/openid/v1/jwks`.
@@ -148,7 +151,8 @@ impl OidcIssuer {
 
     /// Signs arbitrary claims with the current key (RS256, Kubernetes `kid`).
     pub fn sign(&self, claims: &Value) -> Result<String, KeyError> {
-        self.signing_key().sign(Algorithm::RS256, &Map::new(), claims)
+        self.signing_key()
+            .sign(Algorithm::RS256, &Map::new(), claims)
     }
 
     /// A ServiceAccount token with the claims kube-apiserver puts in.
@@ -246,7 +250,8 @@ mod tests {
     #[test]
     fn urls_and_documents_follow_the_issuer_path() {
         let key = RsaSigningKey::generate(KidStyle::Kubernetes).unwrap();
-        let iss = OidcIssuer::with_key("https://eastus.oic.prod-aks.azure.com/t1/c1/", key).unwrap();
+        let iss =
+            OidcIssuer::with_key("https://eastus.oic.prod-aks.azure.com/t1/c1/", key).unwrap();
         assert_eq!(iss.host(), "eastus.oic.prod-aks.azure.com");
         assert_eq!(
             iss.discovery_url(),
@@ -257,7 +262,10 @@ mod tests {
             "https://eastus.oic.prod-aks.azure.com/t1/c1/openid/v1/jwks"
         );
         let doc = iss.discovery_document();
-        assert_eq!(doc["issuer"], "https://eastus.oic.prod-aks.azure.com/t1/c1/");
+        assert_eq!(
+            doc["issuer"],
+            "https://eastus.oic.prod-aks.azure.com/t1/c1/"
+        );
         assert!(OidcIssuer::new("http://plain.example").is_err());
         assert!(OidcIssuer::new("https://x.example/?q").is_err());
     }
@@ -277,7 +285,10 @@ mod tests {
             })
             .unwrap();
         let d = verify(&token, &iss.jwks(), &[Algorithm::RS256]).unwrap();
-        assert_eq!(d.claim_str("sub"), Some("system:serviceaccount:project-a:creds"));
+        assert_eq!(
+            d.claim_str("sub"),
+            Some("system:serviceaccount:project-a:creds")
+        );
         assert_eq!(d.claim_str("iss"), Some("https://issuer.credsim.test"));
         assert_eq!(d.claims["aud"], json!(["api://AzureADTokenExchange"]));
         assert_eq!(d.claim_i64("exp"), Some(1_800_003_600));

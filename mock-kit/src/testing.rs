@@ -45,3 +45,38 @@ pub fn python() -> Result<PathBuf, String> {
         ))
     }
 }
+
+/// A script of `clients/python/` run with the pinned venv's Python, a clean environment (only
+/// `PATH` and `env`), and `args`; returns its standard output parsed as JSON.
+pub fn run_python_json(
+    script: &str,
+    args: &[&str],
+    env: &[(String, String)],
+) -> Result<serde_json::Value, String> {
+    let python = python()?;
+    let path = workspace_root().join("clients/python").join(script);
+    let out = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .map_err(|e| format!("running {} failed: {e}", path.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {args:?} exited with {}:\n{}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "{} printed no JSON ({e}):\n{}\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

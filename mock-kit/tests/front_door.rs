@@ -686,7 +686,10 @@ async fn direct_urls_work_through_the_proxy_too() {
     let http = client(&w.door, &w.door.proxy_url());
     let imds = w.door.endpoint("test-imds").unwrap();
     let body: Value = http
-        .get(format!("{}/metadata/identity/oauth2/token", imds.direct_url))
+        .get(format!(
+            "{}/metadata/identity/oauth2/token",
+            imds.direct_url
+        ))
         .send()
         .await
         .unwrap()

@@ -44,9 +44,17 @@ impl World {
         let entra = MockEntra::builder()
             .tenant(
                 Tenant::new("contoso")
-                    .identity(Identity::app("ci-app").minted_secret(None).minted_secret(Some(past)))
+                    .identity(
+                        Identity::app("ci-app")
+                            .minted_secret(None)
+                            .minted_secret(Some(past)),
+                    )
                     .identity(Identity::app("cert-app").generated_certificate())
-                    .identity(Identity::app("multi-app").multi_tenant().minted_secret(None))
+                    .identity(
+                        Identity::app("multi-app")
+                            .multi_tenant()
+                            .minted_secret(None),
+                    )
                     .identity(
                         Identity::user_assigned("project-a-mi")
                             .federated(FederatedCredential::new("project-a", ISSUER, SUBJECT)),
@@ -66,7 +74,9 @@ impl World {
         door.add_site(entra.site()).await.unwrap();
         let http = reqwest::Client::builder()
             .proxy(reqwest::Proxy::all(door.proxy_url()).unwrap())
-            .tls_certs_only([reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).unwrap()])
+            .tls_certs_only([
+                reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).unwrap(),
+            ])
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -101,11 +111,20 @@ impl World {
     }
 
     pub fn secret(&self, tenant: &str, name: &str, index: usize) -> String {
-        self.identity(tenant, name).secrets[index].value.expose().clone()
+        self.identity(tenant, name).secrets[index]
+            .value
+            .expose()
+            .clone()
     }
 
     /// A ServiceAccount token from the test issuer, issued `offset` seconds from now.
-    pub fn sa_token(&self, subject_sa: (&str, &str), audience: &str, offset: i64, lifetime: i64) -> String {
+    pub fn sa_token(
+        &self,
+        subject_sa: (&str, &str),
+        audience: &str,
+        offset: i64,
+        lifetime: i64,
+    ) -> String {
         self.issuer
             .service_account_token(&ServiceAccountClaims {
                 namespace: subject_sa.0,
@@ -159,7 +178,10 @@ impl World {
             &[
                 ("grant_type", "client_credentials"),
                 ("client_id", &cid),
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
                 ("client_assertion", assertion),
                 ("scope", ARM),
             ],
@@ -177,8 +199,14 @@ pub fn assert_aadsts(got: &(u16, Value), status: u16, error: &str, code: u32, pr
     assert_eq!(body["error_codes"], serde_json::json!([code]), "{body:#}");
     let d = body["error_description"].as_str().unwrap();
     let expected = format!("AADSTS{code}: {prefix}");
-    assert!(d.starts_with(&expected), "expected {expected:?}\n got {d:?}");
-    assert!(d.contains(" Trace ID: ") && d.contains(" Correlation ID: "), "{d}");
+    assert!(
+        d.starts_with(&expected),
+        "expected {expected:?}\n got {d:?}"
+    );
+    assert!(
+        d.contains(" Trace ID: ") && d.contains(" Correlation ID: "),
+        "{d}"
+    );
     let ts = body["timestamp"].as_str().unwrap();
     assert_eq!(ts.len(), 20, "{ts}");
     assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b' ', "{ts}");
