@@ -7,8 +7,10 @@
 use std::net::SocketAddr;
 
 use mock_entra::{IdentityKind, MockEntra, Network, Tenant};
+use mock_imds::{MockImds, Node};
 use mock_kit::front_door::FrontDoorError;
-use mock_kit::{CertificateAuthority, Clock, FrontDoor, SecretRegistry};
+use mock_kit::issuer::IssuerError;
+use mock_kit::{CertificateAuthority, Clock, FrontDoor, OidcIssuer, SecretRegistry};
 use serde_json::{Value, json};
 
 /// The `world.json` format version this module writes.
@@ -20,6 +22,11 @@ pub const WORLD_JSON_FORMAT_VERSION: u32 = 1;
 #[derive(Clone, Debug, Default)]
 pub struct WorldSpec {
     pub tenants: Vec<Tenant>,
+    /// VMs and nodes with managed identities, served by mock-imds.
+    pub nodes: Vec<Node>,
+    /// OIDC issuers served at their URLs, by name (until mock-k8s serves clusters, these stand in
+    /// for the clusters' service-account issuers).
+    pub issuers: Vec<(String, String)>,
 }
 
 /// Why a world could not start.
@@ -31,6 +38,10 @@ pub enum CloudError {
     Ca(#[from] mock_kit::ca::CaError),
     #[error("the world's Entra directory is invalid")]
     Directory(#[from] mock_entra::DirectoryError),
+    #[error("the world's nodes are invalid")]
+    Nodes(#[from] mock_imds::ImdsError),
+    #[error("an issuer of the world is invalid")]
+    Issuer(#[from] IssuerError),
 }
 
 /// The running fakes of one world.
@@ -38,6 +49,9 @@ pub enum CloudError {
 pub struct Cloud {
     pub door: FrontDoor,
     pub entra: MockEntra,
+    /// `None` when the world has no nodes.
+    pub imds: Option<MockImds>,
+    pub issuers: Vec<(String, OidcIssuer)>,
     pub clock: Clock,
     pub secrets: SecretRegistry,
 }
@@ -67,9 +81,35 @@ impl Cloud {
             })
             .build()?;
         door.add_site(entra.site()).await?;
+        let mut issuers = Vec::new();
+        for (name, url) in spec.issuers {
+            let issuer = OidcIssuer::new(&url)?;
+            door.add_site(issuer.site(&format!("issuer/{name}")))
+                .await?;
+            issuers.push((name, issuer));
+        }
+        let imds = if spec.nodes.is_empty() {
+            None
+        } else {
+            let imds = spec
+                .nodes
+                .into_iter()
+                .fold(MockImds::builder(entra.clone()), |b, n| b.node(n))
+                .secrets(secrets.clone())
+                .build()?;
+            door.add_site(imds.site()).await?;
+            for node in imds.nodes() {
+                if let Some(site) = imds.node_site(&node) {
+                    door.add_site(site).await?;
+                }
+            }
+            Some(imds)
+        };
         Ok(Self {
             door,
             entra,
+            imds,
+            issuers,
             clock,
             secrets,
         })
@@ -127,6 +167,29 @@ impl Cloud {
                 })
             })
             .collect();
+        let nodes: Vec<Value> = self
+            .imds
+            .iter()
+            .flat_map(|imds| {
+                imds.nodes().into_iter().map(move |n| {
+                    json!({
+                        "name": n,
+                        "cluster": n.strip_suffix("-node").unwrap_or(&n),
+                        "managedIdentities": imds
+                            .node_identities(&n)
+                            .iter()
+                            .map(|(_, id)| id.to_string())
+                            .collect::<Vec<_>>(),
+                        "imdsEndpoint": self.node_imds_url(&n),
+                    })
+                })
+            })
+            .collect();
+        let issuers: Vec<Value> = self
+            .issuers
+            .iter()
+            .map(|(name, i)| json!({"name": name, "url": i.url()}))
+            .collect();
         json!({
             "formatVersion": WORLD_JSON_FORMAT_VERSION,
             "authorityHost": "https://login.microsoftonline.com/",
@@ -135,8 +198,16 @@ impl Cloud {
             "tenants": tenants,
             "registries": [],
             "clusters": [],
-            "nodes": [],
+            "nodes": nodes,
+            "issuers": issuers,
         })
+    }
+
+    /// The direct URL of `node`'s IMDS (for `AZURE_POD_IDENTITY_AUTHORITY_HOST`).
+    pub fn node_imds_url(&self, node: &str) -> Option<String> {
+        self.door
+            .endpoint(&format!("mock-imds/{node}"))
+            .map(|e| e.direct_url)
     }
 
     /// Stops every listener; when it returns nothing listens.

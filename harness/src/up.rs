@@ -4,9 +4,9 @@
 //! serves until the shutdown future resolves (the binary wires it to SIGINT and SIGTERM).
 //!
 //! State directory (`../shared/contracts/cli.md`): `env.sh` (proxy and CA variables,
-//! `AZURE_AUTHORITY_HOST`; `AZURE_POD_IDENTITY_AUTHORITY_HOST` and `KUBECONFIG` once mock-imds and
-//! mock-k8s serve the world), `ca.pem`, `world.json`, and `ready`, created last, when every
-//! listener accepts connections, and removed again on shutdown.
+//! `AZURE_AUTHORITY_HOST`, `AZURE_POD_IDENTITY_AUTHORITY_HOST` for the first node's IMDS;
+//! `KUBECONFIG` once mock-k8s serves the world's clusters), `ca.pem`, `world.json`, and `ready`,
+//! created last, when every listener accepts connections, and removed again on shutdown.
 
 use std::future::Future;
 use std::io::Write;
@@ -148,6 +148,14 @@ fn env_sh(cloud: &Cloud, ca: &Path, state: &Path) -> String {
         ),
         ("CREDSIM_STATE_DIR", state.display().to_string()),
     ];
+    let mut vars = vars;
+    let first_node = cloud
+        .imds
+        .as_ref()
+        .and_then(|i| i.nodes().into_iter().next());
+    if let Some(url) = first_node.and_then(|n| cloud.node_imds_url(&n)) {
+        vars.push(("AZURE_POD_IDENTITY_AUTHORITY_HOST", url));
+    }
     for (name, value) in vars {
         lines.push(format!("export {name}={}", shell_quote(&value)));
     }

@@ -63,7 +63,10 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(mi_names, ["project-a-mi", "project-b-mi"]);
+    assert_eq!(
+        mi_names,
+        ["project-a-mi", "project-b-mi", "shard-a-kubelet"]
+    );
     for key in ["registries", "clusters", "nodes"] {
         assert!(world[key].is_array(), "{key} missing");
     }
@@ -94,6 +97,72 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
         doc["token_endpoint"],
         format!("https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token")
     );
+
+    // The demo's federated credentials, issuers and node.
+    let mis = tenants[0]["managedIdentities"].as_array().unwrap();
+    let fic = &mis[0]["federatedCredentials"][0];
+    assert_eq!(fic["issuer"], "https://oidc.shard-a.credsim.test/");
+    assert_eq!(
+        fic["subject"],
+        "system:serviceaccount:project-a:credentials"
+    );
+    assert_eq!(fic["audiences"][0], "api://AzureADTokenExchange");
+    let kubelet = mis.iter().find(|m| m["name"] == "shard-a-kubelet").unwrap()["clientId"].clone();
+    assert_eq!(world["nodes"][0]["name"], "shard-a-node");
+    assert_eq!(world["nodes"][0]["cluster"], "shard-a");
+    assert_eq!(world["nodes"][0]["managedIdentities"][0], kubelet);
+    assert_eq!(world["issuers"].as_array().unwrap().len(), 2);
+
+    let shell = |script: &str| {
+        let out = Command::new("bash")
+            .args([
+                "-c",
+                &format!("set -e; source '{}/env.sh'; {script}", state.display()),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // IMDS through the front door, and through AZURE_POD_IDENTITY_AUTHORITY_HOST.
+    for base in [
+        "http://169.254.169.254",
+        "$AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    ] {
+        let out = shell(&format!(
+            "curl -sS --fail-with-body -H Metadata:true \"{base}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/\""
+        ));
+        let token: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(token["client_id"], kubelet, "{base}");
+        assert_eq!(token["token_type"], "Bearer");
+    }
+    let out = shell(
+        "curl -sS --fail-with-body https://oidc.shard-a.credsim.test/.well-known/openid-configuration",
+    );
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["issuer"], "https://oidc.shard-a.credsim.test/");
+
+    // The real Python SDK, configured only by env.sh, gets a token for the demo app.
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/clients/venv/bin/python");
+    let _ = mock_kit::testing::python().expect("the pinned Python clients");
+    let script = mock_kit::testing::workspace_root().join("clients/python/azure_credentials.py");
+    let app = &tenants[0]["apps"][0];
+    let out = shell(&format!(
+        "CREDSIM_TENANT={tenant_id} CREDSIM_CLIENT_ID={} CREDSIM_SECRET='{}' \
+         CREDSIM_SCOPE=https://management.azure.com/.default '{}' '{}' client-secret",
+        app["clientId"].as_str().unwrap(),
+        app["secret"].as_str().unwrap(),
+        python.display(),
+        script.display()
+    ));
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["claims"]["appid"], app["clientId"], "{got:#}");
+    assert_eq!(got["claims"]["tid"], tenant_id.as_str());
 
     let proxy = world["proxy"].as_str().unwrap().to_owned();
     let proxy_port = port_of(&proxy);

@@ -34,7 +34,8 @@ fn main() {
     let started = Instant::now();
     let mut signatures = 0u64;
     while started.elapsed() < Duration::from_secs(seconds) {
-        key.sign(Algorithm::RS256, &serde_json::Map::new(), &claims).expect("sign");
+        key.sign(Algorithm::RS256, &serde_json::Map::new(), &claims)
+            .expect("sign");
         signatures += 1;
     }
     let sig_rate = signatures as f64 / started.elapsed().as_secs_f64();
@@ -47,13 +48,22 @@ fn main() {
         .expect("server runtime");
     let clock = Clock::system();
     let (door, tid, client_id, issuer) = server.block_on(async {
-        let door = FrontDoor::builder().clock(clock.clone()).start().await.expect("front door");
+        let door = FrontDoor::builder()
+            .clock(clock.clone())
+            .start()
+            .await
+            .expect("front door");
         let issuer = OidcIssuer::new(ISSUER).expect("issuer");
-        door.add_site(issuer.site("issuer")).await.expect("issuer site");
+        door.add_site(issuer.site("issuer"))
+            .await
+            .expect("issuer site");
         let entra = MockEntra::builder()
-            .tenant(Tenant::new("contoso").identity(
-                Identity::user_assigned("mi").federated(FederatedCredential::new("fic", ISSUER, SUBJECT)),
-            ))
+            .tenant(
+                Tenant::new("contoso").identity(
+                    Identity::user_assigned("mi")
+                        .federated(FederatedCredential::new("fic", ISSUER, SUBJECT)),
+                ),
+            )
             .clock(clock.clone())
             .network(Network {
                 proxy_url: door.proxy_url(),
@@ -89,7 +99,10 @@ fn main() {
     let form: Arc<Vec<(&str, String)>> = Arc::new(vec![
         ("grant_type", "client_credentials".into()),
         ("client_id", client_id),
-        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+        ),
         ("client_assertion", assertion),
         ("scope", "https://management.azure.com/.default".into()),
     ]);
@@ -97,7 +110,9 @@ fn main() {
         .map(|_| {
             reqwest::Client::builder()
                 .proxy(reqwest::Proxy::all(door.proxy_url()).expect("proxy"))
-                .tls_certs_only([reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).expect("ca")])
+                .tls_certs_only([
+                    reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).expect("ca"),
+                ])
                 .http1_only()
                 .pool_max_idle_per_host(1)
                 .build()
@@ -116,7 +131,8 @@ fn main() {
         let tasks: Vec<_> = clients
             .into_iter()
             .map(|c| {
-                let (done, stop, url, form) = (done.clone(), stop.clone(), url.clone(), form.clone());
+                let (done, stop, url, form) =
+                    (done.clone(), stop.clone(), url.clone(), form.clone());
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
                         let r = c.post(&url).form(&*form).send().await.expect("exchange");

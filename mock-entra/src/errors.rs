@@ -67,8 +67,6 @@ pub enum Aadsts {
     ExternalOidcEndpointFailed { detail: String },
     /// 1002012: a client-credentials scope without `/.default`.
     ScopeNotDefault { scope: String },
-    /// 70011: an invalid scope value.
-    InvalidScope { scope: String },
     /// 700022 / 70011 family: scopes for more than one resource.
     MultipleResources { scope: String },
     /// 500011: the resource is not in the tenant.
@@ -115,7 +113,6 @@ impl Aadsts {
             MalformedJwt { .. } => 50027,
             ExternalOidcEndpointFailed { .. } => 50166,
             ScopeNotDefault { .. } => 1002012,
-            InvalidScope { .. } => 70011,
             MultipleResources { .. } => 700022,
             ResourceNotFound { .. } => 500011,
             ResourceParameterOnV2 => 901002,
@@ -156,9 +153,7 @@ impl Aadsts {
             | MissingParameter { .. }
             | MissingScope { .. }
             | SingleTenantAppOnCommon { .. } => "invalid_request",
-            ScopeNotDefault { .. } | InvalidScope { .. } | MultipleResources { .. } => {
-                "invalid_scope"
-            }
+            ScopeNotDefault { .. } | MultipleResources { .. } => "invalid_scope",
             ResourceNotFound { .. } => "invalid_resource",
             UnsupportedGrantType { .. } => "unsupported_grant_type",
             UnknownInstance => "invalid_instance",
@@ -264,9 +259,6 @@ impl Aadsts {
             ScopeNotDefault { scope } => format!(
                 "The provided value for scope {scope} is not valid. Client credential flows must have a \
                  scope value with /.default suffixed to the resource identifier (application ID URI)."
-            ),
-            InvalidScope { scope } => format!(
-                "The provided value for the input parameter 'scope' isn't valid. The scope {scope} isn't valid."
             ),
             MultipleResources { scope } => format!(
                 "The provided value for the input parameter 'scope' is not valid because it contains more \

@@ -33,6 +33,8 @@ pub struct TokenEvent {
     /// The tenant it resolved to.
     pub tenant_id: Option<Uuid>,
     pub client_id: Option<String>,
+    /// The `grant_type` as sent (`client_credentials`; `managed-identity` for IMDS mints).
+    pub grant_type: Option<String>,
     /// The name of the app or identity the client ID belongs to.
     pub identity: Option<String>,
     pub credential: CredentialKind,
@@ -73,6 +75,8 @@ pub struct AssertionSummary {
 pub enum TokenOutcome {
     Issued {
         token: Fingerprint,
+        /// The token's `uti` claim.
+        uti: String,
         audience: String,
         /// 1 or 2.
         version: u8,

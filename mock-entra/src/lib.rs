@@ -310,6 +310,7 @@ impl MockEntra {
             tenant_segment: t.id.to_string(),
             tenant_id: Some(t.id),
             client_id: Some(id.client_id.to_string()),
+            grant_type: Some("managed-identity".into()),
             identity: Some(id.name.clone()),
             credential: journal::CredentialKind::ManagedIdentity,
             assertion: None,
@@ -332,6 +333,7 @@ impl MockEntra {
         event.outcome = match &result {
             Ok(m) => journal::TokenOutcome::Issued {
                 token: m.fingerprint.clone(),
+                uti: m.uti.clone(),
                 audience: m.audience.clone(),
                 version: m.version,
                 expires: jiff::Timestamp::from_second(m.expires_on).unwrap_or(event.at),

@@ -112,6 +112,7 @@ async fn handle(inner: Arc<Inner>, segment: String, req: Request, endpoint: Endp
         tenant_segment: segment.clone(),
         tenant_id: None,
         client_id: None,
+        grant_type: form.get("grant_type").map(str::to_owned),
         identity: None,
         credential: CredentialKind::None,
         assertion: None,
@@ -721,6 +722,8 @@ pub(crate) fn resolve_scope(
 pub struct Minted {
     pub token: String,
     pub fingerprint: Fingerprint,
+    /// The token's unique identifier (`uti` claim).
+    pub uti: String,
     /// The `aud` claim.
     pub audience: String,
     pub version: u8,
@@ -782,7 +785,8 @@ pub(crate) fn mint(
     );
     claims.insert("sub".into(), identity.object_id.to_string().into());
     claims.insert("tid".into(), tid.clone().into());
-    claims.insert("uti".into(), mock_kit::secret::random_token(22).into());
+    let uti = mock_kit::secret::random_token(22);
+    claims.insert("uti".into(), uti.clone().into());
     claims.insert("ver".into(), if v2 { "2.0" } else { "1.0" }.into());
     if let Some(mirid) = identity
         .resource_id
@@ -804,6 +808,7 @@ pub(crate) fn mint(
     Minted {
         token,
         fingerprint,
+        uti,
         audience: aud,
         version: resource.token_version,
         not_before: nbf,
@@ -840,6 +845,7 @@ fn issue(
     );
     event.outcome = TokenOutcome::Issued {
         token: m.fingerprint.clone(),
+        uti: m.uti.clone(),
         audience: m.audience.clone(),
         version: m.version,
         expires: Timestamp::from_second(m.expires_on).unwrap_or(inner.clock.now()),

@@ -125,7 +125,7 @@ async fn azure_identity_certificate_credential() {
     assert_eq!(c["appidacr"], "2");
     assert_eq!(c["aud"], "https://vault.azure.net");
     let ev = w.entra.journal().snapshot();
-    let t = ev.iter().filter_map(|e| e.as_token()).last().unwrap();
+    let t = ev.iter().filter_map(|e| e.as_token()).next_back().unwrap();
     assert_eq!(
         t.credential,
         mock_entra::journal::CredentialKind::Certificate

@@ -45,7 +45,11 @@ fn azure_identity_child() {
         }
         Err(e) => json!({"error": e.to_string()}),
     };
-    println!("CREDSIM_RESULT {out}");
+    // The parent reads this line from the child's standard output.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("CREDSIM_RESULT {out}");
+    }
 }
 
 async fn run(w: &World, case: &str, vars: &[(&str, String)]) -> Value {

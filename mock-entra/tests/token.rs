@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use mock_entra::FederatedCredential;
 use mock_entra::journal::{CredentialKind, TokenOutcome};
+use mock_entra::{FederatedCredential, Identity};
 use mock_kit::jwt::{self, Algorithm};
 use serde_json::{Value, json};
 use support::*;
@@ -18,9 +18,7 @@ async fn discovery_documents_and_keys_are_consistent() {
     let w = World::new().await;
     let tid = w.tenant_id("contoso");
     let (s, v2) = w
-        .get(&format!(
-            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
-        ))
+        .get("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration")
         .await;
     assert_eq!(s, 200);
     assert_eq!(
@@ -287,7 +285,7 @@ async fn federated_assertion_from_the_issuer_gets_a_managed_identity_token() {
         2
     );
     let t = w.entra.journal().snapshot();
-    let ev = t.iter().filter_map(|e| e.as_token()).last().unwrap();
+    let ev = t.iter().filter_map(|e| e.as_token()).next_back().unwrap();
     let a = ev.assertion.as_ref().unwrap();
     assert_eq!(a.iss.as_deref(), Some(ISSUER));
     assert_eq!(a.sub.as_deref(), Some(SUBJECT));
@@ -978,6 +976,38 @@ async fn aadsts_700027_certificate_not_registered_or_signature_invalid() {
 }
 
 #[tokio::test]
+async fn aadsts_7000112_disabled_application() {
+    let w = World::new().await;
+    let dir_app = Identity::app("off-app").minted_secret(None);
+    let mut off = dir_app;
+    off.disabled = true;
+    let entra = mock_entra::MockEntra::builder()
+        .tenant(mock_entra::Tenant::new("t").identity(off))
+        .build()
+        .unwrap();
+    w.door.remove_site("mock-entra");
+    w.door.add_site(entra.site()).await.unwrap();
+    let dir = entra.directory();
+    let t = dir.tenant_named("t").unwrap();
+    let app = t.identity_named("off-app").unwrap();
+    let got = secret_request(
+        &w,
+        &format!("/{}/oauth2/v2.0/token", t.id),
+        &app.client_id.to_string(),
+        app.secrets[0].value.expose(),
+        ARM,
+    )
+    .await;
+    assert_aadsts(
+        &got,
+        400,
+        "unauthorized_client",
+        7000112,
+        &format!("Application '{}' is disabled.", app.client_id),
+    );
+}
+
+#[tokio::test]
 async fn errors_echo_the_client_request_id_as_correlation_id() {
     let w = World::new().await;
     let id = "7d1e7b6a-3f5e-4a2c-8f6b-0e9d8c7b6a5f";
@@ -1017,4 +1047,5 @@ async fn the_journal_records_every_request_with_its_outcome() {
     assert_eq!(events[1].identity.as_deref(), Some("project-a-mi"));
     assert_eq!(events[0].tenant_id, Some(w.tenant("contoso").id));
     assert_eq!(events[0].scope.as_deref(), Some(ARM));
+    assert_eq!(events[0].grant_type.as_deref(), Some("client_credentials"));
 }
