@@ -41,6 +41,36 @@ pub use errors::Aadsts;
 pub use journal::EntraEvent;
 pub use token::Minted;
 
+/// An access token that verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The tenant's name in the directory.
+    pub tenant: String,
+    pub tenant_id: uuid::Uuid,
+    /// `oid`: the principal.
+    pub object_id: uuid::Uuid,
+    /// `appid` (v1) or `azp` (v2).
+    pub client_id: String,
+    pub audience: String,
+    /// `exp`, seconds since the epoch.
+    pub expires: i64,
+}
+
+/// Why an access token was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("the token is not a JWT with the expected claims")]
+    Malformed,
+    #[error("the token names a tenant this directory does not have")]
+    UnknownTenant,
+    #[error("the token's signature does not verify with its tenant's keys")]
+    BadSignature,
+    #[error("the token's issuer is not its tenant's")]
+    WrongIssuer,
+    #[error("the token has expired or is not yet valid")]
+    Expired,
+}
+
 /// The host names the fake answers for (reference §3.3's public-cloud aliases).
 pub const HOSTS: &[&str] = &[
     "login.microsoftonline.com",
@@ -346,6 +376,86 @@ impl MockEntra {
         };
         self.inner.journal.push(EntraEvent::Token(Box::new(event)));
         result
+    }
+
+    /// Verifies an access token this fake issued, as a resource server (ACR) does: the signature
+    /// against the keys of the tenant its `tid` names, the issuer of that tenant (v1 or v2 form),
+    /// and `nbf`/`exp` against the virtual clock. The audience is the caller's to check.
+    pub fn verify_access_token(&self, token: &str) -> Result<VerifiedToken, TokenRejection> {
+        let decoded =
+            mock_kit::jwt::decode_unverified(token).map_err(|_| TokenRejection::Malformed)?;
+        let tid = decoded
+            .claim_str("tid")
+            .and_then(|t| uuid::Uuid::parse_str(t).ok())
+            .ok_or(TokenRejection::Malformed)?;
+        let dir = self.inner.directory.read().expect("directory lock");
+        let tenant = dir
+            .tenants
+            .iter()
+            .find(|t| t.id == tid)
+            .ok_or(TokenRejection::UnknownTenant)?;
+        let jwks = mock_kit::Jwks::of(tenant.keys.iter());
+        let verified = mock_kit::jwt::verify(token, &jwks, &[mock_kit::jwt::Algorithm::RS256])
+            .map_err(|_| TokenRejection::BadSignature)?;
+        let iss = verified.claim_str("iss").unwrap_or_default();
+        let v1 = discovery::v1_issuer(&tid.to_string());
+        let v2_suffix = format!("/{tid}/v2.0");
+        if iss != v1 && !(iss.starts_with("https://") && iss.ends_with(&v2_suffix)) {
+            return Err(TokenRejection::WrongIssuer);
+        }
+        let now = self.inner.clock.unix_seconds();
+        let (nbf, exp) = (verified.claim_i64("nbf"), verified.claim_i64("exp"));
+        if exp.is_none_or(|e| now >= e) || nbf.is_some_and(|n| now < n) {
+            return Err(TokenRejection::Expired);
+        }
+        let oid = verified
+            .claim_str("oid")
+            .and_then(|o| uuid::Uuid::parse_str(o).ok())
+            .ok_or(TokenRejection::Malformed)?;
+        let appid = verified
+            .claim_str("appid")
+            .or_else(|| verified.claim_str("azp"))
+            .unwrap_or_default()
+            .to_owned();
+        Ok(VerifiedToken {
+            tenant: tenant.name.clone(),
+            tenant_id: tid,
+            object_id: oid,
+            client_id: appid,
+            audience: verified.claim_str("aud").unwrap_or_default().to_owned(),
+            expires: exp.unwrap_or_default(),
+        })
+    }
+
+    /// Checks a client secret as the token endpoint would (for services that accept a service
+    /// principal's ID and secret themselves, like ACR's Basic auth). Returns the tenant name and
+    /// the identity.
+    pub fn check_client_secret(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<(String, Identity), Aadsts> {
+        let dir = self.inner.directory.read().expect("directory lock");
+        let (tenant, identity) = dir
+            .find_client(client_id)
+            .ok_or_else(|| Aadsts::AppNotFound {
+                client_id: client_id.to_owned(),
+                tenant: "any tenant".into(),
+            })?;
+        let now = self.inner.clock.now();
+        let matching = identity
+            .secrets
+            .iter()
+            .find(|s| s.value.expose() == secret)
+            .ok_or_else(|| Aadsts::InvalidClientSecret {
+                client_id: client_id.to_owned(),
+            })?;
+        if matching.expires.is_some_and(|e| e <= now) {
+            return Err(Aadsts::ExpiredClientSecret {
+                client_id: client_id.to_owned(),
+            });
+        }
+        Ok((tenant.name.clone(), identity.clone()))
     }
 
     /// Forgets cached issuer metadata (as if its TTL had passed).
