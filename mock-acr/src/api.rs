@@ -237,7 +237,10 @@ async fn dispatch(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         );
     };
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // The Azure SDKs percent-encode the slashes of repository names (`project-a%2Fapp`).
+    let path = percent_encoding::percent_decode_str(req.uri().path())
+        .decode_utf8_lossy()
+        .into_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
     let headers = req.headers().clone();
     let body = axum::body::to_bytes(req.into_body(), 256 << 20)

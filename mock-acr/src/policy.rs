@@ -10,6 +10,13 @@
 //!
 //! The token endpoint grants the intersection of the requested and the permitted actions
 //! (distribution token spec); an empty grant is not an error there.
+//!
+//! One inference, written down because the reference does not settle it: a granted `pull` also
+//! carries `metadata_read` when the principal is permitted it (RBAC roles, the admin user,
+//! anonymous pull, a scope map with `metadata/read`). Tag listing still challenges for
+//! `metadata_read`, and a scope map with only `content/read` (`_repositories_pull`) still cannot
+//! list tags (Azure/acr #600, #690; argocd-image-updater #1502), while tools that ask for `pull`
+//! with Entra or admin credentials (skopeo, crane) list tags on ACR as users report.
 
 use serde::{Deserialize, Serialize};
 
@@ -285,11 +292,17 @@ pub fn grant(requested: &[ResourceScope], permitted: &Grants) -> Vec<AccessEntry
                 } else {
                     r.actions.iter().filter_map(|a| Action::parse(a)).collect()
                 };
-                wanted
+                let mut granted: Vec<Action> = wanted
                     .into_iter()
                     .filter(|a| permitted.allows(&r.name, *a))
-                    .map(|a| a.as_str().to_owned())
-                    .collect()
+                    .collect();
+                if granted.contains(&Action::Pull)
+                    && !granted.contains(&Action::MetadataRead)
+                    && permitted.allows(&r.name, Action::MetadataRead)
+                {
+                    granted.push(Action::MetadataRead);
+                }
+                granted.into_iter().map(|a| a.as_str().to_owned()).collect()
             }
             _ => vec![],
         };
@@ -416,9 +429,17 @@ mod tests {
             vec![AccessEntry {
                 resource_type: "repository".into(),
                 name: "a".into(),
-                actions: vec!["pull".into()]
+                actions: vec!["pull".into(), "metadata_read".into()]
             }]
         );
+        // A scope map with content/read only does not get metadata_read with pull.
+        let mut pull_only = Grants::default();
+        pull_only.add_scope_map("*", &[Action::Pull]);
+        let a = grant(
+            &ResourceScope::parse_all(["repository:a:pull,metadata_read"]).unwrap(),
+            &pull_only,
+        );
+        assert_eq!(a[0].actions, vec!["pull"]);
         assert!(access_allows(&access, "repository", "a", "pull"));
         assert!(!access_allows(&access, "repository", "a", "push"));
         assert!(!access_allows(&access, "repository", "b", "pull"));

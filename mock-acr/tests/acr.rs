@@ -424,7 +424,7 @@ async fn basic_users_admin_service_principal_and_repository_tokens() {
     assert_eq!(s, 200);
     assert_eq!(
         claims(b["access_token"].as_str().unwrap())["access"][0]["actions"],
-        json!(["pull"]),
+        json!(["pull", "metadata_read"]),
         "AcrPull: intersection"
     );
     let (s, b) = get_token(
@@ -513,7 +513,7 @@ async fn abac_repository_conditions_legacy_roles_and_the_catalog_lister() {
         .await;
     assert_eq!(
         claims(&at)["access"],
-        json!([{"type": "repository", "name": "project-a/app", "actions": ["pull"]}])
+        json!([{"type": "repository", "name": "project-a/app", "actions": ["pull", "metadata_read"]}])
     );
     assert_eq!(
         w.api("abacacr", "/v2/project-a/app/manifests/1.0.0", Some(&at))
@@ -666,7 +666,7 @@ async fn anonymous_pull_is_pull_and_tags_but_not_catalog() {
     let at = body["access_token"].as_str().unwrap();
     assert_eq!(
         claims(at)["access"],
-        json!([{"type": "repository", "name": "public/app", "actions": ["pull"]}])
+        json!([{"type": "repository", "name": "public/app", "actions": ["pull", "metadata_read"]}])
     );
     assert_eq!(
         w.api("fabrikamacr", "/v2/public/app/manifests/1.0.0", Some(at))

@@ -1,0 +1,57 @@
+"""Drives real, unmodified Python registry clients against mock-acr through the front door.
+
+argv[1] is the case; inputs come from CREDSIM_* variables; proxy and CA from the standard
+variables. Prints one JSON object (an "error" key on failure).
+"""
+import json
+import os
+import sys
+
+
+def env(name):
+    return os.environ["CREDSIM_" + name]
+
+
+def sdk():
+    """azure-containerregistry with an azure-identity credential: this drives the AAD exchange."""
+    from azure.containerregistry import ContainerRegistryClient
+    from azure.identity import ClientSecretCredential
+
+    credential = ClientSecretCredential(env("TENANT"), env("CLIENT_ID"), env("SECRET"))
+    client = ContainerRegistryClient(
+        "https://" + env("REGISTRY"), credential, audience="https://containerregistry.azure.net"
+    )
+    repo = env("REPOSITORY")
+    out = {"repositories": list(client.list_repository_names())}
+    out["tags"] = [t.name for t in client.list_tag_properties(repo)]
+    props = client.get_manifest_properties(repo, env("TAG"))
+    out["manifest"] = {
+        "digest": props.digest,
+        "architecture": getattr(props.architecture, "value", props.architecture),
+        "os": getattr(props.operating_system, "value", props.operating_system),
+        "tags": list(props.tags or []),
+        "size": props.size_in_bytes,
+    }
+    return out
+
+
+def oras_pull():
+    """oras (Python) pulls a Helm chart with the ACR refresh token as the password."""
+    import oras.client
+
+    client = oras.client.OrasClient(hostname=env("REGISTRY"))
+    client.auth.set_basic_auth(env("USERNAME"), env("PASSWORD"))
+    outdir = env("OUTDIR")
+    files = client.pull(target=env("TARGET"), outdir=outdir)
+    return {"files": [os.path.relpath(f, outdir) for f in files],
+            "sizes": [os.path.getsize(f) for f in files]}
+
+
+CASES = {"sdk": sdk, "oras-pull": oras_pull}
+
+if __name__ == "__main__":
+    try:
+        out = CASES[sys.argv[1]]()
+    except Exception as e:  # the test asserts on the type and message
+        out = {"error": type(e).__name__, "message": str(e)}
+    print(json.dumps(out))

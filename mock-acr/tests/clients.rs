@@ -1,0 +1,227 @@
+//! Real clients, unmodified, against mock-acr through the front door: Python
+//! `azure-containerregistry` (which drives the AAD exchange), `oras` (Python) pulling a Helm chart
+//! with the refresh token as password, `skopeo list-tags`/`inspect` with `--creds`, and the Rust
+//! `oci-client` crate pulling a manifest and a blob. The flows Kargo uses: an Entra token
+//! exchanged for a refresh token, handed to an OCI client as the null-GUID user's password.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::*;
+
+fn proxy_env(w: &World, label: &str) -> Vec<(String, String)> {
+    let proxy = w.door.proxy_url_for(label);
+    let ca = w.ca_path.display().to_string();
+    vec![
+        ("HTTPS_PROXY".into(), proxy.clone()),
+        ("HTTP_PROXY".into(), proxy.clone()),
+        ("https_proxy".into(), proxy.clone()),
+        ("http_proxy".into(), proxy),
+        ("NO_PROXY".into(), String::new()),
+        ("no_proxy".into(), String::new()),
+        ("REQUESTS_CA_BUNDLE".into(), ca.clone()),
+        ("SSL_CERT_FILE".into(), ca),
+        (
+            "AZURE_AUTHORITY_HOST".into(),
+            "https://login.microsoftonline.com/".into(),
+        ),
+    ]
+}
+
+async fn python(w: &World, case: &str, vars: Vec<(&str, String)>) -> Value {
+    let mut env = proxy_env(w, case);
+    env.extend(vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let case = case.to_owned();
+    tokio::task::spawn_blocking(move || {
+        mock_kit::testing::run_python_json("acr_clients.py", &[&case], &env)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn python_azure_containerregistry_lists_repositories_tags_and_reads_a_manifest() {
+    let w = World::new().await;
+    let app = w.identity("contoso", "reader-app");
+    let tid = w
+        .entra
+        .directory()
+        .tenant_named("contoso")
+        .unwrap()
+        .id
+        .to_string();
+    let out = python(
+        &w,
+        "sdk",
+        vec![
+            ("CREDSIM_TENANT", tid),
+            ("CREDSIM_CLIENT_ID", app.client_id.to_string()),
+            ("CREDSIM_SECRET", app.secrets[0].value.expose().clone()),
+            ("CREDSIM_REGISTRY", "contosoacr.azurecr.io".into()),
+            ("CREDSIM_REPOSITORY", "project-a/app".into()),
+            ("CREDSIM_TAG", "1.0.0".into()),
+        ],
+    )
+    .await;
+    assert!(out.get("error").is_none(), "{out:#}");
+    assert_eq!(
+        out["repositories"],
+        serde_json::json!([
+            "charts/guestbook",
+            "project-a/app",
+            "project-b/app",
+            "team/tools"
+        ])
+    );
+    assert_eq!(
+        out["tags"],
+        serde_json::json!(["1.0.0", "1.1.0", "2.0.0", "multi"])
+    );
+    assert_eq!(out["manifest"]["architecture"], "amd64");
+    assert_eq!(out["manifest"]["tags"], serde_json::json!(["1.0.0"]));
+    // The SDK exchanged an AAD token (no tenant sent) and asked for the scopes the challenges named.
+    let exchanges = w
+        .acr
+        .journal()
+        .filter(|e| e.endpoint == "exchange" && e.status == 200);
+    assert!(!exchanges.is_empty());
+    let app_oid = app.object_id.to_string();
+    assert!(
+        exchanges
+            .iter()
+            .all(|e| e.principal.as_deref() == Some(app_oid.as_str()))
+    );
+    let tokens = w.acr.journal().filter(|e| e.endpoint == "token");
+    let requested: Vec<String> = tokens.iter().flat_map(|e| e.requested.clone()).collect();
+    assert!(
+        requested.contains(&"registry:catalog:*".to_owned()),
+        "{requested:?}"
+    );
+    assert!(
+        requested.contains(&"repository:project-a/app:metadata_read".to_owned()),
+        "{requested:?}"
+    );
+}
+
+#[tokio::test]
+async fn python_oras_pulls_a_helm_chart_with_the_refresh_token() {
+    let w = World::new().await;
+    let rt = w.refresh_for("contosoacr", "contoso", "project-a-mi").await;
+    let outdir = w.dir.path().join("chart");
+    std::fs::create_dir_all(&outdir).unwrap();
+    let out = python(
+        &w,
+        "oras-pull",
+        vec![
+            ("CREDSIM_REGISTRY", "contosoacr.azurecr.io".into()),
+            ("CREDSIM_USERNAME", NULL_GUID.into()),
+            ("CREDSIM_PASSWORD", rt.clone()),
+            (
+                "CREDSIM_TARGET",
+                "contosoacr.azurecr.io/charts/guestbook:1.2.3_build.7".into(),
+            ),
+            ("CREDSIM_OUTDIR", outdir.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(out.get("error").is_none(), "{out:#}");
+    let files = out["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{out:#}");
+    let pulled = std::fs::read(outdir.join(files[0].as_str().unwrap())).unwrap();
+    assert!(String::from_utf8_lossy(&pulled).starts_with("credsim chart guestbook-1.2.3+build.7"));
+    // The blob came from storage, and the registry token did not go there.
+    assert!(
+        w.acr
+            .journal()
+            .find(|e| e.endpoint == "storage" && e.status == 200)
+            .is_some()
+    );
+    assert!(
+        w.acr
+            .journal()
+            .find(|e| e.authorization_to_storage)
+            .is_none()
+    );
+}
+
+fn skopeo(w: &World, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("skopeo")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", w.dir.path())
+        .envs(proxy_env(w, "skopeo"))
+        .output()
+        .expect("skopeo is installed (.ci/run installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skopeo_list_tags_and_inspect_with_creds() {
+    let w = World::new().await;
+    let rt = w.refresh_for("contosoacr", "contoso", "project-a-mi").await;
+    let creds = format!("{NULL_GUID}:{rt}");
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| {
+        skopeo(
+            &w,
+            &[
+                "list-tags",
+                "--creds",
+                &creds,
+                "docker://contosoacr.azurecr.io/project-a/app",
+            ],
+        )
+    });
+    assert!(ok, "{stderr}\n{:#?}", w.acr.journal().snapshot());
+    let tags: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        tags["Tags"],
+        serde_json::json!(["1.0.0", "1.1.0", "2.0.0", "multi"])
+    );
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| {
+        skopeo(
+            &w,
+            &[
+                "inspect",
+                "--creds",
+                &creds,
+                "docker://contosoacr.azurecr.io/project-a/app:1.0.0",
+            ],
+        )
+    });
+    assert!(ok, "{stderr}");
+    let info: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(info["Architecture"], "amd64");
+    assert_eq!(info["Labels"]["dev.credsim.repository"], "project-a/app");
+    assert!(
+        w.acr
+            .journal()
+            .find(|e| e.authorization_to_storage)
+            .is_none(),
+        "skopeo must not forward the token to storage"
+    );
+    // Another project's repository is not readable with project-a's credential.
+    let (ok, _, stderr) = tokio::task::block_in_place(|| {
+        skopeo(
+            &w,
+            &[
+                "inspect",
+                "--creds",
+                &creds,
+                "docker://abacacr.azurecr.io/project-b/app:1.0.0",
+            ],
+        )
+    });
+    assert!(!ok);
+    assert!(
+        stderr.contains("401") || stderr.to_lowercase().contains("unauthorized"),
+        "{stderr}"
+    );
+}
