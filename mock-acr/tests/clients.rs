@@ -225,3 +225,44 @@ async fn skopeo_list_tags_and_inspect_with_creds() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn rust_oci_client_pulls_a_manifest_and_a_blob() {
+    use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+    use oci_client::secrets::RegistryAuth;
+    use oci_client::{Client, Reference};
+
+    let w = World::new().await;
+    let rt = w.refresh_for("contosoacr", "contoso", "project-a-mi").await;
+    let client = Client::new(ClientConfig {
+        protocol: ClientProtocol::Https,
+        https_proxy: Some(w.door.proxy_url_for("oci-client")),
+        tls_certs_only: vec![Certificate {
+            encoding: CertificateEncoding::Pem,
+            data: w.door.ca().cert_pem().as_bytes().to_vec(),
+        }],
+        ..ClientConfig::default()
+    });
+    let auth = RegistryAuth::Basic(NULL_GUID.into(), rt.clone());
+    let reference: Reference = "contosoacr.azurecr.io/project-a/app:1.1.0".parse().unwrap();
+    let (manifest, digest) = client.pull_image_manifest(&reference, &auth).await.unwrap();
+    assert!(digest.starts_with("sha256:"));
+    assert_eq!(manifest.layers.len(), 1);
+    let mut blob = Vec::new();
+    client.pull_blob(&reference, &manifest.layers[0], &mut blob).await.unwrap();
+    assert_eq!(mock_acr::model::digest_of(&blob), manifest.layers[0].digest);
+    assert!(String::from_utf8_lossy(&blob).starts_with("credsim layer of contosoacr.azurecr.io/project-a/app:1.1.0"));
+    let tags = client.list_tags(&reference, &auth, None, None).await.unwrap();
+    assert_eq!(tags.tags, ["1.0.0", "1.1.0", "2.0.0", "multi"]);
+    // The blob came through the 307 to storage without the registry token.
+    assert!(w.acr.journal().find(|e| e.endpoint == "storage" && e.status == 200).is_some());
+    assert!(w.acr.journal().find(|e| e.authorization_to_storage).is_none());
+    // Another project's repository in the ABAC registry stays closed.
+    let rt_abac = w.refresh_for("abacacr", "contoso", "project-a-mi").await;
+    let other: Reference = "abacacr.azurecr.io/project-b/app:1.0.0".parse().unwrap();
+    let err = client
+        .pull_image_manifest(&other, &RegistryAuth::Basic(NULL_GUID.into(), rt_abac))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("not authorized"), "{err}");
+}
