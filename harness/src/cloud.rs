@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 
 use mock_entra::{IdentityKind, MockEntra, Network, Tenant};
+use mock_acr::{MockAcr, RegistrySpec};
 use mock_imds::{MockImds, Node};
 use mock_kit::front_door::FrontDoorError;
 use mock_kit::issuer::IssuerError;
@@ -24,6 +25,8 @@ pub struct WorldSpec {
     pub tenants: Vec<Tenant>,
     /// VMs and nodes with managed identities, served by mock-imds.
     pub nodes: Vec<Node>,
+    /// Container registries, served by mock-acr.
+    pub registries: Vec<RegistrySpec>,
     /// OIDC issuers served at their URLs, by name (until mock-k8s serves clusters, these stand in
     /// for the clusters' service-account issuers).
     pub issuers: Vec<(String, String)>,
@@ -42,6 +45,8 @@ pub enum CloudError {
     Nodes(#[from] mock_imds::ImdsError),
     #[error("an issuer of the world is invalid")]
     Issuer(#[from] IssuerError),
+    #[error("the world's registries are invalid")]
+    Registries(#[from] mock_acr::AcrError),
 }
 
 /// The running fakes of one world.
@@ -51,6 +56,8 @@ pub struct Cloud {
     pub entra: MockEntra,
     /// `None` when the world has no nodes.
     pub imds: Option<MockImds>,
+    /// `None` when the world has no registries.
+    pub acr: Option<MockAcr>,
     pub issuers: Vec<(String, OidcIssuer)>,
     pub clock: Clock,
     pub secrets: SecretRegistry,
@@ -105,10 +112,24 @@ impl Cloud {
             }
             Some(imds)
         };
+        let acr = if spec.registries.is_empty() {
+            None
+        } else {
+            let acr = spec
+                .registries
+                .into_iter()
+                .fold(MockAcr::builder(entra.clone()), |b, r| b.registry(r))
+                .secrets(secrets.clone())
+                .build()?;
+            door.add_site(acr.site()).await?;
+            door.add_site(acr.storage_site()).await?;
+            Some(acr)
+        };
         Ok(Self {
             door,
             entra,
             imds,
+            acr,
             issuers,
             clock,
             secrets,
@@ -196,11 +217,33 @@ impl Cloud {
             "imdsEndpoint": "http://169.254.169.254",
             "proxy": self.door.proxy_url(),
             "tenants": tenants,
-            "registries": [],
+            "registries": self.registries_json(),
             "clusters": [],
             "nodes": nodes,
             "issuers": issuers,
         })
+    }
+
+    fn registries_json(&self) -> Vec<Value> {
+        let Some(acr) = &self.acr else {
+            return Vec::new();
+        };
+        let dir = self.entra.directory();
+        acr.registries()
+            .into_iter()
+            .filter_map(|name| {
+                let (login_server, tenant, repositories) = acr.describe(&name)?;
+                let tenant_id = dir.tenant_named(&tenant).map(|t| t.id.to_string());
+                Some(json!({
+                    "name": name,
+                    "loginServer": login_server,
+                    "tenant": tenant,
+                    "tenantId": tenant_id,
+                    "repositories": repositories,
+                    "grants": acr.grants(&name),
+                }))
+            })
+            .collect()
     }
 
     /// The direct URL of `node`'s IMDS (for `AZURE_POD_IDENTITY_AUTHORITY_HOST`).

@@ -1,13 +1,17 @@
 //! The built-in demo world that `credsim up` serves without `--world`.
 //!
-//! The CLI contract's demo world: two tenants; in the first, an app with a client secret and one
-//! user-assigned managed identity per project federated to that project's dedicated
-//! ServiceAccount (`credentials`) on `shard-a`; a second tenant; two shards with distinct issuers;
-//! a node on `shard-a` with a managed identity (for IMDS). It grows as the fakes land: the
-//! registries arrive with mock-acr, and the clusters behind the `shard-a`/`shard-b` issuers (which
-//! mint the ServiceAccount tokens) with mock-k8s; until then the issuers publish their discovery
-//! documents and keys only.
+//! The CLI contract's demo world: two tenants; in the first, an app with a client secret, a
+//! registry (`contosoacr`, ABAC mode) with one repository per project, and one user-assigned
+//! managed identity per project federated to that project's dedicated ServiceAccount
+//! (`credentials`) on `shard-a` and granted pull on that project's repository only; a second
+//! registry (`fabrikamacr`) in the second tenant; two shards with distinct issuers; a node on
+//! `shard-a` with a managed identity (for IMDS). The clusters behind the `shard-a`/`shard-b`
+//! issuers (which mint the ServiceAccount tokens) arrive with mock-k8s; until then the issuers
+//! publish their discovery documents and keys only.
 
+use mock_acr::RegistrySpec;
+use mock_acr::model::{ArtifactKind, RepositorySpec};
+use mock_acr::policy::{RepoCondition, Role};
 use mock_entra::{FederatedCredential, Identity, Tenant};
 use mock_imds::Node;
 
@@ -16,6 +20,12 @@ use crate::cloud::WorldSpec;
 /// The issuer URL of a demo shard.
 pub fn issuer_url(shard: &str) -> String {
     format!("https://oidc.{shard}.credsim.test/")
+}
+
+fn project_repo(project: &str) -> RepositorySpec {
+    RepositorySpec::new(&format!("{project}/app"))
+        .artifact("1.0.0", ArtifactKind::Image)
+        .artifact("1.1.0", ArtifactKind::Image)
 }
 
 /// The demo world.
@@ -37,6 +47,19 @@ pub fn world() -> WorldSpec {
             Tenant::new("fabrikam").identity(Identity::app("fabrikam-ci-app").minted_secret(None)),
         ],
         nodes: vec![Node::new("shard-a-node", "contoso").user_assigned("shard-a-kubelet")],
+        registries: vec![
+            RegistrySpec::new("contosoacr", "contoso")
+                .abac()
+                .repository(project_repo("project-a"))
+                .repository(project_repo("project-b"))
+                .assign("contoso", "project-a-mi", Role::RepositoryReader, Some(RepoCondition::Name("project-a/app".into())))
+                .assign("contoso", "project-b-mi", Role::RepositoryReader, Some(RepoCondition::Name("project-b/app".into())))
+                .assign("contoso", "ci-app", Role::RepositoryReader, None)
+                .assign("contoso", "ci-app", Role::CatalogLister, None),
+            RegistrySpec::new("fabrikamacr", "fabrikam")
+                .repository(RepositorySpec::new("shared/base").artifact("1.0.0", ArtifactKind::Image))
+                .assign("fabrikam", "fabrikam-ci-app", Role::AcrPull, None),
+        ],
         issuers: vec![
             ("shard-a".into(), issuer_url("shard-a")),
             ("shard-b".into(), issuer_url("shard-b")),

@@ -70,6 +70,19 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
     for key in ["registries", "clusters", "nodes"] {
         assert!(world[key].is_array(), "{key} missing");
     }
+    let registry = &world["registries"][0];
+    assert_eq!(registry["loginServer"], "contosoacr.azurecr.io");
+    assert_eq!(registry["tenantId"], tenants[0]["id"]);
+    assert_eq!(registry["repositories"], serde_json::json!(["project-a/app", "project-b/app"]));
+    let project_a_grant = registry["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["principalName"] == "project-a-mi")
+        .unwrap();
+    assert_eq!(project_a_grant["repository"], "project-a/app");
+    assert_eq!(project_a_grant["principal"], tenants[0]["managedIdentities"][0]["clientId"]);
+    assert_eq!(world["registries"][1]["loginServer"], "fabrikamacr.azurecr.io");
     let tenant_id = tenants[0]["id"].as_str().unwrap().to_owned();
 
     // A user's shell: source env.sh, then a plain curl by the real host name.
@@ -163,6 +176,20 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
     let got: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(got["claims"]["appid"], app["clientId"], "{got:#}");
     assert_eq!(got["claims"]["tid"], tenant_id.as_str());
+
+    // And azure-containerregistry, through the same env.sh, reads the demo registry.
+    let acr_script = mock_kit::testing::workspace_root().join("clients/python/acr_clients.py");
+    let out = shell(&format!(
+        "CREDSIM_TENANT={tenant_id} CREDSIM_CLIENT_ID={} CREDSIM_SECRET='{}' CREDSIM_REGISTRY=contosoacr.azurecr.io \
+         CREDSIM_REPOSITORY=project-a/app CREDSIM_TAG=1.1.0 '{}' '{}' sdk",
+        app["clientId"].as_str().unwrap(),
+        app["secret"].as_str().unwrap(),
+        python.display(),
+        acr_script.display()
+    ));
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["repositories"], serde_json::json!(["project-a/app", "project-b/app"]), "{got:#}");
+    assert_eq!(got["tags"], serde_json::json!(["1.0.0", "1.1.0"]));
 
     let proxy = world["proxy"].as_str().unwrap().to_owned();
     let proxy_port = port_of(&proxy);
