@@ -47,7 +47,24 @@ def oras_pull():
             "sizes": [os.path.getsize(f) for f in files]}
 
 
-CASES = {"sdk": sdk, "oras-pull": oras_pull}
+def oras_push():
+    """oras (Python) pushes a test artifact (one file) with Basic credentials on every request
+    (its `basic` backend: its token backend never upgrades a cached pull token to push on a 401)."""
+    import oras.client
+
+    client = oras.client.OrasClient(hostname=env("REGISTRY"), auth_backend="basic")
+    client.auth.set_basic_auth(env("USERNAME"), env("PASSWORD"))
+    path = env("FILE")
+    cwd = os.getcwd()
+    os.chdir(os.path.dirname(path))
+    try:
+        resp = client.push(files=[os.path.basename(path)], target=env("TARGET"))
+    finally:
+        os.chdir(cwd)
+    return {"status": resp.status_code}
+
+
+CASES = {"sdk": sdk, "oras-pull": oras_pull, "oras-push": oras_push}
 
 if __name__ == "__main__":
     try:

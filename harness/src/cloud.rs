@@ -6,8 +6,8 @@
 
 use std::net::SocketAddr;
 
-use mock_entra::{IdentityKind, MockEntra, Network, Tenant};
 use mock_acr::{MockAcr, RegistrySpec};
+use mock_entra::{IdentityKind, MockEntra, Network, Tenant};
 use mock_imds::{MockImds, Node};
 use mock_kit::front_door::FrontDoorError;
 use mock_kit::issuer::IssuerError;

@@ -52,12 +52,24 @@ pub fn world() -> WorldSpec {
                 .abac()
                 .repository(project_repo("project-a"))
                 .repository(project_repo("project-b"))
-                .assign("contoso", "project-a-mi", Role::RepositoryReader, Some(RepoCondition::Name("project-a/app".into())))
-                .assign("contoso", "project-b-mi", Role::RepositoryReader, Some(RepoCondition::Name("project-b/app".into())))
+                .assign(
+                    "contoso",
+                    "project-a-mi",
+                    Role::RepositoryReader,
+                    Some(RepoCondition::Name("project-a/app".into())),
+                )
+                .assign(
+                    "contoso",
+                    "project-b-mi",
+                    Role::RepositoryReader,
+                    Some(RepoCondition::Name("project-b/app".into())),
+                )
                 .assign("contoso", "ci-app", Role::RepositoryReader, None)
                 .assign("contoso", "ci-app", Role::CatalogLister, None),
             RegistrySpec::new("fabrikamacr", "fabrikam")
-                .repository(RepositorySpec::new("shared/base").artifact("1.0.0", ArtifactKind::Image))
+                .repository(
+                    RepositorySpec::new("shared/base").artifact("1.0.0", ArtifactKind::Image),
+                )
                 .assign("fabrikam", "fabrikam-ci-app", Role::AcrPull, None),
         ],
         issuers: vec![

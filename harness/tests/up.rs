@@ -73,7 +73,10 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
     let registry = &world["registries"][0];
     assert_eq!(registry["loginServer"], "contosoacr.azurecr.io");
     assert_eq!(registry["tenantId"], tenants[0]["id"]);
-    assert_eq!(registry["repositories"], serde_json::json!(["project-a/app", "project-b/app"]));
+    assert_eq!(
+        registry["repositories"],
+        serde_json::json!(["project-a/app", "project-b/app"])
+    );
     let project_a_grant = registry["grants"]
         .as_array()
         .unwrap()
@@ -81,8 +84,14 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
         .find(|g| g["principalName"] == "project-a-mi")
         .unwrap();
     assert_eq!(project_a_grant["repository"], "project-a/app");
-    assert_eq!(project_a_grant["principal"], tenants[0]["managedIdentities"][0]["clientId"]);
-    assert_eq!(world["registries"][1]["loginServer"], "fabrikamacr.azurecr.io");
+    assert_eq!(
+        project_a_grant["principal"],
+        tenants[0]["managedIdentities"][0]["clientId"]
+    );
+    assert_eq!(
+        world["registries"][1]["loginServer"],
+        "fabrikamacr.azurecr.io"
+    );
     let tenant_id = tenants[0]["id"].as_str().unwrap().to_owned();
 
     // A user's shell: source env.sh, then a plain curl by the real host name.
@@ -188,7 +197,11 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
         acr_script.display()
     ));
     let got: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(got["repositories"], serde_json::json!(["project-a/app", "project-b/app"]), "{got:#}");
+    assert_eq!(
+        got["repositories"],
+        serde_json::json!(["project-a/app", "project-b/app"]),
+        "{got:#}"
+    );
     assert_eq!(got["tags"], serde_json::json!(["1.0.0", "1.1.0"]));
 
     let proxy = world["proxy"].as_str().unwrap().to_owned();

@@ -321,8 +321,8 @@ fn handle(
                 ev.principal = Some(c.principal);
                 Some(c.authority)
             }
-            Err((_, why)) => {
-                ev.error = Some(why);
+            Err(refusal) => {
+                ev.error = Some(refusal.message);
                 return unauthorized(reg, needed.as_ref(), None);
             }
         }

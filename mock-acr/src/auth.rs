@@ -142,24 +142,38 @@ async fn exchange(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let mut ev = event(&inner, &reg, "exchange", "POST", &path);
     match do_exchange(&inner, &reg, &form(&body), &mut ev) {
         Ok(resp) => finish(&inner, ev, resp, None),
-        Err((resp, why)) => finish(&inner, ev, resp, Some(why)),
+        Err(r) => finish(&inner, ev, r.response(), Some(r.message)),
     }
 }
 
-type Refusal = (Response, String);
+/// A refused token request: the answer to give and why (for the journal).
+#[derive(Clone, Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    pub(crate) message: String,
+}
+
+impl Refusal {
+    fn response(&self) -> Response {
+        errors(self.status, self.code, &self.message, None)
+    }
+}
 
 fn unauthorized(why: &str) -> Refusal {
-    (
-        errors(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why, None),
-        why.to_owned(),
-    )
+    Refusal {
+        status: StatusCode::UNAUTHORIZED,
+        code: "UNAUTHORIZED",
+        message: why.to_owned(),
+    }
 }
 
 fn bad_request(why: &str) -> Refusal {
-    (
-        errors(StatusCode::BAD_REQUEST, "UNSUPPORTED", why, None),
-        why.to_owned(),
-    )
+    Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "UNSUPPORTED",
+        message: why.to_owned(),
+    }
 }
 
 fn do_exchange(
@@ -252,7 +266,7 @@ async fn token_get(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(req.uri().query().unwrap_or_default()).unwrap_or_default();
     let mut ev = event(&inner, &reg, "token", "GET", req.uri().path());
-    let result = (|| {
+    let result: Result<Response, Refusal> = (|| {
         let requested = scopes(&params)?;
         ev.requested = requested.iter().map(ResourceScope::render).collect();
         let caller = match basic(req.headers()) {
@@ -263,7 +277,7 @@ async fn token_get(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     })();
     match result {
         Ok(resp) => finish(&inner, ev, resp, None),
-        Err((resp, why)) => finish(&inner, ev, resp, Some(why)),
+        Err(r) => finish(&inner, ev, r.response(), Some(r.message)),
     }
 }
 
@@ -282,7 +296,7 @@ async fn token_post(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         .unwrap_or_default();
     let f = form(&body);
     let mut ev = event(&inner, &reg, "token", "POST", &path);
-    let result = (|| {
+    let result: Result<Response, Refusal> = (|| {
         let requested = scopes(&f)?;
         ev.requested = requested.iter().map(ResourceScope::render).collect();
         let caller = match field(&f, "grant_type") {
@@ -303,7 +317,7 @@ async fn token_post(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     })();
     match result {
         Ok(resp) => finish(&inner, ev, resp, None),
-        Err((resp, why)) => finish(&inner, ev, resp, Some(why)),
+        Err(r) => finish(&inner, ev, r.response(), Some(r.message)),
     }
 }
 

@@ -249,14 +249,33 @@ async fn rust_oci_client_pulls_a_manifest_and_a_blob() {
     assert!(digest.starts_with("sha256:"));
     assert_eq!(manifest.layers.len(), 1);
     let mut blob = Vec::new();
-    client.pull_blob(&reference, &manifest.layers[0], &mut blob).await.unwrap();
+    client
+        .pull_blob(&reference, &manifest.layers[0], &mut blob)
+        .await
+        .unwrap();
     assert_eq!(mock_acr::model::digest_of(&blob), manifest.layers[0].digest);
-    assert!(String::from_utf8_lossy(&blob).starts_with("credsim layer of contosoacr.azurecr.io/project-a/app:1.1.0"));
-    let tags = client.list_tags(&reference, &auth, None, None).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&blob)
+            .starts_with("credsim layer of contosoacr.azurecr.io/project-a/app:1.1.0")
+    );
+    let tags = client
+        .list_tags(&reference, &auth, None, None)
+        .await
+        .unwrap();
     assert_eq!(tags.tags, ["1.0.0", "1.1.0", "2.0.0", "multi"]);
     // The blob came through the 307 to storage without the registry token.
-    assert!(w.acr.journal().find(|e| e.endpoint == "storage" && e.status == 200).is_some());
-    assert!(w.acr.journal().find(|e| e.authorization_to_storage).is_none());
+    assert!(
+        w.acr
+            .journal()
+            .find(|e| e.endpoint == "storage" && e.status == 200)
+            .is_some()
+    );
+    assert!(
+        w.acr
+            .journal()
+            .find(|e| e.authorization_to_storage)
+            .is_none()
+    );
     // Another project's repository in the ABAC registry stays closed.
     let rt_abac = w.refresh_for("abacacr", "contoso", "project-a-mi").await;
     let other: Reference = "abacacr.azurecr.io/project-b/app:1.0.0".parse().unwrap();
@@ -264,5 +283,69 @@ async fn rust_oci_client_pulls_a_manifest_and_a_blob() {
         .pull_image_manifest(&other, &RegistryAuth::Basic(NULL_GUID.into(), rt_abac))
         .await
         .unwrap_err();
-    assert!(err.to_string().to_lowercase().contains("not authorized"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("not authorized"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn python_oras_pushes_a_test_artifact_then_pulls_it_back() {
+    let w = World::new().await;
+    let app = w.identity("contoso", "ci-app");
+    let file = w.dir.path().join("artifact.txt");
+    std::fs::write(&file, "credsim pushed this\n").unwrap();
+    let out = python(
+        &w,
+        "oras-push",
+        vec![
+            ("CREDSIM_REGISTRY", "contosoacr.azurecr.io".into()),
+            ("CREDSIM_USERNAME", app.client_id.to_string()),
+            ("CREDSIM_PASSWORD", app.secrets[0].value.expose().clone()),
+            ("CREDSIM_FILE", file.display().to_string()),
+            (
+                "CREDSIM_TARGET",
+                "contosoacr.azurecr.io/project-a/pushed:v1".into(),
+            ),
+        ],
+    )
+    .await;
+    assert!(out.get("error").is_none(), "{out:#}");
+    assert_eq!(out["status"], 201);
+    let at = w
+        .bearer(
+            "contosoacr",
+            "contoso",
+            "project-a-mi",
+            &["repository:project-a/pushed:pull"],
+        )
+        .await;
+    let tags: Value = w
+        .api("contosoacr", "/v2/project-a/pushed/tags/list", Some(&at))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["v1"]));
+    // A pull-only principal cannot push.
+    let rt = w.refresh_for("contosoacr", "contoso", "project-a-mi").await;
+    let out = python(
+        &w,
+        "oras-push",
+        vec![
+            ("CREDSIM_REGISTRY", "contosoacr.azurecr.io".into()),
+            ("CREDSIM_USERNAME", NULL_GUID.into()),
+            ("CREDSIM_PASSWORD", rt),
+            ("CREDSIM_FILE", file.display().to_string()),
+            (
+                "CREDSIM_TARGET",
+                "contosoacr.azurecr.io/project-a/pushed:v2".into(),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        out.get("error").is_some() || out["status"] != 201,
+        "{out:#}"
+    );
 }

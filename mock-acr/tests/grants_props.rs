@@ -14,7 +14,13 @@ use support::*;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// The tests share one world and change its role assignments: one at a time.
@@ -25,22 +31,41 @@ fn world() -> &'static World {
     W.get_or_init(|| runtime().block_on(World::new()))
 }
 
-const REPOS: [&str; 4] = ["charts/guestbook", "project-a/app", "project-b/app", "team/tools"];
+const REPOS: [&str; 4] = [
+    "charts/guestbook",
+    "project-a/app",
+    "project-b/app",
+    "team/tools",
+];
 
 fn role() -> impl Strategy<Value = Role> {
     prop_oneof![
-        Just(Role::AcrPull), Just(Role::AcrPush), Just(Role::AcrDelete), Just(Role::Owner),
-        Just(Role::Contributor), Just(Role::Reader), Just(Role::RepositoryReader),
-        Just(Role::RepositoryWriter), Just(Role::RepositoryContributor), Just(Role::CatalogLister),
+        Just(Role::AcrPull),
+        Just(Role::AcrPush),
+        Just(Role::AcrDelete),
+        Just(Role::Owner),
+        Just(Role::Contributor),
+        Just(Role::Reader),
+        Just(Role::RepositoryReader),
+        Just(Role::RepositoryWriter),
+        Just(Role::RepositoryContributor),
+        Just(Role::CatalogLister),
     ]
 }
 
 fn condition() -> impl Strategy<Value = Option<RepoCondition>> {
     prop_oneof![
         Just(None),
-        prop::sample::select(REPOS.to_vec()).prop_map(|r| Some(RepoCondition::Name(r.to_uppercase()))),
-        prop::sample::select(vec!["project-", "team/", "charts/", "project-a/", "nothing/"])
-            .prop_map(|p| Some(RepoCondition::Prefix(p.to_owned()))),
+        prop::sample::select(REPOS.to_vec())
+            .prop_map(|r| Some(RepoCondition::Name(r.to_uppercase()))),
+        prop::sample::select(vec![
+            "project-",
+            "team/",
+            "charts/",
+            "project-a/",
+            "nothing/"
+        ])
+        .prop_map(|p| Some(RepoCondition::Prefix(p.to_owned()))),
     ]
 }
 
@@ -50,7 +75,10 @@ fn expected(abac: bool, assignments: &[(Role, Option<RepoCondition>)]) -> BTreeS
     for repo in REPOS {
         let ok = assignments.iter().any(|(role, cond)| {
             if abac {
-                let reads = matches!(role, Role::RepositoryReader | Role::RepositoryWriter | Role::RepositoryContributor);
+                let reads = matches!(
+                    role,
+                    Role::RepositoryReader | Role::RepositoryWriter | Role::RepositoryContributor
+                );
                 let covers = match cond {
                     None => true,
                     Some(RepoCondition::Name(n)) => n.eq_ignore_ascii_case(repo),
@@ -58,7 +86,10 @@ fn expected(abac: bool, assignments: &[(Role, Option<RepoCondition>)]) -> BTreeS
                 };
                 reads && covers
             } else {
-                matches!(role, Role::AcrPull | Role::AcrPush | Role::Owner | Role::Contributor | Role::Reader)
+                matches!(
+                    role,
+                    Role::AcrPull | Role::AcrPush | Role::Owner | Role::Contributor | Role::Reader
+                )
             }
         });
         if ok {
@@ -72,7 +103,16 @@ fn expected(abac: bool, assignments: &[(Role, Option<RepoCondition>)]) -> BTreeS
 async fn observed(w: &World, registry: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let aad = w.mi_token("contoso", "project-a-mi", ACR_AUD);
     let service = format!("{registry}.azurecr.io");
-    let (s, body) = w.exchange(registry, &[("grant_type", "access_token"), ("service", &service), ("access_token", &aad)]).await;
+    let (s, body) = w
+        .exchange(
+            registry,
+            &[
+                ("grant_type", "access_token"),
+                ("service", &service),
+                ("access_token", &aad),
+            ],
+        )
+        .await;
     if s != 200 {
         assert_eq!(s, 401, "{body:#}");
         return (BTreeSet::new(), BTreeSet::new());
@@ -80,15 +120,31 @@ async fn observed(w: &World, registry: &str) -> (BTreeSet<String>, BTreeSet<Stri
     let rt = body["refresh_token"].as_str().unwrap().to_owned();
     let (mut pull, mut list) = (BTreeSet::new(), BTreeSet::new());
     for repo in REPOS {
-        let (_, b) = w.access_for(registry, &rt, &[&format!("repository:{repo}:pull,metadata_read")]).await;
+        let (_, b) = w
+            .access_for(
+                registry,
+                &rt,
+                &[&format!("repository:{repo}:pull,metadata_read")],
+            )
+            .await;
         let at = b["access_token"].as_str().unwrap().to_owned();
-        let tags = w.api(registry, &format!("/v2/{repo}/tags/list"), Some(&at)).await;
+        let tags = w
+            .api(registry, &format!("/v2/{repo}/tags/list"), Some(&at))
+            .await;
         if tags.status() == 200 {
             list.insert(repo.to_owned());
         }
-        let first: serde_json::Value = if tags.status() == 200 { tags.json().await.unwrap() } else { serde_json::Value::Null };
+        let first: serde_json::Value = if tags.status() == 200 {
+            tags.json().await.unwrap()
+        } else {
+            serde_json::Value::Null
+        };
         let tag = first["tags"][0].as_str().unwrap_or("1.0.0").to_owned();
-        if w.api(registry, &format!("/v2/{repo}/manifests/{tag}"), Some(&at)).await.status() == 200 {
+        if w.api(registry, &format!("/v2/{repo}/manifests/{tag}"), Some(&at))
+            .await
+            .status()
+            == 200
+        {
             pull.insert(repo.to_owned());
         }
     }
@@ -128,8 +184,20 @@ fn the_oracle_is_not_trivial() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let w = world();
     w.acr.revoke("abacacr", "contoso", "project-a-mi").unwrap();
-    w.acr.assign("abacacr", AssignmentSpec { tenant: "contoso".into(), identity: "project-a-mi".into(),
-        role: Role::RepositoryReader, condition: Some(RepoCondition::Prefix("project-".into())) }).unwrap();
+    w.acr
+        .assign(
+            "abacacr",
+            AssignmentSpec {
+                tenant: "contoso".into(),
+                identity: "project-a-mi".into(),
+                role: Role::RepositoryReader,
+                condition: Some(RepoCondition::Prefix("project-".into())),
+            },
+        )
+        .unwrap();
     let (pull, _) = runtime().block_on(observed(w, "abacacr"));
-    assert_eq!(pull, BTreeSet::from(["project-a/app".to_owned(), "project-b/app".to_owned()]));
+    assert_eq!(
+        pull,
+        BTreeSet::from(["project-a/app".to_owned(), "project-b/app".to_owned()])
+    );
 }
