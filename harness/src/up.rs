@@ -125,36 +125,22 @@ fn shell_quote(s: &str) -> String {
 }
 
 fn env_sh(cloud: &Cloud, ca: &Path, state: &Path) -> String {
-    let proxy = cloud.door.proxy_url();
-    let ca = ca.display().to_string();
     let mut lines = vec![
         "# credsim up: source this file to point unmodified clients at the local mock cloud.".to_owned(),
         "# Every request goes through the front door; destinations no fake serves are refused and recorded.".to_owned(),
     ];
-    let vars: Vec<(&str, String)> = vec![
-        ("HTTPS_PROXY", proxy.clone()),
-        ("HTTP_PROXY", proxy.clone()),
-        ("https_proxy", proxy.clone()),
-        ("http_proxy", proxy),
-        ("NO_PROXY", String::new()),
-        ("no_proxy", String::new()),
-        ("SSL_CERT_FILE", ca.clone()),
-        ("REQUESTS_CA_BUNDLE", ca.clone()),
-        ("CURL_CA_BUNDLE", ca.clone()),
-        ("NODE_EXTRA_CA_CERTS", ca),
-        (
-            "AZURE_AUTHORITY_HOST",
-            "https://login.microsoftonline.com/".to_owned(),
-        ),
-        ("CREDSIM_STATE_DIR", state.display().to_string()),
-    ];
-    let mut vars = vars;
+    let mut vars: Vec<(String, String)> = cloud.door.client_env(None, ca);
+    vars.push((
+        "AZURE_AUTHORITY_HOST".into(),
+        "https://login.microsoftonline.com/".into(),
+    ));
+    vars.push(("CREDSIM_STATE_DIR".into(), state.display().to_string()));
     let first_node = cloud
         .imds
         .as_ref()
         .and_then(|i| i.nodes().into_iter().next());
     if let Some(url) = first_node.and_then(|n| cloud.node_imds_url(&n)) {
-        vars.push(("AZURE_POD_IDENTITY_AUTHORITY_HOST", url));
+        vars.push(("AZURE_POD_IDENTITY_AUTHORITY_HOST".into(), url));
     }
     for (name, value) in vars {
         lines.push(format!("export {name}={}", shell_quote(&value)));

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use mock_kit::RequestContext;
 use serde_json::{Value, json};
 
-use crate::auth::{Authority, basic, caller_from_basic};
+use crate::auth::{Authority, caller_from_basic};
 use crate::model::{Manifest, Repository, digest_of};
 use crate::tokens::{self, Invalid};
 use crate::{AcrEvent, Inner, RegistryState};
@@ -315,7 +315,7 @@ fn handle(
                 return unauthorized(reg, needed.as_ref(), Some("invalid_token"));
             }
         }
-    } else if let Some((user, pass)) = basic(headers) {
+    } else if let Some((user, pass)) = mock_kit::site::basic_auth(headers) {
         match caller_from_basic(inner, reg, &user, &pass) {
             Ok(c) => {
                 ev.principal = Some(c.principal);

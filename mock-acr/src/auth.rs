@@ -23,10 +23,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use base64::Engine as _;
 use mock_kit::RequestContext;
 use serde_json::json;
 use uuid::Uuid;
@@ -269,7 +268,7 @@ async fn token_get(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let result: Result<Response, Refusal> = (|| {
         let requested = scopes(&params)?;
         ev.requested = requested.iter().map(ResourceScope::render).collect();
-        let caller = match basic(req.headers()) {
+        let caller = match mock_kit::site::basic_auth(req.headers()) {
             Some((user, pass)) => caller_from_basic(&inner, &reg, &user, &pass)?,
             None => anonymous(&reg)?,
         };
@@ -376,21 +375,6 @@ fn anonymous(reg: &RegistryState) -> Result<Caller, Refusal> {
         tenant: None,
         authority: Authority::Grants(Grants::anonymous()),
     })
-}
-
-/// The `user:password` of a Basic `Authorization` header.
-pub(crate) fn basic(headers: &HeaderMap) -> Option<(String, String)> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_owned(), p.to_owned()))
 }
 
 pub(crate) fn caller_from_refresh_token(

@@ -12,22 +12,12 @@ use serde_json::Value;
 use support::*;
 
 fn proxy_env(w: &World, label: &str) -> Vec<(String, String)> {
-    let proxy = w.door.proxy_url_for(label);
-    let ca = w.ca_path.display().to_string();
-    vec![
-        ("HTTPS_PROXY".into(), proxy.clone()),
-        ("HTTP_PROXY".into(), proxy.clone()),
-        ("https_proxy".into(), proxy.clone()),
-        ("http_proxy".into(), proxy),
-        ("NO_PROXY".into(), String::new()),
-        ("no_proxy".into(), String::new()),
-        ("REQUESTS_CA_BUNDLE".into(), ca.clone()),
-        ("SSL_CERT_FILE".into(), ca),
-        (
-            "AZURE_AUTHORITY_HOST".into(),
-            "https://login.microsoftonline.com/".into(),
-        ),
-    ]
+    let mut env = w.door.client_env(Some(label), &w.ca_path);
+    env.push((
+        "AZURE_AUTHORITY_HOST".into(),
+        "https://login.microsoftonline.com/".into(),
+    ));
+    env
 }
 
 async fn python(w: &World, case: &str, vars: Vec<(&str, String)>) -> Value {

@@ -27,7 +27,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use base64::Engine as _;
 use jiff::Timestamp;
 use mock_kit::jwt::{self, Algorithm, DecodedJwt, JwtError};
 use mock_kit::{Fingerprint, Jwks, RequestContext};
@@ -338,23 +337,14 @@ fn find_identity(inner: &Inner, tenant: &Tenant, client_id: &str) -> Option<Iden
 }
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, pass) = text.split_once(':')?;
+    let (user, pass) = mock_kit::site::basic_auth(headers)?;
     // RFC 6749 §2.3.1: both halves are form-urlencoded.
     let unescape = |s: &str| {
         percent_encoding::percent_decode_str(&s.replace('+', " "))
             .decode_utf8_lossy()
             .into_owned()
     };
-    Some((unescape(user), unescape(pass)))
+    Some((unescape(&user), unescape(&pass)))
 }
 
 fn check_secret(identity: &Identity, secret: &str, now: Timestamp) -> Result<(), Aadsts> {

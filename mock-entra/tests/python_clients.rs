@@ -9,19 +9,11 @@ use support::*;
 
 /// Runs a case of `clients/python/azure_credentials.py` with the standard variables plus `vars`.
 async fn run(w: &World, case: &str, vars: Vec<(String, String)>) -> Value {
-    let proxy = w.door.proxy_url_for(case);
-    let ca = w.ca_path.display().to_string();
-    let mut env: Vec<(String, String)> = [
-        ("HTTPS_PROXY", proxy.as_str()),
-        ("HTTP_PROXY", proxy.as_str()),
-        ("NO_PROXY", ""),
-        ("REQUESTS_CA_BUNDLE", ca.as_str()),
-        ("SSL_CERT_FILE", ca.as_str()),
-        ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let mut env = w.door.client_env(Some(case), &w.ca_path);
+    env.push((
+        "AZURE_AUTHORITY_HOST".into(),
+        "https://login.microsoftonline.com/".into(),
+    ));
     env.extend(vars);
     let case = case.to_owned();
     tokio::task::spawn_blocking(move || {

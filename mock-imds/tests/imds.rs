@@ -420,19 +420,11 @@ async fn faults_updating_throttled_and_no_answer() {
 // ---- the real Python ManagedIdentityCredential ------------------------------------------------
 
 async fn python_mi(w: &World, label: &str, extra: Vec<(&str, String)>) -> Value {
-    let proxy = w.door.proxy_url_for(label);
-    let ca = w.ca_path.display().to_string();
-    let mut env: Vec<(String, String)> = vec![
-        ("HTTPS_PROXY".into(), proxy.clone()),
-        ("HTTP_PROXY".into(), proxy),
-        ("NO_PROXY".into(), String::new()),
-        ("REQUESTS_CA_BUNDLE".into(), ca.clone()),
-        ("SSL_CERT_FILE".into(), ca),
-        (
-            "CREDSIM_SCOPE".into(),
-            "https://management.azure.com/.default".into(),
-        ),
-    ];
+    let mut env = w.door.client_env(Some(label), &w.ca_path);
+    env.push((
+        "CREDSIM_SCOPE".into(),
+        "https://management.azure.com/.default".into(),
+    ));
     env.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
     tokio::task::spawn_blocking(move || {
         mock_kit::testing::run_python_json("azure_credentials.py", &["managed-identity"], &env)

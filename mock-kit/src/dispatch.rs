@@ -9,7 +9,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -21,7 +20,7 @@ use crate::egress::{CarriedSecret, EgressRecord, Outcome, Refusal};
 use crate::fault::{DropConnection, FaultAction, FaultId, FaultRequest, Faults};
 use crate::journal::Journal;
 use crate::secret::SecretRegistry;
-use crate::site::{ClientInfo, RequestContext, Scheme, Site, SiteTable, Via};
+use crate::site::{ClientInfo, RequestContext, Scheme, Site, SiteTable, Via, basic_credentials};
 
 /// Request bodies larger than this are refused (413); credential flows send a few KiB.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -322,18 +321,6 @@ fn destination(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
         conn.sni.clone().unwrap_or_default().to_ascii_lowercase(),
         default_port,
     )
-}
-
-/// The `user:password` inside an HTTP Basic header value.
-pub(crate) fn basic_credentials(value: &str) -> Option<String> {
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    String::from_utf8(bytes).ok()
 }
 
 fn percent_decode(s: &str) -> String {

@@ -38,12 +38,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::ca::{CaError, CertNames, CertResolver, CertificateAuthority};
 use crate::clock::Clock;
-use crate::dispatch::{ConnInfo, Dispatcher, basic_credentials};
+use crate::dispatch::{ConnInfo, Dispatcher};
 use crate::egress::{EgressRecord, Outcome, Refusal};
 use crate::fault::Faults;
 use crate::journal::Journal;
 use crate::secret::SecretRegistry;
-use crate::site::{ClientInfo, HostPattern, Scheme, Site, SiteError, SiteTable, Via};
+use crate::site::{
+    ClientInfo, HostPattern, Scheme, Site, SiteError, SiteTable, Via, basic_credentials,
+};
 
 /// Why the front door or a listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +201,38 @@ impl FrontDoor {
             percent_encoding::utf8_percent_encode(label, percent_encoding::NON_ALPHANUMERIC)
                 .collect();
         format!("http://{user}:credsim@{}", self.proxy_addr)
+    }
+
+    /// The standard variables that point an unmodified client at the front door and make it trust
+    /// only the run's CA (written as PEM at `ca_file`): the proxy variables in both cases, an empty
+    /// `NO_PROXY`, and `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`,
+    /// `NODE_EXTRA_CA_CERTS`. With `label`, the proxy URL names the client (see
+    /// [`FrontDoor::proxy_url_for`]).
+    pub fn client_env(
+        &self,
+        label: Option<&str>,
+        ca_file: &std::path::Path,
+    ) -> Vec<(String, String)> {
+        let proxy = match label {
+            Some(l) => self.proxy_url_for(l),
+            None => self.proxy_url(),
+        };
+        let ca = ca_file.display().to_string();
+        [
+            ("HTTPS_PROXY", proxy.as_str()),
+            ("HTTP_PROXY", proxy.as_str()),
+            ("https_proxy", proxy.as_str()),
+            ("http_proxy", proxy.as_str()),
+            ("NO_PROXY", ""),
+            ("no_proxy", ""),
+            ("SSL_CERT_FILE", ca.as_str()),
+            ("REQUESTS_CA_BUNDLE", ca.as_str()),
+            ("CURL_CA_BUNDLE", ca.as_str()),
+            ("NODE_EXTRA_CA_CERTS", ca.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
     }
 
     /// The run's CA.

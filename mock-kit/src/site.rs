@@ -282,6 +282,27 @@ impl Scheme {
     }
 }
 
+/// The `user:password` text inside an HTTP Basic header value (`Basic dXNlcjpwYXNz`).
+pub fn basic_credentials(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// The user and password of a request's `Authorization: Basic` header, as sent (no unescaping).
+pub fn basic_auth(headers: &http::HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let text = basic_credentials(value)?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_owned(), pass.to_owned()))
+}
+
 /// Inserted into every request's extensions before the site's router sees it, so a fake knows who
 /// called, how, and under which host name (a registry fake needs its own name).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -467,20 +467,8 @@ async fn egress_record_format() {
 // ---- unmodified external clients -------------------------------------------------------------
 
 /// The standard variables a client is pointed at the front door with.
-fn proxy_env(w: &World) -> Vec<(&'static str, String)> {
-    let proxy = w.door.proxy_url();
-    let ca = w.ca_file.display().to_string();
-    vec![
-        ("HTTPS_PROXY", proxy.clone()),
-        ("HTTP_PROXY", proxy.clone()),
-        ("https_proxy", proxy.clone()),
-        ("http_proxy", proxy),
-        ("NO_PROXY", String::new()),
-        ("no_proxy", String::new()),
-        ("SSL_CERT_FILE", ca.clone()),
-        ("REQUESTS_CA_BUNDLE", ca.clone()),
-        ("CURL_CA_BUNDLE", ca),
-    ]
+fn proxy_env(w: &World) -> Vec<(String, String)> {
+    w.door.client_env(None, &w.ca_file)
 }
 
 #[tokio::test]
