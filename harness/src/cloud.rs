@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use mock_acr::{MockAcr, RegistrySpec};
 use mock_entra::{IdentityKind, MockEntra, Network, Tenant};
 use mock_imds::{MockImds, Node};
+use mock_k8s::{ClusterSpec, MockK8s};
 use mock_kit::front_door::FrontDoorError;
 use mock_kit::issuer::IssuerError;
 use mock_kit::{CertificateAuthority, Clock, FrontDoor, OidcIssuer, SecretRegistry};
@@ -27,6 +28,8 @@ pub struct WorldSpec {
     pub nodes: Vec<Node>,
     /// Container registries, served by mock-acr.
     pub registries: Vec<RegistrySpec>,
+    /// Kubernetes clusters (embedded), each with its own issuer, served by mock-k8s.
+    pub clusters: Vec<ClusterSpec>,
     /// OIDC issuers served at their URLs, by name (until mock-k8s serves clusters, these stand in
     /// for the clusters' service-account issuers).
     pub issuers: Vec<(String, String)>,
@@ -47,6 +50,8 @@ pub enum CloudError {
     Issuer(#[from] IssuerError),
     #[error("the world's registries are invalid")]
     Registries(#[from] mock_acr::AcrError),
+    #[error("the world's clusters are invalid")]
+    Clusters(#[from] mock_k8s::K8sError),
 }
 
 /// The running fakes of one world.
@@ -58,6 +63,7 @@ pub struct Cloud {
     pub imds: Option<MockImds>,
     /// `None` when the world has no registries.
     pub acr: Option<MockAcr>,
+    pub clusters: Vec<MockK8s>,
     pub issuers: Vec<(String, OidcIssuer)>,
     pub clock: Clock,
     pub secrets: SecretRegistry,
@@ -125,11 +131,22 @@ impl Cloud {
             door.add_site(acr.storage_site()).await?;
             Some(acr)
         };
+        let mut clusters = Vec::new();
+        for spec in spec.clusters {
+            let k8s = MockK8s::builder(spec)
+                .clock(clock.clone())
+                .secrets(secrets.clone())
+                .build()?;
+            door.add_site(k8s.site()).await?;
+            door.add_site(k8s.issuer_site()).await?;
+            clusters.push(k8s);
+        }
         Ok(Self {
             door,
             entra,
             imds,
             acr,
+            clusters,
             issuers,
             clock,
             secrets,
@@ -218,7 +235,12 @@ impl Cloud {
             "proxy": self.door.proxy_url(),
             "tenants": tenants,
             "registries": self.registries_json(),
-            "clusters": [],
+            "clusters": self.clusters.iter().map(|c| json!({
+                "name": c.name(),
+                "issuer": c.issuer().url(),
+                "apiServer": self.api_server_url(c.name()),
+                "kubeconfig": format!("kubeconfig/{}.yaml", c.name()),
+            })).collect::<Vec<_>>(),
             "nodes": nodes,
             "issuers": issuers,
         })
@@ -244,6 +266,26 @@ impl Cloud {
                 }))
             })
             .collect()
+    }
+
+    /// The API server URL of a cluster (its direct loopback listener).
+    pub fn api_server_url(&self, cluster: &str) -> Option<String> {
+        self.door
+            .endpoint(&format!("k8s/{cluster}"))
+            .map(|e| e.direct_url)
+    }
+
+    /// An admin kubeconfig for a cluster.
+    pub fn admin_kubeconfig(&self, cluster: &str) -> Option<String> {
+        let k = self.clusters.iter().find(|c| c.name() == cluster)?;
+        Some(mock_k8s::kubeconfig::render(
+            cluster,
+            &self.api_server_url(cluster)?,
+            self.door.ca().cert_pem(),
+            "admin",
+            k.admin_token().expose(),
+            None,
+        ))
     }
 
     /// The direct URL of `node`'s IMDS (for `AZURE_POD_IDENTITY_AUTHORITY_HOST`).

@@ -4,22 +4,52 @@
 //! registry (`contosoacr`, ABAC mode) with one repository per project, and one user-assigned
 //! managed identity per project federated to that project's dedicated ServiceAccount
 //! (`credentials`) on `shard-a` and granted pull on that project's repository only; a second
-//! registry (`fabrikamacr`) in the second tenant; two shards with distinct issuers; a node on
-//! `shard-a` with a managed identity (for IMDS). The clusters behind the `shard-a`/`shard-b`
-//! issuers (which mint the ServiceAccount tokens) arrive with mock-k8s; until then the issuers
-//! publish their discovery documents and keys only.
+//! registry (`fabrikamacr`) in the second tenant; two embedded clusters (`shard-a`, `shard-b`)
+//! with distinct issuers, each running a Kargo-like controller (`kargo/kargo-controller`) that may
+//! mint tokens only for the dedicated `credentials` ServiceAccount of the project namespaces on
+//! its shard; a node on `shard-a` with a managed identity (for IMDS).
 
 use mock_acr::RegistrySpec;
 use mock_acr::model::{ArtifactKind, RepositorySpec};
 use mock_acr::policy::{RepoCondition, Role};
 use mock_entra::{FederatedCredential, Identity, Tenant};
 use mock_imds::Node;
+use mock_k8s::ClusterSpec;
+use serde_json::json;
 
 use crate::cloud::WorldSpec;
 
 /// The issuer URL of a demo shard.
 pub fn issuer_url(shard: &str) -> String {
     format!("https://oidc.{shard}.credsim.test/")
+}
+
+/// A shard: the controller's namespace and ServiceAccount, and per project a namespace, the
+/// dedicated ServiceAccount annotated with the project's identity, and a RoleBinding that lets
+/// the controller mint tokens for that ServiceAccount only.
+fn shard(name: &str, projects: &[&str]) -> ClusterSpec {
+    let mut spec = ClusterSpec::new(name)
+        .issuer(&issuer_url(name))
+        .namespace("kargo")
+        .service_account("kargo", "kargo-controller", &[])
+        .object(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "credsim-credentials-token-minter"},
+            "rules": [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"],
+                       "resourceNames": ["credentials"]},
+                      {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list"]}]}));
+    for project in projects {
+        let client_id =
+            mock_entra::directory::default_client_id("contoso", &format!("{project}-mi"))
+                .to_string();
+        spec = spec
+            .namespace(project)
+            .service_account(project, "credentials", &[("azure.workload.identity/client-id", client_id.as_str())])
+            .object(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "kargo-controller-credentials", "namespace": project},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "credsim-credentials-token-minter"},
+                "subjects": [{"kind": "ServiceAccount", "name": "kargo-controller", "namespace": "kargo"}]}));
+    }
+    spec
 }
 
 fn project_repo(project: &str) -> RepositorySpec {
@@ -72,9 +102,10 @@ pub fn world() -> WorldSpec {
                 )
                 .assign("fabrikam", "fabrikam-ci-app", Role::AcrPull, None),
         ],
-        issuers: vec![
-            ("shard-a".into(), issuer_url("shard-a")),
-            ("shard-b".into(), issuer_url("shard-b")),
+        clusters: vec![
+            shard("shard-a", &["project-a", "project-b"]),
+            shard("shard-b", &[]),
         ],
+        issuers: Vec::new(),
     }
 }

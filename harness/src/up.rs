@@ -4,9 +4,10 @@
 //! serves until the shutdown future resolves (the binary wires it to SIGINT and SIGTERM).
 //!
 //! State directory (`../shared/contracts/cli.md`): `env.sh` (proxy and CA variables,
-//! `AZURE_AUTHORITY_HOST`, `AZURE_POD_IDENTITY_AUTHORITY_HOST` for the first node's IMDS;
-//! `KUBECONFIG` once mock-k8s serves the world's clusters), `ca.pem`, `world.json`, and `ready`,
-//! created last, when every listener accepts connections, and removed again on shutdown.
+//! `AZURE_AUTHORITY_HOST`, `AZURE_POD_IDENTITY_AUTHORITY_HOST` for the first node's IMDS,
+//! `KUBECONFIG` for the first cluster), `ca.pem`, `kubeconfig/<cluster>.yaml` (admin),
+//! `world.json`, and `ready`, created last, when every listener accepts connections, and removed
+//! again on shutdown.
 
 use std::future::Future;
 use std::io::Write;
@@ -85,8 +86,20 @@ pub async fn up(
     let world_json =
         serde_json::to_string_pretty(&cloud.world_json()).expect("world.json serialises");
     write(&world, &(world_json + "\n"))?;
+    let kube_dir = state.join("kubeconfig");
+    std::fs::create_dir_all(&kube_dir).map_err(io_err(&kube_dir))?;
+    let mut first_kubeconfig = None;
+    for c in &cloud.clusters {
+        let path = kube_dir.join(format!("{}.yaml", c.name()));
+        let yaml = cloud.admin_kubeconfig(c.name()).unwrap_or_default();
+        write(&path, &yaml)?;
+        first_kubeconfig.get_or_insert(path);
+    }
     let env = state.join("env.sh");
-    write(&env, &env_sh(&cloud, &ca, &state))?;
+    write(
+        &env,
+        &env_sh(&cloud, &ca, &state, first_kubeconfig.as_deref()),
+    )?;
     write(&ready, "")?;
 
     let _ = writeln!(out, "credsim up: front door on {}", cloud.door.proxy_url());
@@ -124,7 +137,7 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-fn env_sh(cloud: &Cloud, ca: &Path, state: &Path) -> String {
+fn env_sh(cloud: &Cloud, ca: &Path, state: &Path, kubeconfig: Option<&Path>) -> String {
     let mut lines = vec![
         "# credsim up: source this file to point unmodified clients at the local mock cloud.".to_owned(),
         "# Every request goes through the front door; destinations no fake serves are refused and recorded.".to_owned(),
@@ -135,6 +148,9 @@ fn env_sh(cloud: &Cloud, ca: &Path, state: &Path) -> String {
         "https://login.microsoftonline.com/".into(),
     ));
     vars.push(("CREDSIM_STATE_DIR".into(), state.display().to_string()));
+    if let Some(k) = kubeconfig {
+        vars.push(("KUBECONFIG".into(), k.display().to_string()));
+    }
     let first_node = cloud
         .imds
         .as_ref()

@@ -133,7 +133,16 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
     assert_eq!(world["nodes"][0]["name"], "shard-a-node");
     assert_eq!(world["nodes"][0]["cluster"], "shard-a");
     assert_eq!(world["nodes"][0]["managedIdentities"][0], kubelet);
-    assert_eq!(world["issuers"].as_array().unwrap().len(), 2);
+    let clusters = world["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(clusters[0]["name"], "shard-a");
+    assert_eq!(clusters[0]["issuer"], "https://oidc.shard-a.credsim.test/");
+    assert_eq!(clusters[1]["issuer"], "https://oidc.shard-b.credsim.test/");
+    assert!(
+        state
+            .join(clusters[0]["kubeconfig"].as_str().unwrap())
+            .exists()
+    );
 
     let shell = |script: &str| {
         let out = Command::new("bash")
@@ -167,6 +176,16 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
     );
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["issuer"], "https://oidc.shard-a.credsim.test/");
+
+    // kubectl, configured by env.sh's KUBECONFIG, sees the demo cluster; a token it creates for
+    // project-a's dedicated ServiceAccount is what workload identity federates.
+    let out = shell("kubectl get namespaces -o name");
+    assert!(out.contains("namespace/project-a"), "{out}");
+    let token_file = dir.path().join("azure-identity-token");
+    shell(&format!(
+        "kubectl create token credentials -n project-a --audience api://AzureADTokenExchange --duration 1h > '{}'",
+        token_file.display()
+    ));
 
     // The real Python SDK, configured only by env.sh, gets a token for the demo app.
     let python =
@@ -203,6 +222,20 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
         "{got:#}"
     );
     assert_eq!(got["tags"], serde_json::json!(["1.0.0", "1.1.0"]));
+
+    // Workload identity end to end: the kubectl-minted token, exchanged by azure-identity's
+    // WorkloadIdentityCredential, for project-a's managed identity.
+    let mi = &tenants[0]["managedIdentities"][0];
+    let out = shell(&format!(
+        "AZURE_TENANT_ID={tenant_id} AZURE_CLIENT_ID={} AZURE_FEDERATED_TOKEN_FILE='{}' \
+         CREDSIM_SCOPE=https://containerregistry.azure.net/.default '{}' '{}' workload-identity",
+        mi["clientId"].as_str().unwrap(),
+        token_file.display(),
+        python.display(),
+        script.display()
+    ));
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["claims"]["appid"], mi["clientId"], "{got:#}");
 
     let proxy = world["proxy"].as_str().unwrap().to_owned();
     let proxy_port = port_of(&proxy);

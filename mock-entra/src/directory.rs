@@ -27,6 +27,12 @@ pub fn guid_for(path: &str) -> Uuid {
     Uuid::new_v5(&GUID_NAMESPACE, path.as_bytes())
 }
 
+/// The client ID an identity named `identity` in tenant `tenant` gets when none is given (so
+/// worlds can refer to it before mock-entra is built, e.g. in ServiceAccount annotations).
+pub fn default_client_id(tenant: &str, identity: &str) -> Uuid {
+    guid_for(&format!("{tenant}/{identity}/client-id"))
+}
+
 /// The most federated identity credentials one app or identity may have.
 pub const MAX_FEDERATED_CREDENTIALS: usize = 20;
 
@@ -517,7 +523,7 @@ impl Tenant {
         for i in 0..self.identities.len() {
             let identity = &mut self.identities[i];
             if identity.client_id.is_nil() {
-                identity.client_id = guid_for(&format!("{tenant}/{}/client-id", identity.name));
+                identity.client_id = default_client_id(&tenant, &identity.name);
             }
             identity.object_id = guid_for(&format!("{tenant}/{}/object-id", identity.name));
             if identity.is_managed() && identity.resource_id.is_none() {
