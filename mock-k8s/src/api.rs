@@ -299,16 +299,9 @@ fn handle(
         ),
         Target::AccessReview => access_review(inner, &user, &body),
         Target::Token { namespace, name } => token_request(inner, &namespace, &name, &body, audit),
-        Target::Collection { t, namespace } => collection(
-            inner,
-            method,
-            t,
-            namespace.as_deref(),
-            query,
-            headers,
-            &body,
-            verb,
-        ),
+        Target::Collection { t, namespace } => {
+            collection(inner, t, namespace.as_deref(), query, headers, &body, verb)
+        }
         Target::Object { t, namespace, name } => {
             object(inner, method, t, &namespace, &name, headers, &body)
         }
@@ -492,7 +485,6 @@ fn table(inner: &Inner, items: &[Value], revision: &str) -> Value {
 #[allow(clippy::too_many_arguments)]
 fn collection(
     inner: &Inner,
-    method: &Method,
     t: &ResourceType,
     namespace: Option<&str>,
     query: &[(String, String)],
@@ -525,11 +517,10 @@ fn collection(
                 && let Some(body_ns) = obj["metadata"]["namespace"].as_str()
                 && body_ns != ns
             {
-                return error(&ApiError::bad_request(&format!(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )));
+                return error(&ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
-            let _ = method;
             let mut store = inner.store.write().expect("store");
             match store.create(t, ns, obj, inner.clock.now()) {
                 Ok(created) => json_response(StatusCode::CREATED, &created),
