@@ -4,6 +4,8 @@
 //! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
 //! - [`cloud`]: a world running behind one front door (fakes, CA, clock, secrets), and the
 //!   `world.json` description scripts read.
+//! - [`clusters`]: one kube-client code path for every cluster backend (embedded, kind, any
+//!   kubeconfig): TokenRequest, issuer documents, publishing a cluster's issuer at its URL.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
 //!   `ready`), serving until SIGINT/SIGTERM.
 //!
@@ -11,5 +13,6 @@
 //! calls into these modules; only it prints.
 
 pub mod cloud;
+pub mod clusters;
 pub mod demo;
 pub mod up;

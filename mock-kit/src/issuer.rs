@@ -190,28 +190,54 @@ impl OidcIssuer {
 
     /// The documents as a router (paths relative to the issuer host).
     pub fn router(&self) -> Router {
-        let discovery = self.clone();
-        let jwks = self.clone();
-        Router::new()
-            .route(
-                &format!("{}/.well-known/openid-configuration", self.path),
-                get(move || async move {
-                    document(discovery.discovery_document(), "application/json")
-                }),
-            )
-            .route(
-                &format!("{}/openid/v1/jwks", self.path),
-                get(move || async move {
-                    let body = serde_json::to_value(jwks.jwks()).expect("jwks serialise");
-                    document(body, "application/jwk-set+json")
-                }),
-            )
+        let issuer = self.clone();
+        documents_router(&self.path, self.discovery_document(), move || issuer.jwks())
     }
 
     /// A site serving the documents at the issuer's host, named `name`.
     pub fn site(&self, name: &str) -> Site {
         Site::new(name, self.router()).host(self.host.as_str())
     }
+}
+
+/// A site publishing another issuer's documents at `url`: the discovery document and a fixed
+/// JWKS (e.g. fetched from a kind cluster's API server, whose private key stays in the cluster).
+pub fn published_site(name: &str, url: &str, jwks: Jwks) -> Result<Site, IssuerError> {
+    let bad = || IssuerError::BadUrl(url.to_owned());
+    let rest = url.strip_prefix("https://").ok_or_else(bad)?;
+    let (host, path) = match rest.split_once('/') {
+        Some((h, p)) => (h, format!("/{}", p.trim_end_matches('/'))),
+        None => (rest, String::new()),
+    };
+    let path = if path == "/" { String::new() } else { path };
+    let discovery = json!({
+        "issuer": url,
+        "jwks_uri": format!("https://{host}{path}/openid/v1/jwks"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let router = documents_router(&path, discovery, move || jwks.clone());
+    Ok(Site::new(name, router).host(host))
+}
+
+fn documents_router(
+    path: &str,
+    discovery: Value,
+    jwks: impl Fn() -> Jwks + Clone + Send + Sync + 'static,
+) -> Router {
+    Router::new()
+        .route(
+            &format!("{path}/.well-known/openid-configuration"),
+            get(move || async move { document(discovery, "application/json") }),
+        )
+        .route(
+            &format!("{path}/openid/v1/jwks"),
+            get(move || async move {
+                let body = serde_json::to_value(jwks()).expect("jwks serialise");
+                document(body, "application/jwk-set+json")
+            }),
+        )
 }
 
 fn document(body: Value, content_type: &'static str) -> Response {
