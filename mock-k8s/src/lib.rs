@@ -11,6 +11,8 @@
 //!   server-side field validation), CRUD, tables for `kubectl get`, TokenRequest,
 //!   SelfSubjectAccessReview, and the issuer documents;
 //! - [`kubeconfig`]: kubeconfig files for the admin and for ServiceAccounts;
+//! - [`projected`] (private): projected token files rotated at 80% of their lifetime, as the
+//!   kubelet does for workload-identity pods;
 //! - [`protobuf`] (private): the protobuf request bodies typed clients send (`kubectl create
 //!   token`, `auth can-i`, `create namespace`), read into JSON.
 //!
@@ -20,6 +22,7 @@
 
 mod api;
 pub mod kubeconfig;
+mod projected;
 mod protobuf;
 pub mod rbac;
 pub mod store;
@@ -35,6 +38,7 @@ use mock_kit::{Clock, Fingerprint, Journal, OidcIssuer, SecretRegistry, Site};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use projected::ProjectedToken;
 use rbac::UserInfo;
 use store::{Store, by_kind};
 

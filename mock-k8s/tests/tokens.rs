@@ -270,3 +270,49 @@ async fn issuer_documents_on_the_api_server_follow_rbac() {
     assert_eq!(sa.status(), 200);
     assert_eq!(sa.headers()["content-type"], "application/jwk-set+json");
 }
+
+#[tokio::test]
+async fn projected_token_files_rotate_at_eighty_percent_of_their_lifetime() {
+    let clock = mock_kit::Clock::frozen_at("2026-11-29T18:00:00Z".parse().unwrap());
+    let k = mock_k8s::MockK8s::builder(support::cluster("shard-a"))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wi/token/azure-identity-token");
+    let projected = k
+        .project_token(
+            "project-a",
+            "credentials",
+            EXCHANGE,
+            std::time::Duration::from_secs(3600),
+            &path,
+        )
+        .unwrap();
+    let first = std::fs::read_to_string(&path).unwrap();
+    let claims = mock_kit::jwt::decode_unverified(&first).unwrap();
+    assert_eq!(
+        claims.claim_str("sub"),
+        Some("system:serviceaccount:project-a:credentials")
+    );
+    assert_eq!(claims.claims["aud"], json!([EXCHANGE]));
+    clock.advance(std::time::Duration::from_secs(2879));
+    assert!(!projected.refresh_if_due().unwrap());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+    clock.advance(std::time::Duration::from_secs(1));
+    assert!(projected.refresh_if_due().unwrap());
+    let second = std::fs::read_to_string(&path).unwrap();
+    assert_ne!(second, first);
+    let c2 = mock_kit::jwt::decode_unverified(&second).unwrap();
+    assert_eq!(
+        c2.claim_i64("iat").unwrap() - claims.claim_i64("iat").unwrap(),
+        2880
+    );
+    // Each rotation is audited like the kubelet's TokenRequest.
+    assert_eq!(
+        k.audit().count(
+            |e| e.user == "system:node:kubelet" && e.namespace.as_deref() == Some("project-a")
+        ),
+        2
+    );
+}
