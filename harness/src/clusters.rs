@@ -7,8 +7,10 @@
 //! private key credsim does not hold, [`ClusterHandle::publish_issuer`] fetches the JWKS from the
 //! API server and publishes it at the issuer URL through the front door, where mock-entra reads it.
 //!
-//! [`KindBackend`] creates and deletes kind clusters (needs Docker and kind; its test is ignored
-//! where they are missing).
+//! [`KindBackend`] creates and deletes kind clusters; [`K3sBackend`] starts a k3s container with
+//! the same issuer and key wiring through testcontainers, so a Rust test suite with Docker gets a
+//! real API server without leaving `cargo test`. Both need Docker (and kind); their tests are
+//! ignored where it is missing.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +26,8 @@ use serde_json::Value;
 pub enum Backend {
     Embedded,
     Kind,
+    /// A k3s container started by testcontainers.
+    K3s,
     Kubeconfig,
 }
 
@@ -279,5 +283,90 @@ impl KindBackend {
                 what: format!("kind delete cluster exited with {status}"),
             })
         }
+    }
+}
+
+/// The k3s image the testcontainers backend runs.
+pub const K3S_IMAGE: (&str, &str) = ("rancher/k3s", "v1.33.1-k3s1");
+
+/// A k3s API server in a container (testcontainers), signing ServiceAccount tokens with a
+/// credsim-provided key for a credsim-chosen issuer. Dropping it stops the container.
+pub struct K3sBackend {
+    pub container: testcontainers::ContainerAsync<testcontainers::GenericImage>,
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Debug for K3sBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("K3sBackend")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl K3sBackend {
+    /// Writes the keys into `dir`, starts k3s with [`kind_config::k3s_server_args`], connects.
+    pub async fn start(
+        name: &str,
+        issuer: &str,
+        key: &RsaSigningKey,
+        dir: &Path,
+    ) -> Result<(Self, ClusterHandle), ClusterError> {
+        use testcontainers::core::{IntoContainerPort as _, Mount, WaitFor};
+        use testcontainers::runners::AsyncRunner as _;
+        use testcontainers::{GenericImage, ImageExt as _};
+        let other = |what: String| ClusterError::Other {
+            cluster: name.to_owned(),
+            what,
+        };
+        let keys = dir.join("keys");
+        let conf = dir.join("conf");
+        for d in [&keys, &conf] {
+            std::fs::create_dir_all(d).map_err(|e| other(e.to_string()))?;
+        }
+        let private = key.private_key_pem().map_err(|e| other(e.to_string()))?;
+        std::fs::write(keys.join("sa.key"), private).map_err(|e| other(e.to_string()))?;
+        std::fs::write(keys.join("sa.pub"), key.public_key_pem())
+            .map_err(|e| other(e.to_string()))?;
+        let mut args = kind_config::k3s_server_args(issuer, "/var/lib/credsim");
+        args.push("--snapshotter=native".into());
+        let container = GenericImage::new(K3S_IMAGE.0, K3S_IMAGE.1)
+            .with_wait_for(WaitFor::message_on_stderr(
+                "Node controller sync successful",
+            ))
+            .with_exposed_port(6443.tcp())
+            .with_cmd(args)
+            .with_env_var("K3S_KUBECONFIG_MODE", "644")
+            .with_mount(Mount::bind_mount(
+                conf.display().to_string(),
+                "/etc/rancher/k3s/",
+            ))
+            .with_mount(Mount::bind_mount(
+                keys.display().to_string(),
+                "/var/lib/credsim",
+            ))
+            .with_privileged(true)
+            .with_userns_mode("host")
+            .start()
+            .await
+            .map_err(|e| other(format!("starting k3s failed: {e}")))?;
+        let port = container
+            .get_host_port_ipv4(6443.tcp())
+            .await
+            .map_err(|e| other(format!("k3s exposes no API port: {e}")))?;
+        let kubeconfig = std::fs::read_to_string(conf.join("k3s.yaml"))
+            .map_err(|e| other(format!("k3s wrote no kubeconfig: {e}")))?
+            .replace(
+                "https://127.0.0.1:6443",
+                &format!("https://127.0.0.1:{port}"),
+            );
+        let handle = ClusterHandle::connect(name, Backend::K3s, issuer, &kubeconfig).await?;
+        Ok((
+            Self {
+                container,
+                dir: dir.to_path_buf(),
+            },
+            handle,
+        ))
     }
 }

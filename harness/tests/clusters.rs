@@ -256,3 +256,21 @@ async fn the_kind_backend_creates_a_cluster_signing_with_credsims_key() {
     result.unwrap();
     assert!(jwks.unwrap().get(key.kid()).is_some());
 }
+
+#[tokio::test]
+#[ignore = "needs docker"]
+async fn the_k3s_backend_signs_with_credsims_key() {
+    let cloud = demo().await;
+    let key = mock_kit::RsaSigningKey::generate(mock_kit::KidStyle::Kubernetes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_k3s, handle) = harness::clusters::K3sBackend::start(
+        "credsim-k3s",
+        "https://oidc.credsim-k3s.credsim.test/",
+        &key,
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    handle.publish_issuer(&cloud.door).await.unwrap();
+    assert!(handle.jwks().await.unwrap().get(key.kid()).is_some());
+}
