@@ -294,6 +294,32 @@ impl MockK8s {
         &self.inner.audit
     }
 
+    /// A kubeconfig authenticated as `namespace/service_account` (a token for the API server's
+    /// audience, valid for `lifetime`), for the API server at `server` trusted through `ca_pem`.
+    pub fn service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        service_account: &str,
+        server: &str,
+        ca_pem: &str,
+        lifetime: Duration,
+    ) -> Result<String, K8sError> {
+        let token = self.service_account_token(
+            namespace,
+            service_account,
+            &[self.inner.issuer.url()],
+            lifetime,
+        )?;
+        Ok(kubeconfig::render(
+            &self.inner.name,
+            server,
+            ca_pem,
+            service_account,
+            token.expose(),
+            Some(namespace),
+        ))
+    }
+
     /// A copy of an object.
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
         let group = if matches!(

@@ -316,3 +316,38 @@ async fn projected_token_files_rotate_at_eighty_percent_of_their_lifetime() {
         2
     );
 }
+
+#[tokio::test]
+async fn token_lifetimes_are_capped_by_the_cluster_maximum() {
+    let spec = support::cluster("capped");
+    let spec = mock_k8s::ClusterSpec {
+        max_token_expiration: Some(std::time::Duration::from_secs(7200)),
+        ..spec
+    };
+    let k = mock_k8s::MockK8s::builder(spec).build().unwrap();
+    let door = mock_kit::FrontDoor::builder().start().await.unwrap();
+    let api = door.add_site(k.site()).await.unwrap();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let resp = http
+        .post(format!(
+            "{}/api/v1/namespaces/project-a/serviceaccounts/credentials/token",
+            api.direct_url
+        ))
+        .bearer_auth(k.admin_token().expose())
+        .json(&json!({"spec": {"audiences": [EXCHANGE], "expirationSeconds": 48 * 3600}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["spec"]["expirationSeconds"], 7200);
+    let c = mock_kit::jwt::decode_unverified(body["status"]["token"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        c.claim_i64("exp").unwrap() - c.claim_i64("iat").unwrap(),
+        7200
+    );
+}

@@ -103,27 +103,17 @@ impl World {
             ),
         )
         .unwrap();
-        let controller_token = a
-            .service_account_token(
+        let controller_kubeconfig = dir.path().join("controller.yaml");
+        let yaml = a
+            .service_account_kubeconfig(
                 "kargo",
                 "controller",
-                &[a.issuer().url()],
+                &server,
+                door.ca().cert_pem(),
                 Duration::from_secs(24 * 3600),
             )
             .unwrap();
-        let controller_kubeconfig = dir.path().join("controller.yaml");
-        std::fs::write(
-            &controller_kubeconfig,
-            kubeconfig::render(
-                "shard-a",
-                &server,
-                door.ca().cert_pem(),
-                "controller",
-                controller_token.expose(),
-                Some("kargo"),
-            ),
-        )
-        .unwrap();
+        std::fs::write(&controller_kubeconfig, yaml).unwrap();
         Self {
             door,
             a,
