@@ -23,13 +23,7 @@ async fn demo() -> Cloud {
 }
 
 fn proxied(cloud: &Cloud) -> reqwest::Client {
-    reqwest::Client::builder()
-        .proxy(reqwest::Proxy::all(cloud.door.proxy_url()).unwrap())
-        .tls_certs_only([
-            reqwest::Certificate::from_pem(cloud.door.ca().cert_pem().as_bytes()).unwrap(),
-        ])
-        .build()
-        .unwrap()
+    mock_kit::testing::proxied_client(&cloud.door, None)
 }
 
 #[tokio::test]

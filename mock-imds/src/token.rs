@@ -98,21 +98,36 @@ fn event(node: &ServedNode, endpoint: &str, at: jiff::Timestamp) -> ImdsEvent {
     }
 }
 
+/// The answer function of one endpoint.
+type Answer =
+    fn(&State, &ServedNode, &HashMap<String, String>, &HeaderMap, &mut ImdsEvent) -> Response;
+
+/// What both token endpoints do around their answer: pick the node, apply faults, journal.
+async fn serve(
+    state: State,
+    q: HashMap<String, String>,
+    req: Request,
+    endpoint: &str,
+    answer: Answer,
+) -> Response {
+    let node = state.node(req.extensions().get::<RequestContext>());
+    let path = req.uri().path().to_owned();
+    if let Some(resp) = state.fault(&node.node.name, endpoint, &path).await {
+        return resp;
+    }
+    let mut ev = event(node, endpoint, state.inner.entra.clock().now());
+    let resp = answer(&state, node, &q, req.headers(), &mut ev);
+    ev.status = resp.status().as_u16();
+    state.inner.journal.push(ev);
+    resp
+}
+
 async fn imds_token(
     axum::extract::State(state): axum::extract::State<State>,
     Query(q): Query<HashMap<String, String>>,
     req: Request,
 ) -> Response {
-    let node = state.node(req.extensions().get::<RequestContext>());
-    let path = req.uri().path().to_owned();
-    if let Some(resp) = state.fault(&node.node.name, "token", &path).await {
-        return resp;
-    }
-    let mut ev = event(node, "token", state.inner.entra.clock().now());
-    let resp = imds_answer(&state, node, &q, req.headers(), &mut ev);
-    ev.status = resp.status().as_u16();
-    state.inner.journal.push(ev);
-    resp
+    serve(state, q, req, "token", imds_answer).await
 }
 
 fn imds_answer(
@@ -191,16 +206,7 @@ async fn app_service_token(
     Query(q): Query<HashMap<String, String>>,
     req: Request,
 ) -> Response {
-    let node = state.node(req.extensions().get::<RequestContext>());
-    let path = req.uri().path().to_owned();
-    if let Some(resp) = state.fault(&node.node.name, "app-service", &path).await {
-        return resp;
-    }
-    let mut ev = event(node, "app-service", state.inner.entra.clock().now());
-    let resp = app_service_answer(&state, node, &q, req.headers(), &mut ev);
-    ev.status = resp.status().as_u16();
-    state.inner.journal.push(ev);
-    resp
+    serve(state, q, req, "app-service", app_service_answer).await
 }
 
 fn app_service_answer(

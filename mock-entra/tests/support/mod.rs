@@ -72,13 +72,7 @@ impl World {
             .build()
             .unwrap();
         door.add_site(entra.site()).await.unwrap();
-        let http = reqwest::Client::builder()
-            .proxy(reqwest::Proxy::all(door.proxy_url()).unwrap())
-            .tls_certs_only([
-                reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).unwrap(),
-            ])
-            .build()
-            .unwrap();
+        let http = mock_kit::testing::proxied_client(&door, None);
         let dir = tempfile::tempdir().unwrap();
         let ca_path = dir.path().join("ca.pem");
         std::fs::write(&ca_path, door.ca().cert_pem()).unwrap();

@@ -128,13 +128,7 @@ impl World {
     }
 
     pub fn api_client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .tls_certs_only([
-                reqwest::Certificate::from_pem(self.door.ca().cert_pem().as_bytes()).unwrap(),
-            ])
-            .build()
-            .unwrap()
+        mock_kit::testing::direct_client(&self.door)
     }
 
     pub fn server(&self, cluster: &str) -> String {
