@@ -95,6 +95,29 @@ fn sub(m: &Message, n: u32) -> Option<Message> {
     })
 }
 
+/// A `map<string, bytes>` field, values base64-encoded as the JSON form carries them.
+fn bytes_map(m: &Message, n: u32) -> Map<String, Value> {
+    use base64::Engine as _;
+    m.iter()
+        .filter_map(|(k, v)| match v {
+            Field::Bytes(b) if *k == n => {
+                let entry = message(b)?;
+                let value = entry.iter().find_map(|(k, v)| match v {
+                    Field::Bytes(b) if *k == 2 => Some(b.clone()),
+                    _ => None,
+                });
+                Some((
+                    string(&entry, 1)?,
+                    Value::from(
+                        base64::engine::general_purpose::STANDARD.encode(value.unwrap_or_default()),
+                    ),
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn map(m: &Message, n: u32) -> Map<String, Value> {
     m.iter()
         .filter_map(|(k, v)| match v {
@@ -152,9 +175,16 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
     };
     let metadata = object_meta(sub(&raw, 1));
     let obj = match kind.as_str() {
-        "Namespace" | "ServiceAccount" | "ConfigMap" | "Secret" => {
+        "Namespace" | "ServiceAccount" => {
             json!({"apiVersion": api_version, "kind": kind, "metadata": metadata})
         }
+        // ConfigMap: data 2 (map<string,string>), binaryData 3 (map<string,bytes>).
+        "ConfigMap" => json!({"apiVersion": api_version, "kind": kind, "metadata": metadata,
+            "data": map(&raw, 2), "binaryData": bytes_map(&raw, 3)}),
+        // Secret: data 2 (map<string,bytes>), type 3, stringData 4.
+        "Secret" => json!({"apiVersion": api_version, "kind": kind, "metadata": metadata,
+            "data": bytes_map(&raw, 2), "type": string(&raw, 3).unwrap_or_else(|| "Opaque".into()),
+            "stringData": map(&raw, 4)}),
         "TokenRequest" => {
             let spec = sub(&raw, 2).unwrap_or_default();
             let mut s = json!({"audiences": strings(&spec, 1)});

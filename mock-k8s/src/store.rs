@@ -361,6 +361,9 @@ impl Store {
             obj["spec"] = json!({"finalizers": ["kubernetes"]});
             obj["status"] = json!({"phase": "Active"});
         }
+        if t.kind == "Secret" {
+            default_secret(&mut obj);
+        }
         self.objects.insert(k, obj.clone());
         Ok(obj)
     }
@@ -422,6 +425,27 @@ impl Store {
             self.objects.retain(|(_, _, ns, _), _| ns != name);
         }
         Ok(obj)
+    }
+}
+
+/// What the API server does to a Secret on write: `type` defaults to `Opaque`, and `stringData`
+/// is folded into `data` (base64) and dropped.
+fn default_secret(obj: &mut Value) {
+    use base64::Engine as _;
+    if obj["type"].as_str().is_none_or(str::is_empty) {
+        obj["type"] = "Opaque".into();
+    }
+    if let Some(Value::Object(string_data)) =
+        obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
+        if !obj["data"].is_object() {
+            obj["data"] = json!({});
+        }
+        for (k, v) in string_data {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+            obj["data"][k] = encoded.into();
+        }
     }
 }
 

@@ -68,6 +68,43 @@ async fn kubectl_get_create_apply_as_admin() {
     let (ok, out, err) = k(&["apply", "-f", manifest.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "serviceaccount/credentials configured");
+    // Typed commands post protobuf; their data must survive.
+    let (ok, _, err) = k(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "project-c",
+        "--from-literal=tenant=contoso",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = k(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        "project-c",
+        "--from-literal=password=s3cr3t-value",
+    ]);
+    assert!(ok, "{err}");
+    let cm = w.a.get("ConfigMap", "project-c", "settings").unwrap();
+    assert_eq!(cm["data"]["tenant"], "contoso");
+    let secret = w.a.get("Secret", "project-c", "creds").unwrap();
+    assert_eq!(secret["data"]["password"], "czNjcjN0LXZhbHVl");
+    assert_eq!(secret["type"], "Opaque");
+    let (ok, out, _) = k(&[
+        "get",
+        "configmap",
+        "settings",
+        "-n",
+        "project-c",
+        "-o",
+        "jsonpath={.data.tenant}",
+    ]);
+    assert!(ok);
+    assert_eq!(out, "contoso");
+
     let sa =
         w.a.get("ServiceAccount", "project-c", "credentials")
             .unwrap();
