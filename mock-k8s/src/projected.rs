@@ -87,6 +87,24 @@ impl ProjectedToken {
     }
 }
 
+impl ProjectedToken {
+    /// Keeps the file fresh on a schedule, as the kubelet does: every `every` (real time) the
+    /// token is checked against the virtual clock and rotated when due. The task ends when the
+    /// returned handle is aborted or dropped with the runtime; a failed rotation is logged and
+    /// retried at the next tick.
+    pub fn keep_fresh(self: std::sync::Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(error) = self.refresh_if_due() {
+                    tracing::warn!(%error, path = %self.path.display(), "rotating a projected token failed");
+                }
+            }
+        })
+    }
+}
+
 impl MockK8s {
     /// Writes a projected token for `namespace/service_account` with `audience` to `path`, and
     /// returns the handle that keeps it fresh ([`ProjectedToken::refresh_if_due`]).

@@ -296,12 +296,28 @@ async fn projected_token_files_rotate_at_eighty_percent_of_their_lifetime() {
         c2.claim_i64("iat").unwrap() - claims.claim_i64("iat").unwrap(),
         2880
     );
+    // On a schedule: a background task rotates once the virtual clock passes 80% again.
+    let projected = std::sync::Arc::new(projected);
+    let task = projected
+        .clone()
+        .keep_fresh(std::time::Duration::from_millis(20));
+    clock.advance(std::time::Duration::from_secs(2880));
+    let mut rotated = false;
+    for _ in 0..200 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if std::fs::read_to_string(&path).unwrap() != second {
+            rotated = true;
+            break;
+        }
+    }
+    task.abort();
+    assert!(rotated, "the scheduled rotation did not happen");
     // Each rotation is audited like the kubelet's TokenRequest.
     assert_eq!(
         k.audit().count(
             |e| e.user == "system:node:kubelet" && e.namespace.as_deref() == Some("project-a")
         ),
-        2
+        3
     );
 }
 
