@@ -20,6 +20,10 @@ use serde_json::{Value, json};
 /// Changelog: 1, the first version (tenants, registries, clusters, nodes as the CLI contract lists).
 pub const WORLD_JSON_FORMAT_VERSION: u32 = 1;
 
+/// How many egress records a world keeps (the oldest are dropped past it, so a long-running
+/// `credsim up` does not grow without bound; a scenario run stays far below it).
+pub const EGRESS_CAPACITY: usize = 250_000;
+
 /// What a world holds, as builder inputs for the fakes.
 #[derive(Clone, Debug, Default)]
 pub struct WorldSpec {
@@ -80,6 +84,7 @@ impl Cloud {
             .ca(ca.clone())
             .clock(clock.clone())
             .secrets(secrets.clone())
+            .egress_capacity(EGRESS_CAPACITY)
             .start()
             .await?;
         let entra = spec

@@ -72,9 +72,17 @@ pub struct FrontDoorBuilder {
     clock: Option<Clock>,
     secrets: Option<SecretRegistry>,
     faults: Option<Faults>,
+    egress_capacity: Option<usize>,
 }
 
 impl FrontDoorBuilder {
+    /// Keeps at most `n` egress records, dropping the oldest (for long-running mock clouds);
+    /// default unbounded, so a run's evidence is complete.
+    pub fn egress_capacity(mut self, n: usize) -> Self {
+        self.egress_capacity = Some(n);
+        self
+    }
+
     /// The proxy's address; default `127.0.0.1:0`.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
@@ -126,7 +134,10 @@ impl FrontDoorBuilder {
             dispatcher: Dispatcher {
                 sites: SiteTable::new(),
                 faults: self.faults.unwrap_or_default(),
-                egress: Journal::new(),
+                egress: match self.egress_capacity {
+                    Some(n) => Journal::bounded(n),
+                    None => Journal::new(),
+                },
                 secrets: self.secrets.unwrap_or_default(),
                 clock: self.clock.unwrap_or_else(Clock::system),
             },

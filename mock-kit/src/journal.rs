@@ -3,8 +3,11 @@
 //! Every fake keeps its evidence (token requests, exchanges, TokenRequests, egress) in a
 //! [`Journal`]. Entries get a sequence number on append, so a reader can ask for "everything since
 //! I last looked" and can wait for an entry that has not been written yet (a request still in
-//! flight) without sleeping in a loop.
+//! flight) without sleeping in a loop. A bounded journal ([`Journal::bounded`], for long-running
+//! `credsim up`) drops its oldest entries past a capacity; sequence numbers stay global and
+//! [`Journal::dropped`] says how many were let go.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,8 +21,16 @@ pub struct Journal<E> {
 
 #[derive(Debug)]
 struct Inner<E> {
-    entries: Mutex<Vec<E>>,
+    entries: Mutex<Entries<E>>,
     appended: Notify,
+}
+
+#[derive(Debug)]
+struct Entries<E> {
+    kept: VecDeque<E>,
+    /// How many of the oldest entries were dropped (the sequence number of `kept[0]`).
+    dropped: usize,
+    capacity: Option<usize>,
 }
 
 impl<E> Clone for Journal<E> {
@@ -32,12 +43,32 @@ impl<E> Clone for Journal<E> {
 
 impl<E> Default for Journal<E> {
     fn default() -> Self {
+        Self::with_capacity(None)
+    }
+}
+
+impl<E> Journal<E> {
+    fn with_capacity(capacity: Option<usize>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                entries: Mutex::new(Vec::new()),
+                entries: Mutex::new(Entries {
+                    kept: VecDeque::new(),
+                    dropped: 0,
+                    capacity,
+                }),
                 appended: Notify::new(),
             }),
         }
+    }
+
+    /// A journal that keeps at most `capacity` entries, dropping the oldest.
+    pub fn bounded(capacity: usize) -> Self {
+        Self::with_capacity(Some(capacity.max(1)))
+    }
+
+    /// How many of the oldest entries a bounded journal has dropped.
+    pub fn dropped(&self) -> usize {
+        self.inner.entries.lock().expect("journal lock").dropped
     }
 }
 
@@ -47,20 +78,24 @@ impl<E: Clone> Journal<E> {
         Self::default()
     }
 
-    /// Appends `entry`; returns its sequence number (0-based, dense).
+    /// Appends `entry`; returns its sequence number (0-based, dense, never reused).
     pub fn push(&self, entry: E) -> usize {
         let seq = {
-            let mut entries = self.inner.entries.lock().expect("journal lock");
-            entries.push(entry);
-            entries.len() - 1
+            let mut e = self.inner.entries.lock().expect("journal lock");
+            e.kept.push_back(entry);
+            if e.capacity.is_some_and(|c| e.kept.len() > c) {
+                e.kept.pop_front();
+                e.dropped += 1;
+            }
+            e.dropped + e.kept.len() - 1
         };
         self.inner.appended.notify_waiters();
         seq
     }
 
-    /// How many entries have been appended.
+    /// How many entries are kept (all that were appended, unless bounded).
     pub fn len(&self) -> usize {
-        self.inner.entries.lock().expect("journal lock").len()
+        self.inner.entries.lock().expect("journal lock").kept.len()
     }
 
     /// True when nothing has been appended.
@@ -70,31 +105,36 @@ impl<E: Clone> Journal<E> {
 
     /// A copy of every entry, in order.
     pub fn snapshot(&self) -> Vec<E> {
-        self.inner.entries.lock().expect("journal lock").clone()
+        let e = self.inner.entries.lock().expect("journal lock");
+        e.kept.iter().cloned().collect()
     }
 
-    /// The entries with sequence number `seq` and later.
+    /// The kept entries with sequence number `seq` and later.
     pub fn since(&self, seq: usize) -> Vec<E> {
-        let entries = self.inner.entries.lock().expect("journal lock");
-        entries.get(seq..).map(<[E]>::to_vec).unwrap_or_default()
+        let e = self.inner.entries.lock().expect("journal lock");
+        e.kept
+            .iter()
+            .skip(seq.saturating_sub(e.dropped))
+            .cloned()
+            .collect()
     }
 
     /// The entries that satisfy `pred`, in order.
     pub fn filter(&self, pred: impl Fn(&E) -> bool) -> Vec<E> {
         let entries = self.inner.entries.lock().expect("journal lock");
-        entries.iter().filter(|e| pred(e)).cloned().collect()
+        entries.kept.iter().filter(|e| pred(e)).cloned().collect()
     }
 
     /// How many entries satisfy `pred`.
     pub fn count(&self, pred: impl Fn(&E) -> bool) -> usize {
         let entries = self.inner.entries.lock().expect("journal lock");
-        entries.iter().filter(|e| pred(e)).count()
+        entries.kept.iter().filter(|e| pred(e)).count()
     }
 
     /// The first entry that satisfies `pred`.
     pub fn find(&self, pred: impl Fn(&E) -> bool) -> Option<E> {
         let entries = self.inner.entries.lock().expect("journal lock");
-        entries.iter().find(|e| pred(e)).cloned()
+        entries.kept.iter().find(|e| pred(e)).cloned()
     }
 
     /// Waits until an entry satisfying `pred` exists (already, or appended later), at most
@@ -138,6 +178,20 @@ mod tests {
         assert_eq!(j.count(|e| e.starts_with('c')), 1);
         assert_eq!(j.find(|e| e.len() == 2), Some("bb"));
         assert_eq!(j.find(|e| e.is_empty()), None);
+    }
+
+    #[test]
+    fn bounded_journals_drop_the_oldest_and_keep_global_sequence_numbers() {
+        let j = Journal::bounded(2);
+        assert_eq!(j.push('a'), 0);
+        assert_eq!(j.push('b'), 1);
+        assert_eq!(j.push('c'), 2);
+        assert_eq!(j.snapshot(), vec!['b', 'c']);
+        assert_eq!(j.dropped(), 1);
+        assert_eq!(j.len(), 2);
+        assert_eq!(j.since(0), vec!['b', 'c']);
+        assert_eq!(j.since(2), vec!['c']);
+        assert_eq!(j.since(3), Vec::<char>::new());
     }
 
     #[test]
