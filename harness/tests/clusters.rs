@@ -22,6 +22,33 @@ async fn demo() -> Cloud {
     .unwrap()
 }
 
+/// Exchanges `assertion` for project-a's managed identity at mock-entra, through the front door.
+async fn federate(cloud: &Cloud, assertion: &str) -> (u16, Value) {
+    let dir = cloud.entra.directory();
+    let t = dir.tenant_named("contoso").unwrap();
+    let mi = t.identity_named("project-a-mi").unwrap();
+    let resp = proxied(cloud)
+        .post(format!(
+            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
+            t.id
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &mi.client_id.to_string()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+            ("scope", "https://containerregistry.azure.net/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
 fn proxied(cloud: &Cloud) -> reqwest::Client {
     mock_kit::testing::proxied_client(&cloud.door, None)
 }
@@ -65,29 +92,7 @@ async fn kube_token_request_verifies_against_the_published_jwks_and_federates() 
         Some("system:serviceaccount:project-a:credentials")
     );
 
-    let dir = cloud.entra.directory();
-    let t = dir.tenant_named("contoso").unwrap();
-    let mi = t.identity_named("project-a-mi").unwrap();
-    let resp = http
-        .post(format!(
-            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-            t.id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &mi.client_id.to_string()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", &token),
-            ("scope", "https://containerregistry.azure.net/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap();
+    let (status, body) = federate(&cloud, &token).await;
     assert_eq!(status, 200, "{body:#}");
 
     // project-b's account on the same shard is a different subject: refused.
@@ -95,25 +100,8 @@ async fn kube_token_request_verifies_against_the_published_jwks_and_federates() 
         .token_request("project-b", "credentials", &[EXCHANGE], None)
         .await
         .unwrap();
-    let resp = http
-        .post(format!(
-            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-            t.id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &mi.client_id.to_string()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", other.token.expose()),
-            ("scope", "https://containerregistry.azure.net/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+    let (status, body) = federate(&cloud, other.token.expose()).await;
+    assert_eq!(status, 401, "{body:#}");
 }
 
 #[tokio::test]
