@@ -6,6 +6,8 @@
 //!   `world.json` description scripts read.
 //! - [`clusters`]: one kube-client code path for every cluster backend (embedded, kind, any
 //!   kubeconfig): TokenRequest, issuer documents, publishing a cluster's issuer at its URL.
+//! - [`probe`]: evidence from use: what a returned credential really unlocks, probed against
+//!   every repository of every registry as an OCI client would.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
 //!   `ready`), serving until SIGINT/SIGTERM.
 //!
@@ -15,4 +17,5 @@
 pub mod cloud;
 pub mod clusters;
 pub mod demo;
+pub mod probe;
 pub mod up;

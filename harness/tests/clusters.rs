@@ -50,7 +50,7 @@ async fn federate(cloud: &Cloud, assertion: &str) -> (u16, Value) {
 }
 
 fn proxied(cloud: &Cloud) -> reqwest::Client {
-    mock_kit::testing::proxied_client(&cloud.door, None)
+    cloud.door.client(None)
 }
 
 #[tokio::test]

@@ -510,6 +510,18 @@ impl MockAcr {
         Some((r.login_server.clone(), r.tenant.clone(), repos))
     }
 
+    /// The tags of a repository, in order.
+    pub fn tags(&self, registry: &str, repository: &str) -> Vec<String> {
+        let Some(r) = self.inner.registry_named(registry) else {
+            return Vec::new();
+        };
+        let content = r.content.read().expect("content");
+        content
+            .get(repository)
+            .map(|repo| repo.tags.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The role assignments of a registry.
     pub fn grants(&self, registry: &str) -> Vec<GrantInfo> {
         let Some(r) = self.inner.registry_named(registry) else {

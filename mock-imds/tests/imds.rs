@@ -59,7 +59,7 @@ impl World {
         for n in imds.nodes() {
             door.add_site(imds.node_site(&n).unwrap()).await.unwrap();
         }
-        let http = mock_kit::testing::proxied_client(&door, Some("shard-a-node"));
+        let http = door.client(Some("shard-a-node"));
         let dir = tempfile::tempdir().unwrap();
         let ca_path = dir.path().join("ca.pem");
         std::fs::write(&ca_path, door.ca().cert_pem()).unwrap();

@@ -43,7 +43,7 @@ async fn federate(w: &World, assertion: &str) -> (u16, Value) {
     let dir = w.entra.directory();
     let t = dir.tenant_named("contoso").unwrap();
     let mi = t.identity_named("project-a-mi").unwrap();
-    let http = mock_kit::testing::proxied_client(&w.door, None);
+    let http = w.door.client(None);
     let resp = http
         .post(format!(
             "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
@@ -91,7 +91,7 @@ async fn python_kubernetes_client_token_request_verifies_and_federates() {
     assert!(out["expirationTimestamp"].as_str().unwrap().ends_with('Z'));
 
     // Verify against the JWKS published at the issuer URL, fetched through the front door.
-    let http = mock_kit::testing::proxied_client(&w.door, None);
+    let http = w.door.client(None);
     let discovery: Value = http
         .get("https://oidc.shard-a.credsim.test/.well-known/openid-configuration")
         .send()
@@ -331,7 +331,7 @@ async fn token_lifetimes_are_capped_by_the_cluster_maximum() {
     let k = mock_k8s::MockK8s::builder(spec).build().unwrap();
     let door = mock_kit::FrontDoor::builder().start().await.unwrap();
     let api = door.add_site(k.site()).await.unwrap();
-    let http = mock_kit::testing::direct_client(&door);
+    let http = door.direct_client();
     let resp = http
         .post(format!(
             "{}/api/v1/namespaces/project-a/serviceaccounts/credentials/token",

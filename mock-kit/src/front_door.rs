@@ -246,6 +246,34 @@ impl FrontDoor {
         .collect()
     }
 
+    /// A `reqwest` client that trusts only the run's CA and sends everything through this front
+    /// door, naming itself `label` when given (see [`FrontDoor::proxy_url_for`]).
+    pub fn client(&self, label: Option<&str>) -> reqwest::Client {
+        let proxy = match label {
+            Some(l) => self.proxy_url_for(l),
+            None => self.proxy_url(),
+        };
+        self.base_client()
+            .proxy(reqwest::Proxy::all(proxy).expect("the proxy URL parses"))
+            .build()
+            .expect("the client builds")
+    }
+
+    /// A `reqwest` client that trusts only the run's CA and goes straight to loopback listeners.
+    pub fn direct_client(&self) -> reqwest::Client {
+        self.base_client()
+            .no_proxy()
+            .build()
+            .expect("the client builds")
+    }
+
+    fn base_client(&self) -> reqwest::ClientBuilder {
+        crate::install_crypto_provider();
+        let ca = reqwest::Certificate::from_pem(self.shared.ca.cert_pem().as_bytes())
+            .expect("the run's CA is PEM");
+        reqwest::Client::builder().tls_certs_only([ca])
+    }
+
     /// The run's CA.
     pub fn ca(&self) -> &CertificateAuthority {
         &self.shared.ca

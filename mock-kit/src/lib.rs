@@ -22,8 +22,7 @@
 //!   leak checks can search any text for them.
 //! - [`jwt`]: RS256/PS256 signing keys, `kid` computed as each key owner computes it, JWKS
 //!   rendering, JWT minting and verification.
-//! - [`testing`]: the pinned real clients (the Python venv) and `reqwest` clients that trust only
-//!   the run's CA, for integration tests.
+//! - [`testing`]: locating the pinned real clients (the Python venv) for integration tests.
 //!
 //! Invariant: nothing here ever opens a connection to anything but loopback. A destination that no
 //! site owns is answered by the front door itself and recorded.

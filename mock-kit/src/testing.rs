@@ -80,31 +80,3 @@ pub fn run_python_json(
         )
     })
 }
-
-/// A `reqwest` client that trusts only the run's CA and sends everything through the front door,
-/// naming itself `label` when given (see [`crate::FrontDoor::proxy_url_for`]).
-pub fn proxied_client(door: &crate::FrontDoor, label: Option<&str>) -> reqwest::Client {
-    let proxy = match label {
-        Some(l) => door.proxy_url_for(l),
-        None => door.proxy_url(),
-    };
-    base_client(door)
-        .proxy(reqwest::Proxy::all(proxy).expect("the proxy URL parses"))
-        .build()
-        .expect("the client builds")
-}
-
-/// A `reqwest` client that trusts only the run's CA and goes straight to loopback listeners.
-pub fn direct_client(door: &crate::FrontDoor) -> reqwest::Client {
-    base_client(door)
-        .no_proxy()
-        .build()
-        .expect("the client builds")
-}
-
-fn base_client(door: &crate::FrontDoor) -> reqwest::ClientBuilder {
-    crate::install_crypto_provider();
-    let ca = reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes())
-        .expect("the run's CA is PEM");
-    reqwest::Client::builder().tls_certs_only([ca])
-}

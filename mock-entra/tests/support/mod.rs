@@ -72,7 +72,7 @@ impl World {
             .build()
             .unwrap();
         door.add_site(entra.site()).await.unwrap();
-        let http = mock_kit::testing::proxied_client(&door, None);
+        let http = door.client(None);
         let dir = tempfile::tempdir().unwrap();
         let ca_path = dir.path().join("ca.pem");
         std::fs::write(&ca_path, door.ca().cert_pem()).unwrap();

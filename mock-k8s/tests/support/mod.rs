@@ -128,7 +128,7 @@ impl World {
     }
 
     pub fn api_client(&self) -> reqwest::Client {
-        mock_kit::testing::direct_client(&self.door)
+        self.door.direct_client()
     }
 
     pub fn server(&self, cluster: &str) -> String {
