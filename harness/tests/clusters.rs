@@ -3,55 +3,14 @@
 //! mock-entra; the kubeconfig backend; publishing a cluster's issuer whose key credsim does not
 //! hold; and the kind backend where Docker and kind exist.
 
-use std::net::SocketAddr;
+mod support;
 
-use harness::cloud::Cloud;
 use harness::clusters::{Backend, ClusterHandle, KindBackend};
 use mock_k8s::{ClusterSpec, MockK8s, kubeconfig};
 use serde_json::Value;
+use support::{demo, federate};
 
 const EXCHANGE: &str = "api://AzureADTokenExchange";
-
-async fn demo() -> Cloud {
-    mock_kit::install_crypto_provider();
-    Cloud::start(
-        harness::demo::world(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap()
-}
-
-/// Exchanges `assertion` for project-a's managed identity at mock-entra, through the front door.
-async fn federate(cloud: &Cloud, assertion: &str) -> (u16, Value) {
-    let dir = cloud.entra.directory();
-    let t = dir.tenant_named("contoso").unwrap();
-    let mi = t.identity_named("project-a-mi").unwrap();
-    let resp = proxied(cloud)
-        .post(format!(
-            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-            t.id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &mi.client_id.to_string()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", assertion),
-            ("scope", "https://containerregistry.azure.net/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
-fn proxied(cloud: &Cloud) -> reqwest::Client {
-    cloud.door.client(None)
-}
 
 #[tokio::test]
 async fn kube_token_request_verifies_against_the_published_jwks_and_federates() {
@@ -72,7 +31,7 @@ async fn kube_token_request_verifies_against_the_published_jwks_and_federates() 
     assert!(issued.expiration.ends_with('Z'));
     let token = issued.token.expose().clone();
 
-    let http = proxied(&cloud);
+    let http = cloud.door.client(None);
     let jwks: mock_kit::Jwks = http
         .get("https://oidc.shard-a.credsim.test/openid/v1/jwks")
         .send()
@@ -157,7 +116,7 @@ async fn publishing_the_issuer_of_a_cluster_whose_key_credsim_does_not_hold() {
     .build()
     .unwrap();
     let api = cloud.door.add_site(k.site()).await.unwrap();
-    let http = proxied(&cloud);
+    let http = cloud.door.client(None);
     let before = http
         .get("https://oidc.external.credsim.test/.well-known/openid-configuration")
         .send()

@@ -3,22 +3,16 @@
 //! exchange) yields a credential that unlocks project-a's repository and nothing else; a service
 //! principal with a registry-wide reader role unlocks its registry only.
 
-use std::net::SocketAddr;
+mod support;
 
-use harness::cloud::Cloud;
 use harness::clusters::{Backend, ClusterHandle};
 use harness::probe::probe_credential;
 use serde_json::Value;
+use support::{demo, federate};
 
 #[tokio::test]
 async fn a_project_credential_unlocks_its_own_repository_only() {
-    mock_kit::install_crypto_provider();
-    let cloud = Cloud::start(
-        harness::demo::world(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap();
+    let cloud = demo().await;
     let http = cloud.door.client(None);
 
     // The chain an implementation would run.
@@ -40,30 +34,7 @@ async fn a_project_credential_unlocks_its_own_repository_only() {
         )
         .await
         .unwrap();
-    let dir = cloud.entra.directory();
-    let tenant = dir.tenant_named("contoso").unwrap();
-    let mi = tenant.identity_named("project-a-mi").unwrap();
-    let entra: Value = http
-        .post(format!(
-            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-            tenant.id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &mi.client_id.to_string()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", sa_token.token.expose()),
-            ("scope", "https://containerregistry.azure.net/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, entra) = federate(&cloud, sa_token.token.expose()).await;
     let aad = entra["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("{entra:#}"));
@@ -120,13 +91,7 @@ async fn a_project_credential_unlocks_its_own_repository_only() {
 
 #[tokio::test]
 async fn a_registry_wide_reader_unlocks_its_registry_and_not_the_other_tenants() {
-    mock_kit::install_crypto_provider();
-    let cloud = Cloud::start(
-        harness::demo::world(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap();
+    let cloud = demo().await;
     let dir = cloud.entra.directory();
     let app = dir
         .tenant_named("contoso")
