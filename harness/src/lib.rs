@@ -1,6 +1,7 @@
 //! credsim's harness: everything that turns a world into running fakes and talks to people.
 //!
 //! Module map:
+//! - [`check`]: `credsim check`, scenario files validated without running them.
 //! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
 //! - [`cloud`]: a world running behind one front door (fakes, CA, clock, secrets), and the
 //!   `world.json` description scripts read.
@@ -14,6 +15,7 @@
 //! The `credsim` binary (`src/main.rs`) parses the command line (`../shared/contracts/cli.md`) and
 //! calls into these modules; only it prints.
 
+pub mod check;
 pub mod cloud;
 pub mod clusters;
 pub mod demo;

@@ -30,6 +30,14 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+    /// Validate scenario files without running them; every error as file:line:col: message.
+    Check {
+        /// Scenario files or folders (searched recursively for *.yaml).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +60,30 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Check { paths } => {
+            let mut stdout = std::io::stdout();
+            match harness::check::check(&paths, &mut stdout) {
+                Ok((summary, _)) => {
+                    eprintln!(
+                        "credsim check: {} file(s), {} error(s), {} warning(s)",
+                        summary.files, summary.errors, summary.warnings
+                    );
+                    if summary.ok() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(2)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("credsim check: writing the report failed: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Schema => {
+            print!("{}", scenarios::schema_text());
+            ExitCode::SUCCESS
+        }
         Command::Up {
             world,
             state_dir,

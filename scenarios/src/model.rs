@@ -23,6 +23,8 @@ pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
     pub name: String,
+    /// Where the name was written (for errors about the scenario as a whole).
+    pub name_at: Pos,
     pub description: Option<String>,
     pub tags: Vec<String>,
     pub references: Vec<String>,

@@ -212,6 +212,7 @@ impl<'a> Cx<'a> {
         let policy = self.policy();
         model::Scenario {
             name: d.metadata.name.value.clone(),
+            name_at: d.metadata.name.at,
             description: d.metadata.description.clone(),
             tags: d.metadata.tags.clone(),
             references: d.metadata.references.clone(),
@@ -1344,9 +1345,13 @@ impl<'a> Cx<'a> {
         let mut user_assigned = Vec::new();
         for (j, u) in n.user_assigned.iter().enumerate() {
             let path = format!("{base}.userAssigned[{j}]");
+            // `name` or `<node's tenant>/name`.
+            let wanted = u
+                .strip_prefix(&format!("{}/", n.tenant.value))
+                .unwrap_or(&u.value);
             let found = self.identities.iter().find(|e| {
                 e.tenant == n.tenant.value
-                    && e.name == u.value
+                    && e.name == wanted
                     && e.kind == IdentityKind::ManagedIdentity
             });
             match found {

@@ -412,7 +412,7 @@ pub struct Node {
     pub cluster: Option<Located<String>>,
     #[serde(default, skip_serializing_if = "crate::is_false")]
     pub system_assigned: bool,
-    /// User-assigned managed identities of the node's tenant, by name.
+    /// User-assigned managed identities of the node's tenant: `name` or `tenant/name`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_assigned: Vec<Located<String>>,
 }
