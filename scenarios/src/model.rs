@@ -498,7 +498,7 @@ impl Default for Policy {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Fallback {
     pub allowed: bool,
-    pub on: Vec<Outcome>,
+    pub triggers: Vec<Outcome>,
 }
 
 /// Deterministic GUIDs derived from names: the same scheme mock-entra uses when it is not given

@@ -394,7 +394,13 @@ fn policy(p: &model::Policy) -> doc::Policy {
         service_account: p.service_account.as_deref().map(l),
         fallback: doc::Fallback {
             allowed: Located::new(p.fallback.allowed),
-            on: p.fallback.on.iter().copied().map(Located::new).collect(),
+            triggers: p
+                .fallback
+                .triggers
+                .iter()
+                .copied()
+                .map(Located::new)
+                .collect(),
         },
         max_credential_lifetime: Some(span(p.max_credential_lifetime)),
         max_service_account_token_lifetime: Some(span(p.max_service_account_token_lifetime)),

@@ -1591,27 +1591,27 @@ impl<'a> Cx<'a> {
                 format!("`{}` is not a valid ServiceAccount name", sa.value),
             );
         }
-        match (p.fallback.allowed.value, p.fallback.on.is_empty()) {
+        match (p.fallback.allowed.value, p.fallback.triggers.is_empty()) {
             (true, true) => self.error(
                 p.fallback.allowed.at,
-                "policy.fallback.on",
-                "`fallback.allowed: true` needs `on`: the outcomes that may trigger it (`denied`, `not-configured`, `unavailable`)",
+                "policy.fallback.triggers",
+                "`fallback.allowed: true` needs `triggers`: the outcomes that may trigger it (`denied`, `not-configured`, `unavailable`)",
             ),
             (false, false) => self.error(
-                p.fallback.on[0].at,
-                "policy.fallback.on",
-                "`on` applies only with `allowed: true`",
+                p.fallback.triggers[0].at,
+                "policy.fallback.triggers",
+                "`triggers` applies only with `allowed: true`",
             ),
             _ => {}
         }
-        for (i, o) in p.fallback.on.iter().enumerate() {
+        for (i, o) in p.fallback.triggers.iter().enumerate() {
             if !matches!(
                 o.value,
                 Outcome::Denied | Outcome::NotConfigured | Outcome::Unavailable
             ) {
                 self.error(
                     o.at,
-                    format!("policy.fallback.on[{i}]"),
+                    format!("policy.fallback.triggers[{i}]"),
                     format!(
                         "`{}` cannot trigger a fallback; use `denied`, `not-configured` or `unavailable`",
                         o.value.as_str()
@@ -1625,7 +1625,7 @@ impl<'a> Cx<'a> {
             service_account: p.service_account.as_ref().map(|s| s.value.clone()),
             fallback: model::Fallback {
                 allowed: p.fallback.allowed.value,
-                on: p.fallback.on.iter().map(|o| o.value).collect(),
+                triggers: p.fallback.triggers.iter().map(|o| o.value).collect(),
             },
             max_credential_lifetime: span(
                 &p.max_credential_lifetime,
@@ -1848,7 +1848,10 @@ impl<'a> Cx<'a> {
                 }
             };
             if let Some(action) = action {
-                out.push(model::Step { at: step_at, action });
+                out.push(model::Step {
+                    at: step_at,
+                    action,
+                });
             }
         }
         out

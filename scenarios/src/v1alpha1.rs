@@ -25,8 +25,10 @@ use crate::vocab::{
 #[schemars(title = "credsim scenario (credsim.dev/v1alpha1)")]
 pub struct Document {
     /// The format version: `credsim.dev/v1alpha1`.
+    #[schemars(extend("const" = "credsim.dev/v1alpha1"))]
     pub api_version: Located<String>,
     /// Always `Scenario`.
+    #[schemars(extend("const" = "Scenario"))]
     pub kind: Located<String>,
     pub metadata: Metadata,
     pub world: World,
@@ -697,9 +699,10 @@ pub struct Fallback {
     #[serde(default, skip_serializing_if = "crate::is_false_located")]
     pub allowed: Located<bool>,
     /// The outcomes of the project's own attempt that may trigger it: `denied`,
-    /// `not-configured`, `unavailable`. Required when `allowed`.
+    /// `not-configured`, `unavailable`. Required when `allowed`. (Not `on`: YAML 1.1 parsers,
+    /// PyYAML among them, read that key as the boolean `true`.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub on: Vec<Located<Outcome>>,
+    pub triggers: Vec<Located<Outcome>>,
 }
 
 macro_rules! is_default {

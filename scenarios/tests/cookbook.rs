@@ -41,7 +41,10 @@ fn cookbook() -> String {
 #[test]
 fn every_example_loads() {
     let md = cookbook();
-    let yaml: Vec<Block> = blocks(&md).into_iter().filter(|b| b.lang == "yaml").collect();
+    let yaml: Vec<Block> = blocks(&md)
+        .into_iter()
+        .filter(|b| b.lang == "yaml")
+        .collect();
     assert!(yaml.len() >= 25, "only {} examples", yaml.len());
     let mut names = std::collections::HashSet::new();
     for b in &yaml {
@@ -113,7 +116,11 @@ fn the_lint_shown_is_the_lint_printed() {
         .iter()
         .position(|b| b.text.contains("name: lint-shared-issuer"))
         .unwrap();
-    let shown = all[i + 1].text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown = all[i + 1]
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let loaded = scenarios::load_str("lint-shared-issuer.yaml", &all[i].text).unwrap();
     assert_eq!(loaded.warnings.len(), 1);
     assert_eq!(shown, loaded.warnings[0].to_string());

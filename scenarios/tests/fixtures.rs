@@ -106,10 +106,17 @@ fn the_kitchen_sink_resolves_to_the_model_the_harness_needs() {
     assert_eq!(acr.role_assignments[1].principal.tenant, "fabrikam");
     let (cluster, ctl) = s.shards().next().unwrap();
     assert_eq!(cluster.name, "shard-a");
-    assert_eq!(ctl.workload_identity.as_ref().unwrap().name, "controller-mi");
+    assert_eq!(
+        ctl.workload_identity.as_ref().unwrap().name,
+        "controller-mi"
+    );
     assert_eq!(cluster.projects[0].pod_service_account, "default");
     assert_eq!(s.steps.len(), 11);
-    assert_eq!((s.steps[0].at.line, s.steps[0].at.col), (94, 5), "steps remember their line");
+    assert_eq!(
+        (s.steps[0].at.line, s.steps[0].at.col),
+        (94, 5),
+        "steps remember their line"
+    );
     match &s.steps[10].action {
         Action::Request(r) => {
             assert_eq!(

@@ -163,10 +163,9 @@ fn scenario(seed: u64) -> Scenario {
             }];
             if !sas.is_empty() && rng.gen_bool(0.6) {
                 let (cluster, sa) = sas.choose(rng).unwrap().clone();
-                if out
-                    .iter()
-                    .any(|f: &FederatedCredential| f.subject == sa.subject() && f.cluster.as_deref() == Some(&cluster))
-                {
+                if out.iter().any(|f: &FederatedCredential| {
+                    f.subject == sa.subject() && f.cluster.as_deref() == Some(&cluster)
+                }) {
                     continue;
                 }
                 out.push(FederatedCredential {
@@ -437,8 +436,12 @@ fn scenario(seed: u64) -> Scenario {
                     matches.node = nodes.choose(rng).map(|n| n.name.clone());
                     matches.endpoint = maybe(rng, |_| "instance".to_owned());
                 }
-                FaultTarget::Acr => matches.registry = registries.choose(rng).map(|r| r.name.clone()),
-                FaultTarget::Cluster => matches.cluster = clusters.choose(rng).map(|c| c.name.clone()),
+                FaultTarget::Acr => {
+                    matches.registry = registries.choose(rng).map(|r| r.name.clone())
+                }
+                FaultTarget::Cluster => {
+                    matches.cluster = clusters.choose(rng).map(|c| c.name.clone())
+                }
             }
             Fault {
                 name: format!("fault-{f}"),
@@ -488,7 +491,11 @@ fn scenario(seed: u64) -> Scenario {
         },
     };
     let steps = steps(rng, &world, &identities);
-    let outcomes = [Outcome::Denied, Outcome::NotConfigured, Outcome::Unavailable];
+    let outcomes = [
+        Outcome::Denied,
+        Outcome::NotConfigured,
+        Outcome::Unavailable,
+    ];
     let allowed = rng.gen_bool(0.5);
     Scenario {
         name: format!("generated-{seed}"),
@@ -510,7 +517,7 @@ fn scenario(seed: u64) -> Scenario {
             service_account: maybe(rng, |_| "credentials".to_owned()),
             fallback: Fallback {
                 allowed,
-                on: if allowed {
+                triggers: if allowed {
                     vec![*outcomes.choose(rng).unwrap()]
                 } else {
                     vec![]
@@ -582,7 +589,8 @@ fn steps(rng: &mut StdRng, world: &World, identities: &[(IdentityRef, bool)]) ->
                 ]
                 .choose(rng)
                 .unwrap();
-                let (unlocks, must_not_unlock) = if outcome == Outcome::Granted && !repos.is_empty() {
+                let (unlocks, must_not_unlock) = if outcome == Outcome::Granted && !repos.is_empty()
+                {
                     let mut shuffled = repos.clone();
                     shuffled.shuffle(rng);
                     let split = rng.gen_range(0..=shuffled.len());
@@ -664,7 +672,10 @@ fn steps(rng: &mut StdRng, world: &World, identities: &[(IdentityRef, bool)]) ->
                             name: s.name.clone(),
                         },
                         annotations: [
-                            ("azure.workload.identity/client-id".to_owned(), Some(text(rng))),
+                            (
+                                "azure.workload.identity/client-id".to_owned(),
+                                Some(text(rng)),
+                            ),
                             ("removed".to_owned(), None),
                         ]
                         .into(),
@@ -716,7 +727,12 @@ fn the_generator_covers_every_step_kind_and_world_object() {
         }
         faults += s.world.faults.len();
         nodes += s.world.nodes.len();
-        tokens += s.world.registries.iter().map(|r| r.tokens.len()).sum::<usize>();
+        tokens += s
+            .world
+            .registries
+            .iter()
+            .map(|r| r.tokens.len())
+            .sum::<usize>();
         conditions += s
             .world
             .registries
@@ -729,7 +745,11 @@ fn the_generator_covers_every_step_kind_and_world_object() {
             .tenants
             .iter()
             .flat_map(|t| &t.managed_identities)
-            .filter(|m| m.federated_credentials.iter().any(|f| f.service_account.is_some()))
+            .filter(|m| {
+                m.federated_credentials
+                    .iter()
+                    .any(|f| f.service_account.is_some())
+            })
             .count();
     }
     assert_eq!(kinds.len(), 9, "every step kind is generated");

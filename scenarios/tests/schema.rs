@@ -26,14 +26,27 @@ fn schema_describes_the_format_authors_write() {
     let text = schema.to_string();
     // Positions are invisible: names are plain strings, durations carry their pattern.
     assert_eq!(
-        schema.pointer("/properties/apiVersion/type").and_then(|v| v.as_str()),
+        schema
+            .pointer("/properties/apiVersion/type")
+            .and_then(|v| v.as_str()),
         Some("string"),
         "{text}"
     );
     assert!(text.contains(r#""pattern":"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$""#));
+    assert_eq!(
+        schema
+            .pointer("/properties/apiVersion/const")
+            .and_then(|v| v.as_str()),
+        Some(scenarios::API_VERSION)
+    );
     // Strict: every object refuses unknown fields.
-    let defs = schema.pointer("/$defs").and_then(|v| v.as_object()).unwrap();
-    for name in ["Tenant", "Registry", "Cluster", "Request", "Expect", "Policy"] {
+    let defs = schema
+        .pointer("/$defs")
+        .and_then(|v| v.as_object())
+        .unwrap();
+    for name in [
+        "Tenant", "Registry", "Cluster", "Request", "Expect", "Policy",
+    ] {
         assert_eq!(
             defs[name].get("additionalProperties"),
             Some(&serde_json::Value::Bool(false)),
