@@ -6,8 +6,10 @@
 
 use std::net::SocketAddr;
 
-use mock_acr::{MockAcr, RegistrySpec};
-use mock_entra::{IdentityKind, MockEntra, Network, Tenant};
+use std::collections::BTreeMap;
+
+use mock_acr::{AcrOptions, MockAcr, RegistrySpec};
+use mock_entra::{EntraOptions, IdentityKind, MockEntra, Network, Tenant};
 use mock_imds::{MockImds, Node};
 use mock_k8s::{ClusterSpec, MockK8s};
 use mock_kit::front_door::FrontDoorError;
@@ -37,6 +39,12 @@ pub struct WorldSpec {
     /// OIDC issuers served at their URLs, by name (until mock-k8s serves clusters, these stand in
     /// for the clusters' service-account issuers).
     pub issuers: Vec<(String, String)>,
+    /// The cluster each node belongs to (`world.json`'s `nodes[].cluster`).
+    pub node_clusters: BTreeMap<String, String>,
+    pub entra_options: EntraOptions,
+    pub acr_options: AcrOptions,
+    /// The clock every fake reads; the wall clock when `None`.
+    pub clock: Option<Clock>,
 }
 
 /// Why a world could not start.
@@ -69,6 +77,7 @@ pub struct Cloud {
     pub acr: Option<MockAcr>,
     pub clusters: Vec<MockK8s>,
     pub issuers: Vec<(String, OidcIssuer)>,
+    pub node_clusters: BTreeMap<String, String>,
     pub clock: Clock,
     pub secrets: SecretRegistry,
 }
@@ -76,7 +85,7 @@ pub struct Cloud {
 impl Cloud {
     /// Starts every fake of `spec` behind a front door listening on `listen`.
     pub async fn start(spec: WorldSpec, listen: SocketAddr) -> Result<Self, CloudError> {
-        let clock = Clock::system();
+        let clock = spec.clock.clone().unwrap_or_else(Clock::system);
         let secrets = SecretRegistry::new();
         let ca = CertificateAuthority::new("credsim")?;
         let door = FrontDoor::builder()
@@ -93,6 +102,7 @@ impl Cloud {
             .fold(MockEntra::builder(), |b, t| b.tenant(t))
             .clock(clock.clone())
             .secrets(secrets.clone())
+            .options(spec.entra_options.clone())
             .network(Network {
                 proxy_url: door.proxy_url_for("mock-entra"),
                 ca_pem: ca.cert_pem().to_owned(),
@@ -131,6 +141,7 @@ impl Cloud {
                 .into_iter()
                 .fold(MockAcr::builder(entra.clone()), |b, r| b.registry(r))
                 .secrets(secrets.clone())
+                .options(spec.acr_options.clone())
                 .build()?;
             door.add_site(acr.site()).await?;
             door.add_site(acr.storage_site()).await?;
@@ -143,8 +154,10 @@ impl Cloud {
                 .secrets(secrets.clone())
                 .build()?;
             door.add_site(k8s.site()).await?;
-            door.add_site(k8s.issuer_site()).await?;
             clusters.push(k8s);
+        }
+        for site in issuer_sites(&clusters)? {
+            door.add_site(site).await?;
         }
         Ok(Self {
             door,
@@ -153,9 +166,19 @@ impl Cloud {
             acr,
             clusters,
             issuers,
+            node_clusters: spec.node_clusters,
             clock,
             secrets,
         })
+    }
+
+    /// Serves each cluster's issuer again after a key rotation (see [`issuer_sites`]).
+    pub async fn republish_issuers(&self) -> Result<(), CloudError> {
+        for site in issuer_sites(&self.clusters)? {
+            self.door.remove_site(&site.name);
+            self.door.add_site(site).await?;
+        }
+        Ok(())
     }
 
     /// The resolved world, `world.json` format version 1.
@@ -217,7 +240,7 @@ impl Cloud {
                 imds.nodes().into_iter().map(move |n| {
                     json!({
                         "name": n,
-                        "cluster": n.strip_suffix("-node").unwrap_or(&n),
+                        "cluster": self.node_clusters.get(&n),
                         "managedIdentities": imds
                             .node_identities(&n)
                             .iter()
@@ -304,4 +327,36 @@ impl Cloud {
     pub async fn shutdown(&self) {
         self.door.shutdown().await;
     }
+}
+
+/// The issuer sites of `clusters`. Clusters that share an issuer URL share one site whose JWKS
+/// holds every one of their keys, as when two clusters publish to the same discovery location: each
+/// cluster's tokens then verify against the shared issuer, which is how their subjects collide.
+pub fn issuer_sites(clusters: &[MockK8s]) -> Result<Vec<mock_kit::Site>, IssuerError> {
+    let mut by_url: Vec<(String, Vec<&MockK8s>)> = Vec::new();
+    for c in clusters {
+        let url = c.issuer().url().to_owned();
+        match by_url.iter_mut().find(|(u, _)| *u == url) {
+            Some((_, group)) => group.push(c),
+            None => by_url.push((url, vec![c])),
+        }
+    }
+    let mut sites = Vec::new();
+    for (url, group) in by_url {
+        if let [only] = group.as_slice() {
+            sites.push(only.issuer_site());
+            continue;
+        }
+        let keys = group
+            .iter()
+            .flat_map(|c| c.issuer().jwks().keys)
+            .collect();
+        let names: Vec<&str> = group.iter().map(|c| c.name()).collect();
+        sites.push(mock_kit::issuer::published_site(
+            &format!("issuer/{}", names.join("+")),
+            &url,
+            mock_kit::Jwks { keys },
+        )?);
+    }
+    Ok(sites)
 }

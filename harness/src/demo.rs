@@ -107,5 +107,7 @@ pub fn world() -> WorldSpec {
             shard("shard-b", &[]),
         ],
         issuers: Vec::new(),
+        node_clusters: [("shard-a-node".to_owned(), "shard-a".to_owned())].into(),
+        ..WorldSpec::default()
     }
 }

@@ -9,6 +9,8 @@
 //!   kubeconfig): TokenRequest, issuer documents, publishing a cluster's issuer at its URL.
 //! - [`probe`]: evidence from use: what a returned credential really unlocks, probed against
 //!   every repository of every registry as an OCI client would.
+//! - [`world`]: the world builder: a scenario's world as running fakes (controllers' RBAC,
+//!   faults, options, leniency), and the world changes its steps make.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
 //!   `ready`), serving until SIGINT/SIGTERM.
 //!
@@ -21,3 +23,4 @@ pub mod clusters;
 pub mod demo;
 pub mod probe;
 pub mod up;
+pub mod world;

@@ -1,6 +1,7 @@
 //! `credsim up`: the local mock cloud.
 //!
-//! Starts the world's fakes behind the front door, writes the state directory, reports ready, and
+//! Starts the world's fakes (the built-in demo world, or a scenario's with `--world`) behind the
+//! front door, writes the state directory, reports ready, and
 //! serves until the shutdown future resolves (the binary wires it to SIGINT and SIGTERM).
 //!
 //! State directory (`../shared/contracts/cli.md`): `env.sh` (proxy and CA variables,
@@ -14,8 +15,12 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use jiff::Timestamp;
+use mock_kit::Clock;
+
 use crate::cloud::{Cloud, CloudError};
 use crate::demo;
+use crate::world::{World, WorldError};
 
 /// What `credsim up` was asked to do.
 #[derive(Clone, Debug)]
@@ -28,11 +33,11 @@ pub struct UpOptions {
 /// Why `credsim up` could not serve.
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
-    #[error(
-        "--world {0}: serving a scenario's world needs the scenario loader, which credsim does not have yet; \
-         run without --world to serve the built-in demo world"
-    )]
-    WorldFilesNotSupported(PathBuf),
+    /// The scenario file did not load; the message lists every `file:line:col` error.
+    #[error("--world: the scenario does not load:\n{0}")]
+    Scenario(#[source] scenarios::LoadError),
+    #[error("starting the scenario's world failed")]
+    World(#[from] WorldError),
     #[error("writing {path} failed")]
     Io {
         path: PathBuf,
@@ -56,9 +61,6 @@ pub async fn up(
     shutdown: impl Future<Output = ()>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), UpError> {
-    if let Some(world) = options.world {
-        return Err(UpError::WorldFilesNotSupported(world));
-    }
     let state = match options.state_dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -79,7 +81,26 @@ pub async fn up(
         std::fs::remove_file(&ready).map_err(io_err(&ready))?;
     }
 
-    let cloud = Cloud::start(demo::world(), options.listen).await?;
+    let cloud = match &options.world {
+        None => Cloud::start(demo::world(), options.listen).await?,
+        Some(path) => {
+            let loaded = scenarios::load_file(path).map_err(UpError::Scenario)?;
+            for w in &loaded.warnings {
+                let _ = writeln!(out, "{w}");
+            }
+            // A running clock: developers poke at the world in real time, from the scenario's
+            // start time when it pins one.
+            let start = loaded
+                .scenario
+                .world
+                .options
+                .start_time
+                .unwrap_or_else(Timestamp::now);
+            World::start_on(&loaded.scenario, options.listen, Clock::running_from(start))
+                .await?
+                .into_cloud()
+        }
+    };
     let ca = state.join("ca.pem");
     write(&ca, cloud.door.ca().cert_pem())?;
     let world = state.join("world.json");

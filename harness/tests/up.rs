@@ -280,13 +280,99 @@ fn up_writes_state_serves_through_env_sh_and_stops_cleanly_on_sigterm() {
 }
 
 #[test]
-fn up_refuses_world_files_until_the_loader_exists() {
-    let out = credsim()
-        .args(["up", "--world", "some-scenario.yaml"])
-        .output()
+fn up_serves_a_scenario_world_with_its_ids_and_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/tests/fixtures/valid-kitchen-sink.yaml");
+    let mut child = credsim()
+        .args(["up", "--state-dir"])
+        .arg(&state)
+        .arg("--world")
+        .arg(&scenario)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    wait_for(&state.join("ready"), &mut child);
+    let world: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("world.json")).unwrap()).unwrap();
+    let fabrikam = world["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "fabrikam")
+        .unwrap();
+    assert_eq!(fabrikam["id"], "0b7c8f3e-54a2-4a41-9c1f-2f6f1f0e8a11", "the scenario's GUID");
+    let contoso = world["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "contoso")
+        .unwrap();
+    let mi = contoso["managedIdentities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "project-a-mi")
+        .unwrap();
+    assert_eq!(
+        mi["federatedCredentials"][0]["subject"],
+        "system:serviceaccount:project-a:credentials"
+    );
+    assert_eq!(world["clusters"][0]["name"], "shard-a");
+    assert_eq!(world["nodes"][0]["cluster"], "shard-a");
+    assert_eq!(world["registries"][0]["loginServer"], "contosoacr.azurecr.io");
+    // The admin kubeconfig reaches the scenario's cluster: its project namespace exists, and the
+    // controller may mint tokens only for the designated ServiceAccount there.
+    let kubectl = |args: &[&str]| {
+        Command::new("kubectl")
+            .env("KUBECONFIG", state.join("kubeconfig/shard-a.yaml"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ns = kubectl(&["get", "namespace", "project-a", "-o", "name"]);
+    assert_eq!(String::from_utf8_lossy(&ns.stdout).trim(), "namespace/project-a");
+    let can = |sa: &str| {
+        let out = kubectl(&[
+            "auth",
+            "can-i",
+            "create",
+            &format!("serviceaccounts/{sa}"),
+            "--subresource=token",
+            "-n",
+            "project-a",
+            "--as=system:serviceaccount:kargo:kargo-controller",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(can("credentials"), "yes");
+    assert_eq!(can("default"), "no");
+    sigterm(&child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+fn sigterm(child: &Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn up_refuses_a_scenario_that_does_not_load_saying_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: credsim.dev/v1alpha1\nkind: Scenario\nmetadata: {name: bad}\nworld:\n  tenants: [{name: contoso, apps: [{nam: x}]}]\n",
+    )
+    .unwrap();
+    let out = credsim().args(["up", "--world"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--world some-scenario.yaml"), "{stderr}");
-    assert!(stderr.contains("scenario loader"), "{stderr}");
+    assert!(stderr.contains(&format!("{}:5:", bad.display())), "{stderr}");
+    assert!(stderr.contains("unknown field `nam`"), "{stderr}");
 }

@@ -571,13 +571,28 @@ impl MockAcr {
     /// Removes every role assignment of `tenant`/`identity` on `registry`; returns how many.
     /// Tokens already issued keep working until they expire; new access tokens stop granting.
     pub fn revoke(&self, registry: &str, tenant: &str, identity: &str) -> Result<usize, AcrError> {
+        self.revoke_role(registry, tenant, identity, None)
+    }
+
+    /// Removes the principal's assignments of `role` (every role when `None`); returns how many.
+    pub fn revoke_role(
+        &self,
+        registry: &str,
+        tenant: &str,
+        identity: &str,
+        role: Option<Role>,
+    ) -> Result<usize, AcrError> {
         let r = self
             .inner
             .registry_named(registry)
             .ok_or_else(|| AcrError::UnknownRegistry(registry.to_owned()))?;
         let mut a = r.assignments.write().expect("assignments");
         let before = a.len();
-        a.retain(|x| !(x.spec.tenant == tenant && x.spec.identity == identity));
+        a.retain(|x| {
+            !(x.spec.tenant == tenant
+                && x.spec.identity == identity
+                && role.is_none_or(|r| x.spec.role == r))
+        });
         Ok(before - a.len())
     }
 }

@@ -251,6 +251,8 @@ pub struct Identity {
     /// Secrets to mint at build time: (count, expiry).
     mint_secrets: Vec<Option<Timestamp>>,
     mint_certificate: bool,
+    /// The object ID was given, not derived from the name.
+    object_id_given: bool,
 }
 
 impl Identity {
@@ -293,12 +295,20 @@ impl Identity {
             disabled: false,
             mint_secrets: Vec::new(),
             mint_certificate: false,
+            object_id_given: false,
         }
     }
 
     /// Fixes the client ID instead of deriving it from the name.
     pub fn client_id(mut self, id: Uuid) -> Self {
         self.client_id = id;
+        self
+    }
+
+    /// Fixes the object ID (a managed identity's principal ID) instead of deriving it.
+    pub fn object_id(mut self, id: Uuid) -> Self {
+        self.object_id = id;
+        self.object_id_given = true;
         self
     }
 
@@ -525,7 +535,9 @@ impl Tenant {
             if identity.client_id.is_nil() {
                 identity.client_id = default_client_id(&tenant, &identity.name);
             }
-            identity.object_id = guid_for(&format!("{tenant}/{}/object-id", identity.name));
+            if !identity.object_id_given {
+                identity.object_id = guid_for(&format!("{tenant}/{}/object-id", identity.name));
+            }
             if identity.is_managed() && identity.resource_id.is_none() {
                 let sub = guid_for(&format!("{tenant}/subscription"));
                 identity.resource_id = Some(match &identity.kind {

@@ -199,6 +199,7 @@ async fn dispatch(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         at: inner.clock.now(),
         cluster: inner.name.clone(),
         user: String::new(),
+        impersonated_user: None,
         verb: String::new(),
         path: path.clone(),
         resource: None,
@@ -220,6 +221,85 @@ async fn dispatch(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     audit.status = resp.status().as_u16();
     inner.audit.push(audit);
     resp
+}
+
+/// Impersonation (`Impersonate-User`, `Impersonate-Group`), as the API server's filter does it:
+/// the caller needs the `impersonate` verb on the user (on `serviceaccounts` for a ServiceAccount
+/// user name) and on each group; the request then acts as that user, with the groups given, or a
+/// ServiceAccount's groups when none are, plus `system:authenticated`.
+fn impersonate(inner: &Inner, user: UserInfo, headers: &HeaderMap) -> Result<UserInfo, Box<Response>> {
+    let Some(as_user) = headers
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        if headers.contains_key("impersonate-group") {
+            return Err(Box::new(status_error(
+                500,
+                "InternalError",
+                "requested impersonation of groups without impersonating a user",
+            )));
+        }
+        return Ok(user);
+    };
+    let groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let sa = as_user
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|r| r.split_once(':'));
+    let mut checks = vec![match sa {
+        Some((ns, name)) => Attributes::Resource {
+            verb: "impersonate".into(),
+            group: String::new(),
+            resource: "serviceaccounts".into(),
+            subresource: String::new(),
+            namespace: ns.into(),
+            name: name.into(),
+        },
+        None => Attributes::Resource {
+            verb: "impersonate".into(),
+            group: String::new(),
+            resource: "users".into(),
+            subresource: String::new(),
+            namespace: String::new(),
+            name: as_user.clone(),
+        },
+    }];
+    checks.extend(groups.iter().map(|g| Attributes::Resource {
+        verb: "impersonate".into(),
+        group: String::new(),
+        resource: "groups".into(),
+        subresource: String::new(),
+        namespace: String::new(),
+        name: g.clone(),
+    }));
+    let store = inner.store.read().expect("store");
+    for attrs in &checks {
+        if !authorize(&store, &user, attrs).0 {
+            return Err(Box::new(error(&ApiError {
+                code: 403,
+                reason: "Forbidden",
+                message: attrs.forbidden_message(&user),
+                details: Value::Null,
+            })));
+        }
+    }
+    let mut impersonated = match (sa, groups.is_empty()) {
+        (Some((ns, name)), true) => UserInfo::service_account(ns, name),
+        _ => UserInfo {
+            name: as_user.clone(),
+            groups,
+        },
+    };
+    if as_user != "system:anonymous"
+        && !impersonated.groups.iter().any(|g| g == "system:authenticated")
+    {
+        impersonated.groups.push("system:authenticated".into());
+    }
+    Ok(impersonated)
 }
 
 fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -245,6 +325,13 @@ fn handle(
         }
     };
     audit.user = user.name.clone();
+    let user = match impersonate(inner, user, headers) {
+        Ok(u) => u,
+        Err(resp) => return *resp,
+    };
+    if audit.user != user.name {
+        audit.impersonated_user = Some(user.name.clone());
+    }
     let target = parse(path);
     let verb = verb_of(
         method,

@@ -124,6 +124,8 @@ pub enum K8sError {
     Issuer(String, #[source] mock_kit::issuer::IssuerError),
     #[error("minting a token failed: {0}")]
     Token(String),
+    #[error("cluster {cluster}: patch refused: {message}")]
+    Patch { cluster: String, message: String },
 }
 
 /// One audited request.
@@ -133,6 +135,9 @@ pub struct AuditEvent {
     pub at: Timestamp,
     pub cluster: String,
     pub user: String,
+    /// The user the request acted as, when the caller impersonated one (`kubectl --as`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonated_user: Option<String>,
     pub verb: String,
     pub path: String,
     pub resource: Option<String>,
@@ -339,6 +344,38 @@ impl MockK8s {
             .ok()
     }
 
+    /// Applies a JSON merge patch to an object as the cluster's admin would (`kubectl patch
+    /// --type merge`): a scenario changing an annotation mid-run. Returns the patched object.
+    pub fn merge_patch(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, K8sError> {
+        let group = if matches!(
+            kind,
+            "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding"
+        ) {
+            "rbac.authorization.k8s.io"
+        } else {
+            ""
+        };
+        let t = by_kind(group, kind).ok_or_else(|| K8sError::Patch {
+            cluster: self.inner.name.clone(),
+            message: format!("unsupported kind {kind}"),
+        })?;
+        self.inner
+            .store
+            .write()
+            .expect("store")
+            .patch(t, namespace, name, patch)
+            .map_err(|e| K8sError::Patch {
+                cluster: self.inner.name.clone(),
+                message: e.status()["message"].as_str().unwrap_or("patch refused").to_owned(),
+            })
+    }
+
     /// Mints a ServiceAccount token directly (what the kubelet writes into a projected token
     /// file), journaled like a TokenRequest by `system:node`.
     pub fn service_account_token(
@@ -368,6 +405,7 @@ impl MockK8s {
             at: self.inner.clock.now(),
             cluster: self.inner.name.clone(),
             user: "system:node:kubelet".into(),
+            impersonated_user: None,
             verb: "create".into(),
             path: format!("/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token"),
             resource: Some("serviceaccounts/token".into()),

@@ -210,3 +210,44 @@ async fn kubectl_auth_can_i_create_token_and_rbac_denials_as_the_controller() {
     assert!(!ok);
     assert!(err.contains("cannot list resource \"clusterroles\" in API group \"rbac.authorization.k8s.io\" at the cluster scope"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_as_impersonates_only_with_the_impersonate_verb() {
+    let w = World::new().await;
+    let admin = |args: &[&str]| tokio::task::block_in_place(|| kubectl(&w.admin_kubeconfig, args));
+    let as_controller = [
+        "--as=system:serviceaccount:kargo:controller",
+        "-n",
+        "project-a",
+    ];
+    // The admin may impersonate; the answer is then the controller's, not the admin's.
+    let can = |name: &str| {
+        let target = format!("serviceaccounts/{name}");
+        let mut args = vec!["auth", "can-i", "create", target.as_str(), "--subresource=token"];
+        args.extend(as_controller);
+        admin(&args).1.trim().to_owned()
+    };
+    assert_eq!(can("credentials"), "yes");
+    assert_eq!(can("kargo-admin"), "no");
+    let (ok, _, err) = admin(&["get", "secrets", "-n", "project-a", "--as=system:serviceaccount:kargo:controller"]);
+    assert!(!ok);
+    assert!(
+        err.contains("User \"system:serviceaccount:kargo:controller\" cannot list resource \"secrets\""),
+        "{err}"
+    );
+    let audit = w
+        .a
+        .audit()
+        .find(|e| e.impersonated_user.as_deref() == Some("system:serviceaccount:kargo:controller"))
+        .expect("impersonated requests are audited with both users");
+    assert_eq!(audit.user, "kubernetes-admin");
+    // The controller has no `impersonate` verb: it cannot become the admin.
+    let (ok, _, err) = tokio::task::block_in_place(|| {
+        kubectl(&w.controller_kubeconfig, &["get", "namespaces", "--as=kubernetes-admin"])
+    });
+    assert!(!ok);
+    assert!(
+        err.contains("cannot impersonate resource \"users\" in API group \"\" at the cluster scope"),
+        "{err}"
+    );
+}

@@ -1249,6 +1249,24 @@ impl<'a> Cx<'a> {
                 ),
                 _ => {}
             }
+            let known: Vec<&str> = cluster
+                .projects
+                .iter()
+                .chain(&cluster.namespaces)
+                .map(|n| n.name.as_str())
+                .chain([ctl.namespace.as_str()])
+                .collect();
+            for (k, ns) in g.namespaces.iter().enumerate() {
+                if !known.contains(&ns.as_str()) {
+                    let hint = did_you_mean(ns, known.iter().copied());
+                    cx.error_hint(
+                        ns.at,
+                        format!("{path}.namespaces[{k}]"),
+                        format!("cluster `{}` has no namespace `{}`", cluster.name.value, ns.value),
+                        hint,
+                    );
+                }
+            }
             model::Grant {
                 scope: g.scope,
                 namespaces: g.namespaces.iter().map(|n| n.value.clone()).collect(),
