@@ -7,10 +7,20 @@
 //!   `world.json` description scripts read.
 //! - [`clusters`]: one kube-client code path for every cluster backend (embedded, kind, any
 //!   kubeconfig): TokenRequest, issuer documents, publishing a cluster's issuer at its URL.
+//! - [`implementation`]: the implementation under test as the runner sees it (a trait per
+//!   shard, and a launcher), so exec programs and in-process Rust code are driven alike.
+//! - [`exec`]: the exec protocol (JSON-RPC over stdio, version negotiation, timeouts, protocol
+//!   violations with the offending line).
 //! - [`probe`]: evidence from use: what a returned credential really unlocks, probed against
 //!   every repository of every registry as an OCI client would.
 //! - [`world`]: the world builder: a scenario's world as running fakes (controllers' RBAC,
 //!   faults, options, leniency), and the world changes its steps make.
+//! - [`reference`]: the reference implementation (per-project ServiceAccount, per-shard client-ID
+//!   annotation, TokenRequest, Entra and ACR exchanges, a cache keyed by all of it), in-process
+//!   and as `credsim reference`.
+//! - [`run`]: the runner: a scenario replayed against an implementation, every returned
+//!   credential probed, expectations checked, evidence collected.
+//! - [`properties`]: the security properties, one module each, judged from that evidence.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
 //!   `ready`), serving until SIGINT/SIGTERM.
 //!
@@ -21,6 +31,11 @@ pub mod check;
 pub mod cloud;
 pub mod clusters;
 pub mod demo;
+pub mod exec;
+pub mod implementation;
 pub mod probe;
+pub mod properties;
+pub mod reference;
+pub mod run;
 pub mod up;
 pub mod world;

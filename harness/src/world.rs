@@ -161,7 +161,8 @@ fn fic(f: &model::FederatedCredential) -> FederatedCredential {
     FederatedCredential::new(&f.name, &f.issuer, &f.subject).audiences(&audiences)
 }
 
-fn role(r: model::RegistryRole) -> Role {
+/// mock-acr's role for a scenario role.
+pub(crate) fn role(r: model::RegistryRole) -> Role {
     use model::RegistryRole as R;
     match r {
         R::AcrPull => Role::AcrPull,
@@ -322,7 +323,7 @@ struct InstalledFault {
 #[derive(Debug)]
 pub struct World {
     pub cloud: Cloud,
-    faults: BTreeMap<String, InstalledFault>,
+    faults: std::sync::Mutex<BTreeMap<String, InstalledFault>>,
 }
 
 impl World {
@@ -352,13 +353,16 @@ impl World {
                 set_fault(&mut faults, &f.name, true)?;
             }
         }
-        Ok(Self { cloud, faults })
+        Ok(Self {
+            cloud,
+            faults: std::sync::Mutex::new(faults),
+        })
     }
 
     /// Applies a step that changes the world (anything but a request). Returns what happened, for
     /// the transcript; a change the fakes refuse (a 21st federated credential) is reported, not an
     /// error, because showing the refusal may be the scenario's point.
-    pub async fn apply(&mut self, action: &Action) -> Result<String, WorldError> {
+    pub async fn apply(&self, action: &Action) -> Result<String, WorldError> {
         let cloud = &self.cloud;
         Ok(match action {
             Action::Request(_) => return Err(WorldError::Change("a request is not a world change".into())),
@@ -469,7 +473,7 @@ impl World {
                 format!("cluster {c} signs ServiceAccount tokens with a new key")
             }
             Action::Fault { name, active } => {
-                set_fault(&mut self.faults, name, *active)?;
+                set_fault(&mut self.faults.lock().expect("faults"), name, *active)?;
                 format!("fault {name} {}", if *active { "on" } else { "off" })
             }
         })

@@ -1,0 +1,439 @@
+//! The exec protocol, version 1 (`../shared/contracts/exec-protocol.md`), harness side.
+//!
+//! [`ExecLauncher`] starts the implementation's command line (split like a shell splits words,
+//! no shell involved) once per shard with exactly the protocol's environment (plus `PATH`, and
+//! `HOME` set to its working directory), negotiates the version, and speaks JSON-RPC 2.0, one
+//! message per line. Everything on stderr is kept as evidence. A timeout, a malformed line, a
+//! mismatched id or an early exit is a [`ProtocolError`] that names the offending line.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::implementation::{
+    Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
+    ProtocolError, RefusalKind, ShardContext,
+};
+
+/// The protocol versions this harness speaks.
+///
+/// Changelog: 1, the first version (`initialize`, `credentials/get`, `clock/set`, `shutdown`).
+pub const PROTOCOL_VERSIONS: &[u64] = &[1];
+
+/// How long the harness waits.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub initialize: Duration,
+    pub request: Duration,
+    pub shutdown: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            initialize: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            shutdown: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Starts `command` per shard.
+#[derive(Clone, Debug)]
+pub struct ExecLauncher {
+    pub command: String,
+    pub timeouts: Timeouts,
+}
+
+impl ExecLauncher {
+    pub fn new(command: &str) -> Self {
+        Self {
+            command: command.to_owned(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+impl Launcher for ExecLauncher {
+    fn describe(&self) -> String {
+        self.command.clone()
+    }
+
+    fn launch<'a>(
+        &'a self,
+        shard: &'a ShardContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
+        Box::pin(async move {
+            let imp = ExecImplementation::start(&self.command, shard, self.timeouts).await?;
+            Ok(Box::new(imp) as Box<dyn Implementation>)
+        })
+    }
+}
+
+/// Splits a command line like a POSIX shell splits words: whitespace separates, single quotes keep
+/// everything, double quotes keep everything but `\"` and `\\`, a backslash escapes the next
+/// character outside quotes.
+pub fn split_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unclosed single quote in {line:?}")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(format!("unclosed double quote in {line:?}")),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unclosed double quote in {line:?}")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err(format!("trailing backslash in {line:?}")),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// A running exec-protocol implementation.
+#[derive(Debug)]
+pub struct ExecImplementation {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// Lines on stdout that were not protocol messages.
+    stray: String,
+    next_id: u64,
+    identity: String,
+    timeouts: Timeouts,
+}
+
+impl ExecImplementation {
+    /// Starts `command` with the shard's environment and runs `initialize`.
+    pub async fn start(
+        command: &str,
+        shard: &ShardContext,
+        timeouts: Timeouts,
+    ) -> Result<Self, ProtocolError> {
+        let words = split_words(command).map_err(ProtocolError::Other)?;
+        let Some((program, args)) = words.split_first() else {
+            return Err(ProtocolError::Other("the implementation's command is empty".into()));
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &shard.workdir)
+            .envs(shard.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&shard.workdir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| ProtocolError::Spawn {
+            command: command.to_owned(),
+            source,
+        })?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err_pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().expect("stderr buffer").extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut imp = Self {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            stray: String::new(),
+            next_id: 0,
+            identity: String::new(),
+            timeouts,
+        };
+        let result = imp
+            .call(
+                "initialize",
+                json!({"protocolVersions": PROTOCOL_VERSIONS, "shard": shard.shard}),
+                timeouts.initialize,
+            )
+            .await?;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) if e["code"] == -32001 => {
+                return Err(ProtocolError::Version(e.to_string()));
+            }
+            Err(e) => {
+                return Err(ProtocolError::Violation {
+                    reason: "`initialize` answered with an error".into(),
+                    line: e.to_string(),
+                });
+            }
+        };
+        let version = result["protocolVersion"].as_u64();
+        if !version.is_some_and(|v| PROTOCOL_VERSIONS.contains(&v)) {
+            return Err(ProtocolError::Version(result["protocolVersion"].to_string()));
+        }
+        let name = result["implementation"]["name"].as_str().unwrap_or("unnamed");
+        let ver = result["implementation"]["version"].as_str().unwrap_or("");
+        imp.identity = format!("{name} {ver}").trim().to_owned();
+        Ok(imp)
+    }
+
+    /// Sends a request and waits for its answer: `Ok(Ok(result))` or `Ok(Err(error object))`.
+    async fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Result<Value, Value>, ProtocolError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut line = msg.to_string();
+        line.push('\n');
+        if self.stdin.write_all(line.as_bytes()).await.is_err() {
+            return Err(self.exited(method).await);
+        }
+        let _ = self.stdin.flush().await;
+        let read = tokio::time::timeout(timeout, self.stdout.next_line()).await;
+        let line = match read {
+            Err(_) => {
+                return Err(ProtocolError::Timeout {
+                    method: method.to_owned(),
+                    seconds: timeout.as_secs(),
+                });
+            }
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None) | Err(_)) => return Err(self.exited(method).await),
+        };
+        let violation = |reason: &str| ProtocolError::Violation {
+            reason: reason.to_owned(),
+            line: line.clone(),
+        };
+        let msg: Value = serde_json::from_str(&line).map_err(|_| {
+            self.stray.push_str(&line);
+            self.stray.push('\n');
+            violation("not a JSON-RPC message")
+        })?;
+        if msg["jsonrpc"] != "2.0" {
+            return Err(violation("`jsonrpc` is not \"2.0\""));
+        }
+        if msg["id"] != json!(id) {
+            return Err(violation(&format!("expected the answer to id {id}")));
+        }
+        match (msg.get("result"), msg.get("error")) {
+            (Some(r), None) => Ok(Ok(r.clone())),
+            (None, Some(e)) if e["code"].is_i64() && e["message"].is_string() => Ok(Err(e.clone())),
+            (None, Some(_)) => Err(violation("an error needs an integer `code` and a `message`")),
+            _ => Err(violation("exactly one of `result` and `error` is required")),
+        }
+    }
+
+    async fn exited(&mut self, method: &str) -> ProtocolError {
+        let status = match tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await {
+            Ok(Ok(s)) => s.to_string(),
+            _ => "closed its stdout".to_owned(),
+        };
+        ProtocolError::Exited {
+            method: method.to_owned(),
+            status,
+        }
+    }
+}
+
+impl Implementation for ExecImplementation {
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+
+    fn get<'a>(
+        &'a mut self,
+        request: &'a CredentialRequest,
+    ) -> BoxFuture<'a, Result<Answer, ProtocolError>> {
+        Box::pin(async move {
+            let params = serde_json::to_value(request).expect("a request serialises");
+            let timeout = self.timeouts.request;
+            match self.call("credentials/get", params, timeout).await? {
+                Ok(Value::Null) => Ok(Answer::Anonymous),
+                Ok(result) => {
+                    let credential: Credential =
+                        serde_json::from_value(result.clone()).map_err(|e| {
+                            ProtocolError::Violation {
+                                reason: format!("a credential needs `username` and `password` ({e})"),
+                                line: redact_result(&result),
+                            }
+                        })?;
+                    Ok(Answer::Credential(credential))
+                }
+                Err(error) => {
+                    let kind = match error["data"]["kind"].as_str() {
+                        Some("not-configured") => RefusalKind::NotConfigured,
+                        Some("denied") => RefusalKind::Denied,
+                        Some("unavailable") => RefusalKind::Unavailable,
+                        Some("unsupported") => RefusalKind::Unsupported,
+                        Some("internal") | None => RefusalKind::Internal,
+                        Some(other) => {
+                            return Err(ProtocolError::Violation {
+                                reason: format!("unknown `data.kind` {other:?}"),
+                                line: error.to_string(),
+                            });
+                        }
+                    };
+                    Ok(Answer::Refused {
+                        kind,
+                        message: error["message"].as_str().unwrap_or_default().to_owned(),
+                    })
+                }
+            }
+        })
+    }
+
+    fn set_clock(&mut self, now: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>> {
+        Box::pin(async move {
+            let timeout = self.timeouts.request;
+            match self
+                .call("clock/set", json!({"now": now.to_string()}), timeout)
+                .await?
+            {
+                Ok(_) => Ok(true),
+                Err(e) if e["code"] == -32601 => Ok(false),
+                Err(e) => Err(ProtocolError::Violation {
+                    reason: "`clock/set` failed".into(),
+                    line: e.to_string(),
+                }),
+            }
+        })
+    }
+
+    fn shutdown(mut self: Box<Self>) -> BoxFuture<'static, Output> {
+        Box::pin(async move {
+            let _ = self
+                .stdin
+                .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"shutdown\"}\n")
+                .await;
+            let _ = self.stdin.flush().await;
+            // Whatever else it prints before exiting is not protocol: keep it as evidence.
+            let drain = async {
+                while let Ok(Some(line)) = self.stdout.next_line().await {
+                    self.stray.push_str(&line);
+                    self.stray.push('\n');
+                }
+                let _ = self.child.wait().await;
+            };
+            if tokio::time::timeout(self.timeouts.shutdown, drain).await.is_err() {
+                let _ = self.child.kill().await;
+            }
+            // Let the stderr reader see the end of the pipe.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let stderr = self.stderr.lock().expect("stderr buffer").clone();
+            Output {
+                stdout: std::mem::take(&mut self.stray),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            }
+        })
+    }
+}
+
+/// A result shown in an error without the password it may carry.
+fn redact_result(v: &Value) -> String {
+    let mut v = v.clone();
+    if let Some(p) = v.get_mut("password") {
+        *p = Value::from("<redacted>");
+    }
+    v.to_string()
+}
+
+/// Files an implementation left in `dir` (recursively), for the leak search: `(path, content)`.
+pub fn files_written(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+                out.push((rel, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_words_like_a_shell() {
+        assert_eq!(
+            split_words("python3 my_shim.py --verbose").unwrap(),
+            ["python3", "my_shim.py", "--verbose"]
+        );
+        assert_eq!(
+            split_words(r#"sh -c 'echo "a b"' "x\"y" z\ w ''"#).unwrap(),
+            ["sh", "-c", "echo \"a b\"", "x\"y", "z w", ""]
+        );
+        assert!(split_words("'unclosed").is_err());
+        assert!(split_words("\"unclosed").is_err());
+        assert!(split_words("").unwrap().is_empty());
+    }
+}

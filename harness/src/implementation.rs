@@ -1,0 +1,159 @@
+//! The implementation under test, as the runner sees it: one [`Implementation`] per shard, started
+//! by a [`Launcher`] with the shard's environment (`../shared/contracts/exec-protocol.md`).
+//!
+//! The exec protocol ([`crate::exec`]) and the in-process reference ([`crate::reference`]) both
+//! implement it, so Rust projects can run scenarios against their own code from `cargo test`.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A boxed future, so the traits stay object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// `credentials/get`'s parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRequest {
+    pub project: String,
+    /// The registry host as the user wrote it (possibly hostile).
+    pub registry: String,
+    pub repository: String,
+    /// `image` or `helm`.
+    pub artifact: String,
+}
+
+/// A credential the implementation would hand its OCI client.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    pub username: String,
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// How an implementation classified a refusal (`data.kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalKind {
+    NotConfigured,
+    Denied,
+    Unavailable,
+    Unsupported,
+    Internal,
+}
+
+impl RefusalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::NotConfigured => "not-configured",
+            RefusalKind::Denied => "denied",
+            RefusalKind::Unavailable => "unavailable",
+            RefusalKind::Unsupported => "unsupported",
+            RefusalKind::Internal => "internal",
+        }
+    }
+}
+
+/// What an implementation answered to `credentials/get`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Credential(Credential),
+    /// `result: null`: it would try anonymous access.
+    Anonymous,
+    Refused {
+        kind: RefusalKind,
+        message: String,
+    },
+}
+
+/// The implementation broke the protocol or could not be driven: a harness-level error for the
+/// scenario (verdict `error`, exit status 2), never a pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("starting `{command}` failed: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no answer to `{method}` within {seconds} s")]
+    Timeout { method: String, seconds: u64 },
+    #[error("the implementation exited ({status}) while `{method}` was pending")]
+    Exited { method: String, status: String },
+    #[error("protocol violation: {reason}: {line}")]
+    Violation { reason: String, line: String },
+    #[error("no common protocol version (the implementation answered {0})")]
+    Version(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a shard's implementation is started with.
+#[derive(Clone, Debug)]
+pub struct ShardContext {
+    pub scenario: String,
+    pub shard: String,
+    /// The environment, exactly as the exec protocol lists it.
+    pub env: Vec<(String, String)>,
+    /// The implementation's working directory (searched for leaked secrets afterwards).
+    pub workdir: PathBuf,
+}
+
+impl ShardContext {
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What an implementation wrote while it ran.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    /// Lines on stdout that were not protocol answers (a violation) or everything an in-process
+    /// implementation logged.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A running implementation for one shard.
+pub trait Implementation: Send {
+    /// `name version` from `initialize`.
+    fn identity(&self) -> String;
+
+    /// `credentials/get`.
+    fn get<'a>(&'a mut self, request: &'a CredentialRequest)
+    -> BoxFuture<'a, Result<Answer, ProtocolError>>;
+
+    /// `clock/set`; `Ok(false)` when the implementation cannot follow the virtual clock.
+    fn set_clock(&mut self, now: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>>;
+
+    /// `shutdown`, and what it wrote.
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, Output>;
+}
+
+/// Starts an implementation for a shard.
+pub trait Launcher: Send + Sync {
+    /// What the implementation is, for reports (`credsim reference`, the `--impl` command).
+    fn describe(&self) -> String;
+
+    fn launch<'a>(
+        &'a self,
+        shard: &'a ShardContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>>;
+}

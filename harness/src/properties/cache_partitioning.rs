@@ -1,0 +1,70 @@
+//! `cache-partitioning`: a credential obtained for one (project, shard, registry) is never
+//! returned for another.
+//!
+//! Threat: a cache keyed by registry only (Kargo's ACR cache today), so project B gets project A's
+//! credential. Evidence: the returned secrets themselves, compared across requests with different
+//! keys (only fingerprints appear in reports).
+
+use std::collections::BTreeMap;
+
+use mock_kit::Fingerprint;
+use scenarios::model::PropertyId;
+
+use super::{PropertyResult, at};
+use crate::run::Evidence;
+
+pub fn judge(e: &Evidence<'_>) -> PropertyResult {
+    let mut by_secret: BTreeMap<String, Vec<&crate::run::RequestRecord>> = BTreeMap::new();
+    let mut keys = std::collections::BTreeSet::new();
+    for r in &e.requests {
+        if let Some(c) = r.credential() {
+            by_secret
+                .entry(Fingerprint::of(&c.password).as_str().to_owned())
+                .or_default()
+                .push(r);
+            keys.insert((r.shard.clone(), r.request.project.clone(), r.request.registry.to_ascii_lowercase()));
+        }
+    }
+    if keys.len() < 2 {
+        return PropertyResult::not_applicable(
+            PropertyId::CachePartitioning,
+            "credentials were returned for fewer than two distinct (shard, project, registry) keys",
+        );
+    }
+    let mut result = PropertyResult::new(
+        PropertyId::CachePartitioning,
+        format!(
+            "{} credential(s) for {} distinct (shard, project, registry) keys",
+            by_secret.values().map(Vec::len).sum::<usize>(),
+            keys.len()
+        ),
+    );
+    for (fp, uses) in by_secret {
+        let first = uses[0];
+        for r in &uses[1..] {
+            if r.shard != first.shard
+                || r.request.project != first.request.project
+                || !r.request.registry.eq_ignore_ascii_case(&first.request.registry)
+            {
+                result.fail(
+                    format!(
+                        "the credential obtained for {} on {} was returned for {} on {}",
+                        first.request.project, first.shard, r.request.project, r.shard
+                    ),
+                    format!(
+                        "secret {fp}: returned at {} for {}/{} ({}) and at {} for {}/{} ({})",
+                        at(first),
+                        first.shard,
+                        first.request.project,
+                        first.request.registry,
+                        at(r),
+                        r.shard,
+                        r.request.project,
+                        r.request.registry
+                    ),
+                );
+            }
+        }
+    }
+    result
+}

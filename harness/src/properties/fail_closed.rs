@@ -1,0 +1,100 @@
+//! `fail-closed`: when configuration is missing or wrong (no mapping, unknown tenant,
+//! federated-credential mismatch, an Entra or ACR error) the implementation returns an error, not
+//! a credential from a broader identity, unless the policy allows that fallback and its trigger.
+//!
+//! Threat: "fall back to the controller's own identity on any error". Evidence: how the project's
+//! own attempt went (the Entra journal during the request: a token issued to one of the project's
+//! identities, an AADSTS error, a fault, or no attempt at all) and what the returned credential
+//! unlocked beyond what the project's identities and anyone may pull.
+
+use scenarios::model::{Outcome, PropertyId};
+
+use super::{PropertyResult, at};
+use crate::run::{Evidence, RequestRecord};
+use mock_entra::journal::TokenOutcome;
+
+/// How the project's own attempt went, as the Entra journal shows it.
+fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
+    let events: Vec<_> = r
+        .entra_events(e.world)
+        .into_iter()
+        .filter(|t| t.client_id.as_ref().is_some_and(|c| r.own_client_ids.contains(c)))
+        .collect();
+    if events.iter().any(|t| matches!(t.outcome, TokenOutcome::Issued { .. })) {
+        return None;
+    }
+    if events.iter().any(|t| matches!(t.outcome, TokenOutcome::Faulted { .. })) {
+        return Some(Outcome::Unavailable);
+    }
+    if events.iter().any(|t| matches!(t.outcome, TokenOutcome::Error { .. })) {
+        return Some(Outcome::Denied);
+    }
+    // No attempt with the project's own identity: it has none, or none the implementation found.
+    Some(Outcome::NotConfigured)
+}
+
+pub fn judge(e: &Evidence<'_>) -> PropertyResult {
+    let policy = &e.scenario.policy.fallback;
+    let mut failing_configs = 0;
+    let mut result = PropertyResult::new(PropertyId::FailClosed, String::new());
+    for r in &e.requests {
+        let attempt = own_attempt(e, r);
+        let own_events = r
+            .entra_events(e.world)
+            .iter()
+            .any(|t| t.client_id.as_ref().is_some_and(|c| r.own_client_ids.contains(c)));
+        // A request answered from a cache makes no attempt at all; it counts as missing or wrong
+        // configuration only when the cloud refused or the scenario expects a refusal.
+        if r.expect.outcome.is_error() || (own_events && attempt.is_some()) {
+            failing_configs += 1;
+        }
+        if r.credential().is_none() {
+            continue;
+        }
+        let broader: Vec<String> = r
+            .unlocked()
+            .into_iter()
+            .filter(|u| !r.own_access.contains(u) && !r.anonymous_access.contains(u))
+            .map(|u| u.to_string())
+            .collect();
+        if broader.is_empty() {
+            continue;
+        }
+        let allowed = attempt.is_some_and(|o| policy.allowed && policy.triggers.contains(&o));
+        if !allowed {
+            let how = attempt.map_or("succeeded", |o| o.as_str());
+            result.fail(
+                format!(
+                    "project {}'s own identity {how}, and the implementation answered with a broader credential instead of an error",
+                    r.request.project
+                ),
+                format!(
+                    "{}: {} for {} (own attempt: {how}; fallback {}) unlocked [{}]",
+                    at(r),
+                    r.shard,
+                    r.request.project,
+                    if policy.allowed {
+                        format!(
+                            "allowed only on [{}]",
+                            policy.triggers.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+                        )
+                    } else {
+                        "not allowed".into()
+                    },
+                    broader.join(", ")
+                ),
+            );
+        }
+    }
+    if failing_configs == 0 && result.evidence.is_empty() {
+        return PropertyResult::not_applicable(
+            PropertyId::FailClosed,
+            "no request met missing or wrong configuration",
+        );
+    }
+    result.examined = format!(
+        "{} request(s), {failing_configs} with missing or refused configuration",
+        e.requests.len()
+    );
+    result
+}

@@ -1,0 +1,169 @@
+//! The security properties of `design/properties.md`, judged from evidence.
+//!
+//! Each property lives in its own module whose doc comment states the claim, the threat and the
+//! evidence. Each returns `pass`, `fail` with the evidence that shows it, or `not-applicable` with
+//! the reason, and always says how much evidence it examined, so a pass is never vacuous.
+//! Properties never look at what the implementation says about itself: only at what its
+//! credentials unlocked when the harness used them, the fakes' journals, the front door's egress
+//! record, and what it wrote.
+
+use scenarios::model::PropertyId;
+use serde::Serialize;
+
+use crate::run::Evidence;
+
+mod audience_bound;
+mod cache_partitioning;
+mod credential_destination;
+mod dedicated_service_account;
+mod fail_closed;
+mod least_privilege;
+mod no_secret_leak;
+mod project_isolation;
+mod revocation;
+mod shard_isolation;
+mod short_lived;
+mod tenant_isolation;
+
+/// A property's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    NotApplicable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotApplicable => "not-applicable",
+        }
+    }
+}
+
+/// A property's verdict with its grounds.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyResult {
+    pub id: PropertyId,
+    pub verdict: Verdict,
+    /// Why it failed or does not apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How much evidence was examined, e.g. "3 credentials probed against 8 repositories".
+    pub examined: String,
+    /// The evidence that shows a failure: journal entries, repositories, file lines.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+impl PropertyResult {
+    fn new(id: PropertyId, examined: impl Into<String>) -> Self {
+        Self {
+            id,
+            verdict: Verdict::Pass,
+            reason: None,
+            examined: examined.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    fn not_applicable(id: PropertyId, reason: impl Into<String>) -> Self {
+        Self {
+            id,
+            verdict: Verdict::NotApplicable,
+            reason: Some(reason.into()),
+            examined: "nothing that exercises it".into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Adds one piece of failing evidence (the first sets the reason).
+    fn fail(&mut self, reason: impl Into<String>, evidence: impl Into<String>) {
+        if self.verdict != Verdict::Fail {
+            self.verdict = Verdict::Fail;
+            self.reason = Some(reason.into());
+        }
+        self.evidence.push(evidence.into());
+    }
+}
+
+/// The claim of a property, for reports.
+pub fn claim(id: PropertyId) -> &'static str {
+    match id {
+        PropertyId::ProjectIsolation => "a credential handed out for project P unlocks nothing that P's own identity is not granted",
+        PropertyId::CachePartitioning => "a credential obtained for one (project, shard, registry) is never returned for another",
+        PropertyId::TenantIsolation => "tokens of tenant T are only presented to endpoints of tenant T",
+        PropertyId::ShardIsolation => "a controller on shard X only uses shard X's cluster, issuer and client-ID mapping",
+        PropertyId::FailClosed => "when configuration is missing or wrong, the implementation returns an error, not a credential from a broader identity",
+        PropertyId::DedicatedServiceAccount => "TokenRequests are made only for the designated ServiceAccount, only in project namespaces",
+        PropertyId::AudienceBound => "every ServiceAccount token requested is for the exchange audience only and no longer-lived than allowed",
+        PropertyId::LeastPrivilege => "registry access tokens requested cover only the repository and actions needed",
+        PropertyId::ShortLived => "returned credentials expire within the limit; no long-lived secret is handed out",
+        PropertyId::CredentialDestination => "every secret is presented only to the host it was minted for, over TLS",
+        PropertyId::NoSecretLeak => "no secret minted during the run appears in the implementation's output or files",
+        PropertyId::Revocation => "after the world removes a grant, working credentials stop within the staleness bound",
+    }
+}
+
+/// Judges every property the scenario asks for.
+pub fn judge(e: &Evidence<'_>) -> Vec<PropertyResult> {
+    e.scenario
+        .judged_properties()
+        .into_iter()
+        .map(|id| match id {
+            PropertyId::ProjectIsolation => project_isolation::judge(e),
+            PropertyId::CachePartitioning => cache_partitioning::judge(e),
+            PropertyId::TenantIsolation => tenant_isolation::judge(e),
+            PropertyId::ShardIsolation => shard_isolation::judge(e),
+            PropertyId::FailClosed => fail_closed::judge(e),
+            PropertyId::DedicatedServiceAccount => dedicated_service_account::judge(e),
+            PropertyId::AudienceBound => audience_bound::judge(e),
+            PropertyId::LeastPrivilege => least_privilege::judge(e),
+            PropertyId::ShortLived => short_lived::judge(e),
+            PropertyId::CredentialDestination => credential_destination::judge(e),
+            PropertyId::NoSecretLeak => no_secret_leak::judge(e),
+            PropertyId::Revocation => revocation::judge(e),
+        })
+        .collect()
+}
+
+/// `step N (line L)` for evidence lines.
+fn at(r: &crate::run::RequestRecord) -> String {
+    format!("step {} (line {})", r.step + 1, r.line)
+}
+
+/// The controller TokenRequests of every shard: (shard, audit event).
+fn controller_token_requests(e: &Evidence<'_>) -> Vec<(String, mock_k8s::AuditEvent)> {
+    let mut out = Vec::new();
+    for (cluster, ctl) in e.scenario.shards() {
+        let user = format!(
+            "system:serviceaccount:{}:{}",
+            ctl.namespace, ctl.service_account
+        );
+        if let Some(k8s) = e.world.cloud.clusters.iter().find(|c| c.name() == cluster.name) {
+            for ev in k8s.audit().filter(|a| a.user == user && a.token_request.is_some()) {
+                out.push((cluster.name.clone(), ev));
+            }
+        }
+    }
+    out
+}
+
+/// Egress records of the implementations (labelled `iut/<shard>`), with the shard.
+fn iut_egress(e: &Evidence<'_>) -> Vec<(String, mock_kit::EgressRecord)> {
+    e.world
+        .cloud
+        .door
+        .egress()
+        .snapshot()
+        .into_iter()
+        .filter_map(|r| {
+            let shard = r.client.label.as_deref()?.strip_prefix("iut/")?.to_owned();
+            Some((shard, r))
+        })
+        .collect()
+}

@@ -1,0 +1,78 @@
+//! `shard-isolation`: a controller on shard X only uses shard X's cluster, issuer and client-ID
+//! mapping.
+//!
+//! Threat: the per-shard mapping ignored (another shard's client ID used); one issuer URL shared
+//! by two clusters so their subjects collide. Evidence: the Entra journal (the issuer of every
+//! assertion the implementation presented during shard X's requests) and the clusters' audit
+//! journals (which cluster each controller talked to).
+
+use scenarios::model::PropertyId;
+
+use super::{PropertyResult, at};
+use crate::run::Evidence;
+
+pub fn judge(e: &Evidence<'_>) -> PropertyResult {
+    let mut examined = 0;
+    let mut result = PropertyResult::new(PropertyId::ShardIsolation, String::new());
+    for r in &e.requests {
+        let Some(cluster) = e.scenario.world.cluster(&r.shard) else {
+            continue;
+        };
+        for t in r.entra_events(e.world) {
+            let Some(a) = &t.assertion else { continue };
+            examined += 1;
+            if let Some(iss) = &a.iss
+                && iss != &cluster.issuer
+                && e.scenario.world.clusters.iter().any(|c| &c.issuer == iss)
+            {
+                result.fail(
+                    format!("{}'s implementation presented another cluster's token ({iss})", r.shard),
+                    format!("{}: assertion from {iss} (sub {}) for client {}", at(r), a.sub.clone().unwrap_or_default(), t.client_id.clone().unwrap_or_default()),
+                );
+            }
+            // The client ID must be one the project is federated to on *this* shard's issuer.
+            if let Some(client) = &t.client_id
+                && !r.own_client_ids.contains(client)
+                && a.iss.as_deref() == Some(cluster.issuer.as_str())
+                && a.sub.as_deref().is_some_and(|s| s.starts_with(&format!("system:serviceaccount:{}:", r.request.project)))
+            {
+                let other = e.scenario.world.clusters.iter().find(|c| {
+                    c.name != r.shard
+                        && e.scenario.world.tenants.iter().any(|tn| {
+                            tn.managed_identities.iter().any(|m| {
+                                m.client_id.to_string() == *client
+                                    && m.federated_credentials.iter().any(|f| f.issuer == c.issuer)
+                            })
+                        })
+                });
+                if let Some(other) = other {
+                    result.fail(
+                        format!("{}'s implementation used the client ID mapped for {}", r.shard, other.name),
+                        format!("{}: client {client} is federated on {}, not {}", at(r), other.name, r.shard),
+                    );
+                }
+            }
+        }
+    }
+    for (cluster, ctl) in e.scenario.shards() {
+        let user = format!("system:serviceaccount:{}:{}", ctl.namespace, ctl.service_account);
+        for k8s in e.world.cloud.clusters.iter().filter(|c| c.name() != cluster.name) {
+            let foreign = k8s.audit().filter(|a| a.user == user);
+            examined += foreign.len();
+            if let Some(a) = foreign.first() {
+                result.fail(
+                    format!("{}'s controller called the API server of {}", cluster.name, k8s.name()),
+                    format!("{} audit at {}: {} {} {}", k8s.name(), a.at, a.user, a.verb, a.path),
+                );
+            }
+        }
+    }
+    if examined == 0 {
+        return PropertyResult::not_applicable(
+            PropertyId::ShardIsolation,
+            "the implementation presented no assertion to Entra",
+        );
+    }
+    result.examined = format!("{examined} assertion(s) and cross-cluster call(s)");
+    result
+}

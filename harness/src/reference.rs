@@ -1,0 +1,496 @@
+//! The reference implementation: the per-project design the seed discussion converges on.
+//!
+//! For `credentials/get(project, registry, repository)` on shard S:
+//! 1. only `<name>.azurecr.io` exactly is an Azure registry (anchored on the host, never a pattern
+//!    found elsewhere in the string), anything else is `unsupported`;
+//! 2. the project's dedicated ServiceAccount (`credentials`, or install-time
+//!    `PROJECT_SERVICE_ACCOUNT`) in the project's namespace carries the per-shard client-ID
+//!    annotation `azure.kargo.akuity.io/<S>.client-id` (the discussion proposes
+//!    `azure.kargo.akuity.io/<shard>/client-id`, which is not a valid annotation key: a key has at
+//!    most one `/`); the tenant comes from install-time configuration (`TENANT_ID`); either
+//!    missing is `not-configured`;
+//! 3. a TokenRequest for that ServiceAccount only, audience `api://AzureADTokenExchange`, 10
+//!    minutes (the API server's minimum);
+//! 4. the Entra federated exchange for an ACR-audience token, then the ACR exchange for a refresh
+//!    token, handed out with username `00000000-0000-0000-0000-000000000000` and the token's
+//!    expiry;
+//! 5. a cache keyed by everything that changes the credential (project, registry, tenant, client
+//!    ID), on the virtual clock when the harness sets it, and never past the credential's expiry;
+//! 6. no fallback to the controller's own identity unless install-time
+//!    `FALLBACK_TO_CONTROLLER_IDENTITY=on-denial` says so, and then only when the cloud
+//!    explicitly denied the project's own identity.
+//!
+//! [`ReferenceLauncher`] runs it in-process; [`serve`] speaks the exec protocol on stdin/stdout
+//! (`credsim reference`), with the same logic.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::implementation::{
+    Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
+    ProtocolError, RefusalKind, ShardContext,
+};
+
+/// The username ACR expects with a refresh token.
+pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
+/// The audience ServiceAccount tokens are requested for.
+pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// How long before its expiry a cached credential is replaced.
+const CACHE_MARGIN: Duration = Duration::from_secs(300);
+
+/// The reference, configured for one shard from its environment.
+pub struct Reference {
+    shard: String,
+    env: HashMap<String, String>,
+    http: reqwest::Client,
+    cache: HashMap<CacheKey, Credential>,
+    now: Option<Timestamp>,
+    log: Vec<String>,
+}
+
+impl std::fmt::Debug for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reference")
+            .field("shard", &self.shard)
+            .field("cached", &self.cache.len())
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CacheKey {
+    project: String,
+    registry: String,
+    tenant: String,
+    client_id: String,
+}
+
+struct Refusal(RefusalKind, String);
+
+fn refuse(kind: RefusalKind, message: impl Into<String>) -> Refusal {
+    Refusal(kind, message.into())
+}
+
+impl Reference {
+    /// Configures the reference from an exec-protocol environment.
+    pub fn from_env(env: HashMap<String, String>) -> Result<Self, String> {
+        mock_kit::install_crypto_provider();
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(20));
+        if let Some(ca) = env.get("SSL_CERT_FILE") {
+            let pem = std::fs::read(ca).map_err(|e| format!("reading {ca}: {e}"))?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())?;
+            builder = builder.tls_certs_only([cert]);
+        }
+        builder = match env.get("HTTPS_PROXY").filter(|p| !p.is_empty()) {
+            Some(p) => builder.proxy(reqwest::Proxy::all(p).map_err(|e| e.to_string())?),
+            None => builder.no_proxy(),
+        };
+        Ok(Self {
+            shard: env.get("CREDSIM_SHARD").cloned().unwrap_or_default(),
+            http: builder.build().map_err(|e| e.to_string())?,
+            env,
+            cache: HashMap::new(),
+            now: None,
+            log: Vec::new(),
+        })
+    }
+
+    fn now(&self) -> Timestamp {
+        self.now.unwrap_or_else(Timestamp::now)
+    }
+
+    /// Answers one request.
+    pub async fn get(&mut self, req: &CredentialRequest) -> Answer {
+        match self.credential(req).await {
+            Ok(c) => Answer::Credential(c),
+            Err(Refusal(kind, message)) => {
+                self.log.push(format!("{}: {message}", kind.as_str()));
+                Answer::Refused { kind, message }
+            }
+        }
+    }
+
+    async fn credential(&mut self, req: &CredentialRequest) -> Result<Credential, Refusal> {
+        let registry = req.registry.to_ascii_lowercase();
+        let is_acr = registry
+            .strip_suffix(".azurecr.io")
+            .is_some_and(|name| (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !is_acr {
+            return Err(refuse(
+                RefusalKind::Unsupported,
+                format!("{:?} is not an Azure Container Registry host", req.registry),
+            ));
+        }
+        let tenant = self
+            .env
+            .get("TENANT_ID")
+            .cloned()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| refuse(RefusalKind::NotConfigured, "no TENANT_ID is configured for this shard"))?;
+        let sa_name = self
+            .env
+            .get("PROJECT_SERVICE_ACCOUNT")
+            .cloned()
+            .unwrap_or_else(|| "credentials".into());
+        let kube = Kube::from_env(&self.env).map_err(|e| refuse(RefusalKind::Internal, e))?;
+        let sa = kube
+            .get(
+                &self.http,
+                &format!("/api/v1/namespaces/{}/serviceaccounts/{sa_name}", req.project),
+            )
+            .await?;
+        let Some(sa) = sa else {
+            return Err(refuse(
+                RefusalKind::NotConfigured,
+                format!("project {} has no ServiceAccount {sa_name}", req.project),
+            ));
+        };
+        let annotation = format!("azure.kargo.akuity.io/{}.client-id", self.shard);
+        let client_id = sa["metadata"]["annotations"][&annotation]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                refuse(
+                    RefusalKind::NotConfigured,
+                    format!("no managed identity is mapped to {} on {} ({annotation})", req.project, self.shard),
+                )
+            })?;
+        let key = CacheKey {
+            project: req.project.clone(),
+            registry: registry.clone(),
+            tenant: tenant.clone(),
+            client_id: client_id.clone(),
+        };
+        let now = self.now();
+        if let Some(c) = self.cache.get(&key) {
+            let fresh = c
+                .expires_at
+                .and_then(|e| e.checked_sub(jiff::SignedDuration::try_from(CACHE_MARGIN).ok()?).ok())
+                .is_some_and(|e| now < e);
+            if fresh {
+                return Ok(c.clone());
+            }
+        }
+        let assertion = kube.token_request(&self.http, &req.project, &sa_name).await?;
+        let own = self
+            .exchange(&tenant, &client_id, &assertion, &registry)
+            .await;
+        let credential = match own {
+            Ok(c) => c,
+            Err(Refusal(RefusalKind::Denied, why)) if self.fallback_on_denial() => {
+                self.log.push(format!(
+                    "{}'s identity was denied ({why}); falling back to the controller's identity as configured",
+                    req.project
+                ));
+                self.controller_credential(&registry).await?
+            }
+            Err(e) => return Err(e),
+        };
+        self.cache.insert(key, credential.clone());
+        Ok(credential)
+    }
+
+    fn fallback_on_denial(&self) -> bool {
+        self.env
+            .get("FALLBACK_TO_CONTROLLER_IDENTITY")
+            .is_some_and(|v| v == "on-denial")
+    }
+
+    async fn controller_credential(&self, registry: &str) -> Result<Credential, Refusal> {
+        let (Some(client_id), Some(tenant), Some(file)) = (
+            self.env.get("AZURE_CLIENT_ID"),
+            self.env.get("AZURE_TENANT_ID"),
+            self.env.get("AZURE_FEDERATED_TOKEN_FILE"),
+        ) else {
+            return Err(refuse(
+                RefusalKind::NotConfigured,
+                "fallback is configured but the controller has no workload identity",
+            ));
+        };
+        let assertion = std::fs::read_to_string(file)
+            .map_err(|e| refuse(RefusalKind::Internal, format!("reading the token file: {e}")))?;
+        self.exchange(tenant, client_id, assertion.trim(), registry).await
+    }
+
+    /// ServiceAccount token → Entra access token (ACR audience) → ACR refresh token.
+    async fn exchange(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        assertion: &str,
+        registry: &str,
+    ) -> Result<Credential, Refusal> {
+        let authority = self
+            .env
+            .get("AZURE_AUTHORITY_HOST")
+            .cloned()
+            .unwrap_or_else(|| "https://login.microsoftonline.com/".into());
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
+        let resp = self
+            .http
+            .post(&url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion),
+                ("scope", "https://containerregistry.azure.net/.default"),
+            ])
+            .send()
+            .await
+            .map_err(|e| refuse(RefusalKind::Unavailable, format!("Entra unreachable: {e}")))?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            let kind = if status == 429 || status >= 500 {
+                RefusalKind::Unavailable
+            } else {
+                RefusalKind::Denied
+            };
+            let desc = body["error_description"].as_str().unwrap_or("no description");
+            let first_line = desc.lines().next().unwrap_or(desc);
+            return Err(refuse(kind, format!("Entra answered {status}: {first_line}")));
+        }
+        let access_token = body["access_token"]
+            .as_str()
+            .ok_or_else(|| refuse(RefusalKind::Internal, "Entra's answer has no access_token"))?;
+        // ACR wants the tenant's ID: take it from the token (`tid`), whatever form the
+        // configuration used (a domain name works in Entra's path, not in the exchange).
+        let tid = mock_kit::jwt::decode_unverified(access_token)
+            .ok()
+            .and_then(|d| d.claim_str("tid").map(str::to_owned))
+            .unwrap_or_else(|| tenant.to_owned());
+        let resp = self
+            .http
+            .post(format!("https://{registry}/oauth2/exchange"))
+            .form(&[
+                ("grant_type", "access_token"),
+                ("service", registry),
+                ("tenant", tid.as_str()),
+                ("access_token", access_token),
+            ])
+            .send()
+            .await
+            .map_err(|e| refuse(RefusalKind::Unavailable, format!("{registry} unreachable: {e}")))?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            let kind = if status == 429 || status >= 500 {
+                RefusalKind::Unavailable
+            } else {
+                RefusalKind::Denied
+            };
+            return Err(refuse(kind, format!("{registry} refused the exchange ({status})")));
+        }
+        let refresh = body["refresh_token"]
+            .as_str()
+            .ok_or_else(|| refuse(RefusalKind::Internal, "the exchange answer has no refresh_token"))?;
+        let expires_at = mock_kit::jwt::decode_unverified(refresh)
+            .ok()
+            .and_then(|d| d.claim_i64("exp"))
+            .and_then(|e| Timestamp::from_second(e).ok());
+        Ok(Credential {
+            username: NULL_GUID.into(),
+            password: refresh.into(),
+            expires_at,
+        })
+    }
+}
+
+/// The shard's API server, from its kubeconfig.
+struct Kube {
+    server: String,
+    token: String,
+}
+
+impl Kube {
+    fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
+        let path = env.get("KUBECONFIG").ok_or("no KUBECONFIG")?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+        let config: Value = serde_saphyr::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        let server = config["clusters"][0]["cluster"]["server"]
+            .as_str()
+            .ok_or("the kubeconfig names no server")?
+            .trim_end_matches('/')
+            .to_owned();
+        let token = config["users"][0]["user"]["token"]
+            .as_str()
+            .ok_or("the kubeconfig has no token")?
+            .to_owned();
+        Ok(Self { server, token })
+    }
+
+    async fn get(&self, http: &reqwest::Client, path: &str) -> Result<Option<Value>, Refusal> {
+        let resp = http
+            .get(format!("{}{path}", self.server))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| refuse(RefusalKind::Unavailable, format!("the API server is unreachable: {e}")))?;
+        match resp.status().as_u16() {
+            200 => Ok(resp.json().await.ok()),
+            404 => Ok(None),
+            s => Err(refuse(
+                RefusalKind::Internal,
+                format!("the API server answered {s} to GET {path}"),
+            )),
+        }
+    }
+
+    async fn token_request(
+        &self,
+        http: &reqwest::Client,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<String, Refusal> {
+        let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token");
+        let resp = http
+            .post(format!("{}{path}", self.server))
+            .bearer_auth(&self.token)
+            .json(&json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": [EXCHANGE_AUDIENCE], "expirationSeconds": 600}}))
+            .send()
+            .await
+            .map_err(|e| refuse(RefusalKind::Unavailable, format!("the API server is unreachable: {e}")))?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status != 201 && status != 200 {
+            return Err(refuse(
+                RefusalKind::Internal,
+                format!(
+                    "TokenRequest for {namespace}/{service_account} answered {status}: {}",
+                    body["message"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        body["status"]["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| refuse(RefusalKind::Internal, "the TokenRequest answer has no token"))
+    }
+}
+
+impl Implementation for Reference {
+    fn identity(&self) -> String {
+        format!("credsim-reference {}", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn get<'a>(
+        &'a mut self,
+        request: &'a CredentialRequest,
+    ) -> BoxFuture<'a, Result<Answer, ProtocolError>> {
+        Box::pin(async move { Ok(Reference::get(self, request).await) })
+    }
+
+    fn set_clock(&mut self, now: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>> {
+        self.now = Some(now);
+        Box::pin(async { Ok(true) })
+    }
+
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, Output> {
+        let stderr = self.log.join("\n");
+        Box::pin(async move {
+            Output {
+                stdout: String::new(),
+                stderr,
+            }
+        })
+    }
+}
+
+/// Runs the reference in-process.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReferenceLauncher;
+
+impl Launcher for ReferenceLauncher {
+    fn describe(&self) -> String {
+        "the built-in reference implementation (in-process)".into()
+    }
+
+    fn launch<'a>(
+        &'a self,
+        shard: &'a ShardContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
+        Box::pin(async move {
+            let env = shard.env.iter().cloned().collect();
+            let r = Reference::from_env(env).map_err(ProtocolError::Other)?;
+            Ok(Box::new(r) as Box<dyn Implementation>)
+        })
+    }
+}
+
+/// `credsim reference`: the exec protocol on `input`/`output`, configured from the process
+/// environment. Log lines go to `log` (the process's stderr), never a secret.
+pub async fn serve(
+    input: impl BufRead,
+    output: &mut dyn Write,
+    log: &mut dyn Write,
+) -> std::io::Result<()> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut reference = match Reference::from_env(env) {
+        Ok(r) => r,
+        Err(e) => {
+            writeln!(log, "credsim reference: {e}")?;
+            return Err(std::io::Error::other(e));
+        }
+    };
+    for line in input.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let msg: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                writeln!(
+                    output,
+                    "{}",
+                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}})
+                )?;
+                output.flush()?;
+                continue;
+            }
+        };
+        let id = msg["id"].clone();
+        let answer = match msg["method"].as_str() {
+            Some("shutdown") => break,
+            Some("initialize") => {
+                let versions = msg["params"]["protocolVersions"].as_array().cloned().unwrap_or_default();
+                if versions.iter().any(|v| v == 1) {
+                    json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": 1,
+                        "implementation": {"name": "credsim-reference", "version": env!("CARGO_PKG_VERSION")}}})
+                } else {
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32001, "message": "no common protocol version; this implementation speaks 1"}})
+                }
+            }
+            Some("clock/set") => match msg["params"]["now"].as_str().and_then(|t| t.parse::<Timestamp>().ok()) {
+                Some(now) => {
+                    reference.now = Some(now);
+                    json!({"jsonrpc": "2.0", "id": id, "result": {}})
+                }
+                None => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "`now` must be an RFC 3339 time"}}),
+            },
+            Some("credentials/get") => {
+                match serde_json::from_value::<CredentialRequest>(msg["params"].clone()) {
+                    Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": format!("invalid params: {e}")}}),
+                    Ok(req) => match reference.get(&req).await {
+                        Answer::Credential(c) => json!({"jsonrpc": "2.0", "id": id, "result": c}),
+                        Answer::Anonymous => json!({"jsonrpc": "2.0", "id": id, "result": null}),
+                        Answer::Refused { kind, message } => {
+                            writeln!(log, "{}: {message}", kind.as_str())?;
+                            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message, "data": {"kind": kind.as_str()}}})
+                        }
+                    },
+                }
+            }
+            _ => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}}),
+        };
+        writeln!(output, "{answer}")?;
+        output.flush()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,779 @@
+//! The runner: one scenario, replayed against an implementation, with evidence collected.
+//!
+//! [`run_scenario`] starts the world, launches one implementation per shard with the exec
+//! protocol's environment, replays the steps in order (requests, clock advances with `clock/set`,
+//! world changes, fault toggles), **uses** every returned credential against every repository of
+//! every registry, checks each request's expectation, shuts the implementations down, and hands
+//! the [`Evidence`] to the properties ([`crate::properties`]). A harness-level problem (the
+//! implementation broke the protocol, the world did not start) makes the scenario's verdict
+//! `error`, never a pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use mock_acr::policy::{Action as AcrAction, AuthMode, Grants, RepoCondition};
+use crate::world::role;
+use scenarios::model::{self, Action, Outcome, RepositoryRef, Scenario};
+use serde::Serialize;
+
+use crate::exec::files_written;
+use crate::implementation::{
+    Answer, CredentialRequest, Implementation, Launcher, Output, RefusalKind, ShardContext,
+};
+use crate::probe::{RepositoryProbe, probe_credential};
+use crate::properties::{self, PropertyResult, Verdict as PropertyVerdict};
+use crate::world::World;
+
+/// A scenario's verdict (`../shared/contracts/cli.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+/// A request's expectation that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpectationFailure {
+    pub step: usize,
+    pub line: u32,
+    pub message: String,
+}
+
+/// The outcome of one scenario.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioResult {
+    pub scenario: String,
+    pub file: String,
+    pub verdict: Verdict,
+    pub duration_ms: u64,
+    pub implementation: String,
+    pub properties: Vec<PropertyResult>,
+    pub expectations: Vec<ExpectationFailure>,
+    /// Why the verdict is `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What happened, step by step, with every secret replaced by its kind and fingerprint.
+    pub transcript: Vec<String>,
+}
+
+impl RequestRecord {
+    /// The Entra token events during the request.
+    pub fn entra_events(&self, world: &World) -> Vec<mock_entra::journal::TokenEvent> {
+        world
+            .cloud
+            .entra
+            .journal()
+            .since(self.entra_seq.0)
+            .into_iter()
+            .take(self.entra_seq.1 - self.entra_seq.0)
+            .filter_map(|e| e.as_token().cloned())
+            .collect()
+    }
+
+    /// The ACR events during the request.
+    pub fn acr_events(&self, world: &World) -> Vec<mock_acr::AcrEvent> {
+        world
+            .cloud
+            .acr
+            .as_ref()
+            .map(|a| {
+                a.journal()
+                    .since(self.acr_seq.0)
+                    .into_iter()
+                    .take(self.acr_seq.1 - self.acr_seq.0)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// One request and everything known about it.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    pub step: usize,
+    pub line: u32,
+    pub shard: String,
+    pub request: CredentialRequest,
+    pub expect: model::Expect,
+    /// The registry of the world the request named, if it named one.
+    pub registry: Option<String>,
+    /// Virtual time when it was asked.
+    pub at: Timestamp,
+    pub answer: Answer,
+    /// What the returned credential unlocked (empty when none was returned).
+    pub probes: Vec<RepositoryProbe>,
+    /// What the project's own identities (those federated to its ServiceAccounts on this shard's
+    /// issuer) may pull at that moment, and what anyone may pull.
+    pub own_access: BTreeSet<RepositoryRef>,
+    pub anonymous_access: BTreeSet<RepositoryRef>,
+    /// Client IDs of the project's own identities on this shard.
+    pub own_client_ids: Vec<String>,
+    /// Sequence numbers of the journals when the request started and ended.
+    pub entra_seq: (usize, usize),
+    pub acr_seq: (usize, usize),
+    pub audit_seq: Vec<(String, usize, usize)>,
+    pub egress_seq: (usize, usize),
+}
+
+impl RequestRecord {
+    /// The repositories the returned credential unlocked.
+    pub fn unlocked(&self) -> BTreeSet<RepositoryRef> {
+        self.probes
+            .iter()
+            .filter(|p| p.unlocked())
+            .map(|p| RepositoryRef {
+                registry: p.registry.clone(),
+                repository: p.repository.clone(),
+            })
+            .collect()
+    }
+
+    pub fn credential(&self) -> Option<&crate::implementation::Credential> {
+        match &self.answer {
+            Answer::Credential(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a property may look at.
+#[derive(Debug)]
+pub struct Evidence<'a> {
+    pub scenario: &'a Scenario,
+    pub world: &'a World,
+    pub requests: Vec<RequestRecord>,
+    /// Per shard: what the implementation wrote, and the files it left in its working directory.
+    pub outputs: BTreeMap<String, Output>,
+    pub files: BTreeMap<String, Vec<(String, String)>>,
+    /// Per shard: whether the implementation follows `clock/set`.
+    pub follows_clock: BTreeMap<String, bool>,
+    /// Steps that removed a grant: (step index, virtual time).
+    pub revocations: Vec<(usize, Timestamp)>,
+}
+
+/// The proxy label of a shard's implementation in the egress record.
+pub fn shard_label(shard: &str) -> String {
+    format!("iut/{shard}")
+}
+
+/// Runs `scenario` against implementations started by `launcher`.
+pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        scenario: scenario.name.clone(),
+        file: scenario.file.clone(),
+        verdict: Verdict::Error,
+        duration_ms: 0,
+        implementation: launcher.describe(),
+        properties: Vec::new(),
+        expectations: Vec::new(),
+        error: None,
+        transcript: Vec::new(),
+    };
+    match run_inner(scenario, launcher, &mut result).await {
+        Ok(()) => {
+            let failed = !result.expectations.is_empty()
+                || result
+                    .properties
+                    .iter()
+                    .any(|p| p.verdict == PropertyVerdict::Fail);
+            result.verdict = if failed { Verdict::Fail } else { Verdict::Pass };
+        }
+        Err(e) => {
+            result.verdict = Verdict::Error;
+            result.error = Some(e);
+        }
+    }
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}
+
+struct Shard {
+    name: String,
+    imp: Option<Box<dyn Implementation>>,
+    /// Holds the working and secrets folders until the scenario ends.
+    dir: tempfile::TempDir,
+    workdir: PathBuf,
+    token_file: Option<(PathBuf, model::ServiceAccountRef)>,
+}
+
+async fn run_inner(
+    s: &Scenario,
+    launcher: &dyn Launcher,
+    result: &mut ScenarioResult,
+) -> Result<(), String> {
+    let world = World::start(s, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let outcome = replay(s, launcher, &world, result).await;
+    world.shutdown().await;
+    outcome
+}
+
+async fn replay(
+    s: &Scenario,
+    launcher: &dyn Launcher,
+    world: &World,
+    result: &mut ScenarioResult,
+) -> Result<(), String> {
+    for l in &s.world.leniency {
+        result
+            .transcript
+            .push(format!("leniency: {}", serde_json::to_string(l).unwrap_or_default()));
+    }
+    let mut shards = Vec::new();
+    for (cluster, ctl) in s.shards() {
+        shards.push(start_shard(s, world, cluster, ctl, launcher).await?);
+    }
+    for sh in &shards {
+        result.transcript.push(format!(
+            "{}: started {}",
+            sh.name,
+            sh.imp.as_ref().map(|i| i.identity()).unwrap_or_default()
+        ));
+    }
+    let mut follows_clock: BTreeMap<String, bool> = BTreeMap::new();
+    let mut mirror = Mirror::new(s);
+    let mut requests = Vec::new();
+    let mut revocations = Vec::new();
+    for (i, step) in s.steps.iter().enumerate() {
+        match &step.action {
+            Action::Request(r) => {
+                let rec = request(s, world, &mut shards, &mirror, i, step.at.line, r, result).await?;
+                check_expectation(world, &rec, &mut result.expectations);
+                requests.push(rec);
+            }
+            action => {
+                let note = world.apply(action).await.map_err(|e| error_chain(&e))?;
+                result.transcript.push(format!("step {} (line {}): {note}", i + 1, step.at.line));
+                mirror.apply(action);
+                if matches!(
+                    action,
+                    Action::RemoveRoleAssignment { .. }
+                        | Action::DeleteFederatedCredential { .. }
+                        | Action::Annotate { .. }
+                ) {
+                    revocations.push((i, world.cloud.clock.now()));
+                }
+                if let Action::Advance(_) = action {
+                    let now = world.cloud.clock.now();
+                    for sh in &mut shards {
+                        refresh_token_file(world, sh)?;
+                        if let Some(imp) = sh.imp.as_mut() {
+                            let ok = imp.set_clock(now).await.map_err(|e| format!("{}: {e}", sh.name))?;
+                            follows_clock.insert(sh.name.clone(), ok);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut outputs = BTreeMap::new();
+    let mut files = BTreeMap::new();
+    for sh in &mut shards {
+        if let Some(imp) = sh.imp.take() {
+            outputs.insert(sh.name.clone(), imp.shutdown().await);
+        }
+        files.insert(sh.name.clone(), files_written(&sh.workdir));
+        let _ = &sh.dir;
+    }
+    for sh in &shards {
+        follows_clock.entry(sh.name.clone()).or_insert(true);
+    }
+    let evidence = Evidence {
+        scenario: s,
+        world,
+        requests,
+        outputs,
+        files,
+        follows_clock,
+        revocations,
+    };
+    result.properties = properties::judge(&evidence);
+    Ok(())
+}
+
+async fn start_shard(
+    s: &Scenario,
+    world: &World,
+    cluster: &model::Cluster,
+    ctl: &model::Controller,
+    launcher: &dyn Launcher,
+) -> Result<Shard, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("credsim-shard-")
+        .tempdir()
+        .map_err(|e| format!("making the shard's folder failed: {e}"))?;
+    let workdir = dir.path().join("work");
+    let private = dir.path().join("harness");
+    for d in [&workdir, &private] {
+        std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+    }
+    let ca = private.join("ca.pem");
+    std::fs::write(&ca, world.cloud.door.ca().cert_pem()).map_err(|e| e.to_string())?;
+    let kubeconfig = private.join("kubeconfig");
+    let kc = world
+        .controller_kubeconfig(s, &cluster.name)
+        .map_err(|e| error_chain(&e))?;
+    std::fs::write(&kubeconfig, kc).map_err(|e| e.to_string())?;
+    let mut env = world
+        .cloud
+        .door
+        .client_env(Some(&shard_label(&cluster.name)), &ca);
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    env.push(("CREDSIM_SHARD".into(), cluster.name.clone()));
+    env.push(("CREDSIM_SCENARIO".into(), s.name.clone()));
+    let mut token_file = None;
+    if let Some(wi) = &ctl.workload_identity {
+        let tenant = s
+            .world
+            .tenant(&wi.tenant)
+            .ok_or_else(|| format!("no tenant {}", wi.tenant))?;
+        let file = private.join("azure-identity-token");
+        env.push(("AZURE_CLIENT_ID".into(), wi.client_id.to_string()));
+        env.push(("AZURE_TENANT_ID".into(), tenant.id.to_string()));
+        env.push(("AZURE_FEDERATED_TOKEN_FILE".into(), file.display().to_string()));
+        env.push((
+            "AZURE_AUTHORITY_HOST".into(),
+            "https://login.microsoftonline.com/".into(),
+        ));
+        token_file = Some((file, ctl.service_account_ref()));
+    }
+    if let Some(node) = &ctl.node
+        && let Some(url) = world.cloud.node_imds_url(node)
+    {
+        env.push(("AZURE_POD_IDENTITY_AUTHORITY_HOST".into(), url));
+    }
+    for (k, v) in &ctl.env {
+        env.push((k.clone(), v.clone()));
+    }
+    let mut shard = Shard {
+        name: cluster.name.clone(),
+        imp: None,
+        workdir: workdir.clone(),
+        dir,
+        token_file,
+    };
+    refresh_token_file(world, &mut shard)?;
+    let ctx = ShardContext {
+        scenario: s.name.clone(),
+        shard: cluster.name.clone(),
+        env,
+        workdir,
+    };
+    let imp = launcher
+        .launch(&ctx)
+        .await
+        .map_err(|e| format!("{}: {e}", cluster.name))?;
+    shard.imp = Some(imp);
+    Ok(shard)
+}
+
+/// Writes the controller's projected ServiceAccount token (audience `api://AzureADTokenExchange`,
+/// one hour) as the kubelet would, again after every clock advance.
+fn refresh_token_file(world: &World, shard: &mut Shard) -> Result<(), String> {
+    let Some((file, sa)) = &shard.token_file else {
+        return Ok(());
+    };
+    let k8s = world
+        .cloud
+        .clusters
+        .iter()
+        .find(|c| c.name() == shard.name)
+        .ok_or_else(|| format!("no cluster {}", shard.name))?;
+    let token = k8s
+        .service_account_token(
+            &sa.namespace,
+            &sa.name,
+            &[model::EXCHANGE_AUDIENCE],
+            Duration::from_secs(3600),
+        )
+        .map_err(|e| e.to_string())?;
+    std::fs::write(file, token.expose()).map_err(|e| format!("writing {}: {e}", file.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn request(
+    s: &Scenario,
+    world: &World,
+    shards: &mut [Shard],
+    mirror: &Mirror,
+    step: usize,
+    line: u32,
+    r: &model::Request,
+    result: &mut ScenarioResult,
+) -> Result<RequestRecord, String> {
+    let cloud = &world.cloud;
+    let shard = shards
+        .iter_mut()
+        .find(|sh| sh.name == r.shard)
+        .ok_or_else(|| format!("no shard {}", r.shard))?;
+    let req = CredentialRequest {
+        project: r.project.clone(),
+        registry: r.target.host().to_owned(),
+        repository: r.repository.clone(),
+        artifact: match r.artifact {
+            model::ArtifactKind::Helm => "helm".into(),
+            _ => "image".into(),
+        },
+    };
+    let seqs = |cloud: &crate::cloud::Cloud| {
+        (
+            cloud.entra.journal().len(),
+            cloud.acr.as_ref().map_or(0, |a| a.journal().len()),
+            cloud
+                .clusters
+                .iter()
+                .map(|c| (c.name().to_owned(), c.audit().len()))
+                .collect::<Vec<_>>(),
+            cloud.door.egress().len(),
+        )
+    };
+    let before = seqs(cloud);
+    let at = cloud.clock.now();
+    let imp = shard.imp.as_mut().ok_or("the implementation is gone")?;
+    let answer = imp
+        .get(&req)
+        .await
+        .map_err(|e| format!("step {} (line {line}): {}: {e}", step + 1, r.shard))?;
+    let after = seqs(cloud);
+    let probes = match &answer {
+        Answer::Credential(c) => probe_credential(cloud, &c.username, &c.password)
+            .await
+            .map_err(|e| error_chain(&e))?,
+        _ => Vec::new(),
+    };
+    let issuer = s.world.cluster(&r.shard).map(|c| c.issuer.clone()).unwrap_or_default();
+    let own_access = mirror.project_access(&issuer, &r.project);
+    let own_client_ids = mirror.project_client_ids(&issuer, &r.project);
+    let anonymous_access = mirror.anonymous_access();
+    let registry = match &r.target {
+        model::RegistryTarget::Named { name, .. } => Some(name.clone()),
+        model::RegistryTarget::Host(_) => None,
+    };
+    let rec = RequestRecord {
+        step,
+        line,
+        shard: r.shard.clone(),
+        request: req,
+        expect: r.expect.clone(),
+        registry,
+        at,
+        answer,
+        probes,
+        own_access,
+        anonymous_access,
+        own_client_ids,
+        entra_seq: (before.0, after.0),
+        acr_seq: (before.1, after.1),
+        audit_seq: before
+            .2
+            .iter()
+            .zip(&after.2)
+            .map(|((n, b), (_, a))| (n.clone(), *b, *a))
+            .collect(),
+        egress_seq: (before.3, after.3),
+    };
+    result.transcript.push(describe_request(world, &rec));
+    Ok(rec)
+}
+
+/// A transcript line for a request, with the credential shown by kind and fingerprint only.
+fn describe_request(world: &World, rec: &RequestRecord) -> String {
+    let answer = match &rec.answer {
+        Answer::Credential(c) => {
+            let what = world
+                .cloud
+                .secrets
+                .identify(&c.password)
+                .map_or_else(|| "an unregistered secret".to_owned(), |i| format!("{} {}", i.kind, i.fingerprint.as_str()));
+            let unlocked: Vec<String> = rec.unlocked().iter().map(ToString::to_string).collect();
+            format!(
+                "credential ({what}) unlocking [{}]",
+                unlocked.join(", ")
+            )
+        }
+        Answer::Anonymous => "null (anonymous)".into(),
+        Answer::Refused { kind, message } => format!("{}: {}", kind.as_str(), redact(world, message)),
+    };
+    format!(
+        "step {} (line {}): {} asks for {}/{} on behalf of {}: {answer}",
+        rec.step + 1,
+        rec.line,
+        rec.shard,
+        rec.request.registry,
+        rec.request.repository,
+        rec.request.project
+    )
+}
+
+/// `text` with every registered secret replaced by `<kind fingerprint>`.
+pub fn redact(world: &World, text: &str) -> String {
+    let mut hits = world.cloud.secrets.find_in(text);
+    hits.sort_by_key(|h| std::cmp::Reverse(h.offset));
+    let mut out = text.to_owned();
+    for h in hits {
+        // The hit's value length is not known here; secrets are replaced up to the next
+        // character that cannot be part of a token.
+        let end = out[h.offset..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.~+/=".contains(c)))
+            .map_or(out.len(), |e| h.offset + e);
+        out.replace_range(
+            h.offset..end,
+            &format!("<{} {}>", h.secret.kind, h.secret.fingerprint.as_str()),
+        );
+    }
+    out
+}
+
+fn check_expectation(world: &World, rec: &RequestRecord, failures: &mut Vec<ExpectationFailure>) {
+    let mut fail = |message: String| {
+        failures.push(ExpectationFailure {
+            step: rec.step,
+            line: rec.line,
+            message,
+        })
+    };
+    let expected = rec.expect.outcome;
+    let got = match &rec.answer {
+        Answer::Credential(_) => Some(Outcome::Granted),
+        Answer::Anonymous => Some(Outcome::Anonymous),
+        Answer::Refused { kind, .. } => match kind {
+            RefusalKind::NotConfigured => Some(Outcome::NotConfigured),
+            RefusalKind::Denied => Some(Outcome::Denied),
+            RefusalKind::Unavailable => Some(Outcome::Unavailable),
+            RefusalKind::Unsupported => Some(Outcome::Unsupported),
+            RefusalKind::Internal => None,
+        },
+    };
+    let got_text = match (&rec.answer, got) {
+        (Answer::Refused { message, .. }, Some(o)) => format!("{} ({})", o.as_str(), redact(world, message)),
+        (Answer::Refused { message, .. }, None) => format!("internal ({})", redact(world, message)),
+        (_, Some(o)) => o.as_str().to_owned(),
+        (_, None) => "internal".to_owned(),
+    };
+    if got != Some(expected) {
+        fail(format!("expected `{}`, got {got_text}", expected.as_str()));
+        return;
+    }
+    let unlocked = rec.unlocked();
+    for u in &rec.expect.unlocks {
+        if !unlocked.contains(u) {
+            fail(format!("the credential does not unlock {u}"));
+        }
+    }
+    for u in &rec.expect.must_not_unlock {
+        if unlocked.contains(u) {
+            fail(format!("the credential unlocks {u}, which it must not"));
+        }
+    }
+    if let Some(code) = &rec.expect.error {
+        let entra = world
+            .cloud
+            .entra
+            .journal()
+            .since(rec.entra_seq.0)
+            .into_iter()
+            .take(rec.entra_seq.1 - rec.entra_seq.0)
+            .filter_map(|e| e.as_token().and_then(|t| t.error_code()))
+            .map(|c| format!("AADSTS{c}"))
+            .collect::<Vec<_>>();
+        let acr = world
+            .cloud
+            .acr
+            .as_ref()
+            .map(|a| {
+                a.journal()
+                    .since(rec.acr_seq.0)
+                    .into_iter()
+                    .take(rec.acr_seq.1 - rec.acr_seq.0)
+                    .filter_map(|e| e.error)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if !entra.iter().chain(&acr).any(|c| c.contains(code.as_str())) {
+            fail(format!(
+                "the cloud never answered {code} during the request (Entra said [{}], ACR said [{}])",
+                entra.join(", "),
+                acr.join(", ")
+            ));
+        }
+    }
+}
+
+/// The world's grants and federated credentials as the steps change them: the oracle for what a
+/// project's own identities may pull, computed with mock-acr's own permission rules.
+struct Mirror {
+    world: model::World,
+}
+
+impl Mirror {
+    fn new(s: &Scenario) -> Self {
+        Self {
+            world: s.world.clone(),
+        }
+    }
+
+    fn apply(&mut self, action: &Action) {
+        match action {
+            Action::AddRoleAssignment {
+                registry,
+                assignment,
+            } => {
+                if let Some(r) = self.world.registries.iter_mut().find(|r| &r.name == registry) {
+                    r.role_assignments.push(assignment.clone());
+                }
+            }
+            Action::RemoveRoleAssignment {
+                registry,
+                principal,
+                role,
+            } => {
+                if let Some(r) = self.world.registries.iter_mut().find(|r| &r.name == registry) {
+                    r.role_assignments.retain(|a| {
+                        !(a.principal.tenant == principal.tenant
+                            && a.principal.name == principal.name
+                            && role.is_none_or(|x| x == a.role))
+                    });
+                }
+            }
+            Action::AddFederatedCredential {
+                identity,
+                credential,
+            } => {
+                if let Some(f) = self.fics_mut(identity) {
+                    f.push(credential.clone());
+                }
+            }
+            Action::DeleteFederatedCredential { identity, name } => {
+                if let Some(f) = self.fics_mut(identity) {
+                    f.retain(|c| &c.name != name);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn fics_mut(&mut self, who: &model::IdentityRef) -> Option<&mut Vec<model::FederatedCredential>> {
+        let t = self.world.tenants.iter_mut().find(|t| t.name == who.tenant)?;
+        if let Some(a) = t.apps.iter_mut().find(|a| a.name == who.name) {
+            return Some(&mut a.federated_credentials);
+        }
+        t.managed_identities
+            .iter_mut()
+            .find(|m| m.name == who.name)
+            .map(|m| &mut m.federated_credentials)
+    }
+
+    /// Identities federated to a ServiceAccount of `project` under `issuer`.
+    fn project_identities(&self, issuer: &str, project: &str) -> Vec<(String, String, bool)> {
+        let prefix = format!("system:serviceaccount:{project}:");
+        let mut out = Vec::new();
+        for t in &self.world.tenants {
+            for (name, fics, multi) in t
+                .apps
+                .iter()
+                .map(|a| (&a.name, &a.federated_credentials, a.multi_tenant))
+                .chain(t.managed_identities.iter().map(|m| (&m.name, &m.federated_credentials, false)))
+            {
+                if fics.iter().any(|f| f.issuer == issuer && f.subject.starts_with(&prefix)) {
+                    out.push((t.name.clone(), name.clone(), multi));
+                }
+            }
+        }
+        out
+    }
+
+    fn project_client_ids(&self, issuer: &str, project: &str) -> Vec<String> {
+        let who = self.project_identities(issuer, project);
+        self.world
+            .tenants
+            .iter()
+            .flat_map(|t| {
+                t.apps
+                    .iter()
+                    .map(move |a| (&t.name, &a.name, a.client_id))
+                    .chain(t.managed_identities.iter().map(move |m| (&t.name, &m.name, m.client_id)))
+            })
+            .filter(|(t, n, _)| who.iter().any(|(wt, wn, _)| wt == *t && wn == *n))
+            .map(|(_, _, id)| id.to_string())
+            .collect()
+    }
+
+    fn project_access(&self, issuer: &str, project: &str) -> BTreeSet<RepositoryRef> {
+        let who = self.project_identities(issuer, project);
+        let mut out = BTreeSet::new();
+        for r in &self.world.registries {
+            let mode = match r.auth_mode {
+                model::AuthMode::Abac => AuthMode::Abac,
+                model::AuthMode::Legacy => AuthMode::Legacy,
+            };
+            let mut grants = Grants::default();
+            for a in &r.role_assignments {
+                let ours = who.iter().any(|(t, n, multi)| {
+                    *t == a.principal.tenant && *n == a.principal.name && (*t == r.tenant || *multi)
+                });
+                if ours {
+                    let cond = a.condition.as_ref().map(|c| match c {
+                        model::RepoCondition::Name(n) => RepoCondition::Name(n.clone()),
+                        model::RepoCondition::Prefix(p) => RepoCondition::Prefix(p.clone()),
+                    });
+                    grants.add_role(mode, role(a.role), cond.as_ref());
+                }
+            }
+            for repo in &r.repositories {
+                if grants.allows(&repo.name, AcrAction::Pull) || r.anonymous_pull {
+                    out.insert(RepositoryRef {
+                        registry: r.name.clone(),
+                        repository: repo.name.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn anonymous_access(&self) -> BTreeSet<RepositoryRef> {
+        self.world
+            .registries
+            .iter()
+            .filter(|r| r.anonymous_pull)
+            .flat_map(|r| {
+                r.repositories.iter().map(move |x| RepositoryRef {
+                    registry: r.name.clone(),
+                    repository: x.name.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        parts.push(c.to_string());
+        cur = c.source();
+    }
+    parts.join(": ")
+}
