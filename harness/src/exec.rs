@@ -164,6 +164,13 @@ impl ExecImplementation {
         let Some((program, args)) = words.split_first() else {
             return Err(ProtocolError::Other("the implementation's command is empty".into()));
         };
+        // The implementation runs in its own working directory, so a relative program path is
+        // resolved against the harness's, as the user who typed it meant.
+        let program = if program.contains('/') {
+            std::path::absolute(program).unwrap_or_else(|_| program.into())
+        } else {
+            program.into()
+        };
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()

@@ -21,6 +21,8 @@
 //! - [`run`]: the runner: a scenario replayed against an implementation, every returned
 //!   credential probed, expectations checked, evidence collected.
 //! - [`properties`]: the security properties, one module each, judged from that evidence.
+//! - [`suite`]: many scenarios: the embedded corpus, `--filter`, `--partition`, `--jobs`.
+//! - [`report`]: reporters fed by typed events: the human table, JSON lines, JUnit.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
 //!   `ready`), serving until SIGINT/SIGTERM.
 //!
@@ -36,6 +38,8 @@ pub mod implementation;
 pub mod probe;
 pub mod properties;
 pub mod reference;
+pub mod report;
 pub mod run;
+pub mod suite;
 pub mod up;
 pub mod world;

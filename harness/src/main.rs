@@ -38,6 +38,31 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Replay scenarios against an implementation and judge its security from evidence.
+    Run {
+        /// Scenario files or folders (default: the corpus built into the binary).
+        paths: Vec<PathBuf>,
+        /// The implementation under test, started per shard (default: the built-in reference).
+        #[arg(long = "impl")]
+        implementation: Option<String>,
+        /// exec, docker-credential-helper or kubelet-credential-provider.
+        #[arg(long, default_value = "exec")]
+        protocol: String,
+        /// human, json or junit.
+        #[arg(long, default_value = "human")]
+        format: String,
+        /// Only scenarios whose name matches this glob.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Run the K-th of N disjoint slices.
+        #[arg(long, default_value = "1/1")]
+        partition: harness::suite::Partition,
+        /// Scenarios in parallel (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// The reference implementation as an exec-protocol program (stdin/stdout).
+    Reference,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +105,35 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Reference => {
+            let stdin = std::io::stdin().lock();
+            let mut stdout = std::io::stdout();
+            let mut stderr = std::io::stderr();
+            match runtime.block_on(harness::reference::serve(stdin, &mut stdout, &mut stderr)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("credsim reference: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Run {
+            paths,
+            implementation,
+            protocol,
+            format,
+            filter,
+            partition,
+            jobs,
+        } => runtime.block_on(run(RunArgs {
+            paths,
+            implementation,
+            protocol,
+            format,
+            filter,
+            partition,
+            jobs,
+        })),
         Command::Schema => {
             print!("{}", scenarios::schema_text());
             ExitCode::SUCCESS
@@ -114,6 +168,70 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+struct RunArgs {
+    paths: Vec<PathBuf>,
+    implementation: Option<String>,
+    protocol: String,
+    format: String,
+    filter: Option<String>,
+    partition: harness::suite::Partition,
+    jobs: Option<usize>,
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    use harness::implementation::Launcher;
+    use harness::report::{Human, JsonLines, Reporter};
+    use std::sync::Arc;
+
+    mock_kit::install_crypto_provider();
+    if args.protocol != "exec" {
+        eprintln!(
+            "credsim run: --protocol {} is not supported by this build; use exec",
+            args.protocol
+        );
+        return ExitCode::from(2);
+    }
+    let (loaded, errors) = harness::suite::load(&args.paths);
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        return ExitCode::from(2);
+    }
+    let selected = harness::suite::select(loaded, args.filter.as_deref(), args.partition);
+    let launcher: Arc<dyn Launcher> = match &args.implementation {
+        None => Arc::new(harness::reference::ReferenceLauncher),
+        Some(cmd) => Arc::new(harness::exec::ExecLauncher::new(cmd)),
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut stdout = std::io::stdout();
+    let mut sink = std::io::sink();
+    let (mut reporter, junit): (Box<dyn Reporter>, bool) = match args.format.as_str() {
+        "human" => (Box::new(Human), false),
+        "json" => (Box::new(JsonLines), false),
+        "junit" => (Box::new(Human), true),
+        other => {
+            eprintln!("credsim run: unknown --format {other:?} (human, json or junit)");
+            return ExitCode::from(2);
+        }
+    };
+    let out: &mut dyn std::io::Write = if junit { &mut sink } else { &mut stdout };
+    let (results, summary) =
+        match harness::suite::run_all(selected, launcher, jobs, reporter.as_mut(), out).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("credsim run: writing the report failed: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    if junit && harness::report::junit(&results, &summary, &mut stdout).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(summary.exit_code())
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

@@ -1,0 +1,159 @@
+//! A run of many scenarios: which ones (files, folders or the embedded corpus; `--filter`;
+//! `--partition K/N`), how many at once (`--jobs`), and the reports.
+//!
+//! Scenarios are sorted by name before partitioning, so every machine of a CI matrix computes the
+//! same disjoint slices. Results are reported in that order whatever order they finish in.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use scenarios::Scenario;
+
+use crate::implementation::Launcher;
+use crate::report::{Event, Reporter, Summary};
+use crate::run::{ScenarioResult, run_scenario};
+
+include!(concat!(env!("OUT_DIR"), "/corpus.rs"));
+
+/// `--partition K/N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not K/N"))?;
+        let k: usize = k.parse().map_err(|_| format!("{s:?}: K is not a number"))?;
+        let n: usize = n.parse().map_err(|_| format!("{s:?}: N is not a number"))?;
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("{s:?}: need 1 <= K <= N"));
+        }
+        Ok(Self { k, n })
+    }
+}
+
+/// The scenarios to run: loaded, or the diagnostics of those that did not load.
+pub fn load(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<String>) {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    if paths.is_empty() {
+        for (file, text) in CORPUS {
+            match scenarios::load_str(file, text) {
+                Ok(l) => ok.push(l.scenario),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        return (ok, errors);
+    }
+    match scenarios::find_files(paths) {
+        Err(e) => errors.push(format!("listing scenario files failed: {e}")),
+        Ok(files) if files.is_empty() => errors.push("no scenario files (*.yaml) found".into()),
+        Ok(files) => {
+            for f in files {
+                match scenarios::load_file(&f) {
+                    Ok(l) => ok.push(l.scenario),
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+        }
+    }
+    (ok, errors)
+}
+
+/// A name matches a glob of `*` (any run) and `?` (one character).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+/// Sorts by name, applies the filter, keeps the partition's slice.
+pub fn select(mut all: Vec<Scenario>, filter: Option<&str>, partition: Partition) -> Vec<Scenario> {
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all.into_iter()
+        .filter(|s| filter.is_none_or(|f| glob_match(f, &s.name)))
+        .enumerate()
+        .filter(|(i, _)| i % partition.n == partition.k - 1)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// Runs `scenarios` with at most `jobs` at once, feeding `reporter` in order.
+pub async fn run_all(
+    scenarios: Vec<Scenario>,
+    launcher: Arc<dyn Launcher>,
+    jobs: usize,
+    reporter: &mut dyn Reporter,
+    out: &mut dyn Write,
+) -> std::io::Result<(Vec<ScenarioResult>, Summary)> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    let count = scenarios.len();
+    for (i, s) in scenarios.into_iter().enumerate() {
+        let launcher = launcher.clone();
+        let semaphore = semaphore.clone();
+        set.spawn(async move {
+            let _permit = semaphore.acquire_owned().await.expect("never closed");
+            (i, run_scenario(&s, launcher.as_ref()).await)
+        });
+    }
+    let mut slots: Vec<Option<ScenarioResult>> = (0..count).map(|_| None).collect();
+    let mut next = 0;
+    let mut summary = Summary::default();
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (i, r) = joined.map_err(std::io::Error::other)?;
+        slots[i] = Some(r);
+        while next < count && slots[next].is_some() {
+            let r = slots[next].take().expect("checked");
+            summary.add(&r);
+            reporter.event(Event::ScenarioFinished(&r), out)?;
+            out.flush()?;
+            results.push(r);
+            next += 1;
+        }
+    }
+    reporter.event(Event::RunFinished(&summary), out)?;
+    Ok((results, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_partitions() {
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("entra-*", "entra-missing-tenant"));
+        assert!(!glob_match("entra-*", "acr-abac"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert_eq!("2/3".parse::<Partition>().unwrap(), Partition { k: 2, n: 3 });
+        assert!("0/3".parse::<Partition>().is_err());
+        assert!("4/3".parse::<Partition>().is_err());
+        assert!("x".parse::<Partition>().is_err());
+    }
+
+    #[test]
+    fn the_embedded_corpus_loads() {
+        let (ok, errors) = load(&[]);
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert_eq!(ok.len(), CORPUS.len());
+        assert!(!ok.is_empty());
+    }
+}
