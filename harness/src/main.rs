@@ -62,7 +62,12 @@ enum Command {
         jobs: Option<usize>,
     },
     /// The reference implementation as an exec-protocol program (stdin/stdout).
-    Reference,
+    Reference {
+        /// Run with one deliberate flaw (cache-by-registry, fallback-on-any-error, log-token,
+        /// host-contains-azurecr), to see the harness catch it.
+        #[arg(long)]
+        flaw: Option<harness::reference::Flaw>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,11 +110,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Reference => {
+        Command::Reference { flaw } => {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            match runtime.block_on(harness::reference::serve(stdin, &mut stdout, &mut stderr)) {
+            match runtime.block_on(harness::reference::serve(flaw, stdin, &mut stdout, &mut stderr)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("credsim reference: {e}");

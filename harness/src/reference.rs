@@ -42,8 +42,54 @@ pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// How long before its expiry a cached credential is replaced.
 const CACHE_MARGIN: Duration = Duration::from_secs(300);
 
+/// One deliberate flaw: the reference with exactly one thing wrong, to show that the harness
+/// catches it (`credsim reference --flaw <name>`; issue 8 grows this into the full catalogue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaw {
+    /// The cache is keyed by registry only (Kargo's ACR cache today): `cache-partitioning`.
+    CacheByRegistry,
+    /// Any failure of the project's own identity falls back to the controller's: `fail-closed`.
+    FallbackOnAnyError,
+    /// The Entra access token is logged on stderr: `no-secret-leak`.
+    LogToken,
+    /// A registry is anything containing `azurecr.io`, and the exchange goes to the host as
+    /// written: `credential-destination`.
+    HostContainsAzurecr,
+}
+
+impl Flaw {
+    pub const ALL: [Flaw; 4] = [
+        Flaw::CacheByRegistry,
+        Flaw::FallbackOnAnyError,
+        Flaw::LogToken,
+        Flaw::HostContainsAzurecr,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flaw::CacheByRegistry => "cache-by-registry",
+            Flaw::FallbackOnAnyError => "fallback-on-any-error",
+            Flaw::LogToken => "log-token",
+            Flaw::HostContainsAzurecr => "host-contains-azurecr",
+        }
+    }
+}
+
+impl std::str::FromStr for Flaw {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Flaw::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            format!(
+                "unknown flaw {s:?}; known: {}",
+                Flaw::ALL.map(Flaw::as_str).join(", ")
+            )
+        })
+    }
+}
+
 /// The reference, configured for one shard from its environment.
 pub struct Reference {
+    flaw: Option<Flaw>,
     shard: String,
     env: HashMap<String, String>,
     http: reqwest::Client,
@@ -90,6 +136,7 @@ impl Reference {
             None => builder.no_proxy(),
         };
         Ok(Self {
+            flaw: None,
             shard: env.get("CREDSIM_SHARD").cloned().unwrap_or_default(),
             http: builder.build().map_err(|e| e.to_string())?,
             env,
@@ -99,13 +146,30 @@ impl Reference {
         })
     }
 
+    /// The same reference with one deliberate flaw.
+    pub fn with_flaw(mut self, flaw: Option<Flaw>) -> Self {
+        self.flaw = flaw;
+        self
+    }
+
     fn now(&self) -> Timestamp {
         self.now.unwrap_or_else(Timestamp::now)
     }
 
     /// Answers one request.
     pub async fn get(&mut self, req: &CredentialRequest) -> Answer {
-        match self.credential(req).await {
+        let answer = self.credential(req).await;
+        let answer = match answer {
+            Err(Refusal(kind, why))
+                if self.flaw == Some(Flaw::FallbackOnAnyError) && kind != RefusalKind::Unsupported =>
+            {
+                let registry = req.registry.to_ascii_lowercase();
+                self.log.push(format!("{kind:?}: {why}; falling back to the controller's identity"));
+                self.controller_credential(&registry).await
+            }
+            other => other,
+        };
+        match answer {
             Ok(c) => Answer::Credential(c),
             Err(Refusal(kind, message)) => {
                 self.log.push(format!("{}: {message}", kind.as_str()));
@@ -116,9 +180,13 @@ impl Reference {
 
     async fn credential(&mut self, req: &CredentialRequest) -> Result<Credential, Refusal> {
         let registry = req.registry.to_ascii_lowercase();
-        let is_acr = registry
-            .strip_suffix(".azurecr.io")
-            .is_some_and(|name| (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let is_acr = if self.flaw == Some(Flaw::HostContainsAzurecr) {
+            registry.contains("azurecr.io")
+        } else {
+            registry
+                .strip_suffix(".azurecr.io")
+                .is_some_and(|name| (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric()))
+        };
         if !is_acr {
             return Err(refuse(
                 RefusalKind::Unsupported,
@@ -159,11 +227,20 @@ impl Reference {
                     format!("no managed identity is mapped to {} on {} ({annotation})", req.project, self.shard),
                 )
             })?;
-        let key = CacheKey {
-            project: req.project.clone(),
-            registry: registry.clone(),
-            tenant: tenant.clone(),
-            client_id: client_id.clone(),
+        let key = if self.flaw == Some(Flaw::CacheByRegistry) {
+            CacheKey {
+                project: String::new(),
+                registry: registry.clone(),
+                tenant: String::new(),
+                client_id: String::new(),
+            }
+        } else {
+            CacheKey {
+                project: req.project.clone(),
+                registry: registry.clone(),
+                tenant: tenant.clone(),
+                client_id: client_id.clone(),
+            }
         };
         let now = self.now();
         if let Some(c) = self.cache.get(&key) {
@@ -200,25 +277,25 @@ impl Reference {
             .is_some_and(|v| v == "on-denial")
     }
 
-    async fn controller_credential(&self, registry: &str) -> Result<Credential, Refusal> {
+    async fn controller_credential(&mut self, registry: &str) -> Result<Credential, Refusal> {
         let (Some(client_id), Some(tenant), Some(file)) = (
-            self.env.get("AZURE_CLIENT_ID"),
-            self.env.get("AZURE_TENANT_ID"),
-            self.env.get("AZURE_FEDERATED_TOKEN_FILE"),
+            self.env.get("AZURE_CLIENT_ID").cloned(),
+            self.env.get("AZURE_TENANT_ID").cloned(),
+            self.env.get("AZURE_FEDERATED_TOKEN_FILE").cloned(),
         ) else {
             return Err(refuse(
                 RefusalKind::NotConfigured,
                 "fallback is configured but the controller has no workload identity",
             ));
         };
-        let assertion = std::fs::read_to_string(file)
+        let assertion = std::fs::read_to_string(&file)
             .map_err(|e| refuse(RefusalKind::Internal, format!("reading the token file: {e}")))?;
-        self.exchange(tenant, client_id, assertion.trim(), registry).await
+        self.exchange(&tenant, &client_id, assertion.trim(), registry).await
     }
 
     /// ServiceAccount token → Entra access token (ACR audience) → ACR refresh token.
     async fn exchange(
-        &self,
+        &mut self,
         tenant: &str,
         client_id: &str,
         assertion: &str,
@@ -258,6 +335,9 @@ impl Reference {
         let access_token = body["access_token"]
             .as_str()
             .ok_or_else(|| refuse(RefusalKind::Internal, "Entra's answer has no access_token"))?;
+        if self.flaw == Some(Flaw::LogToken) {
+            self.log.push(format!("debug: Entra answered with access token {access_token}"));
+        }
         // ACR wants the tenant's ID: take it from the token (`tid`), whatever form the
         // configuration used (a domain name works in Entra's path, not in the exchange).
         let tid = mock_kit::jwt::decode_unverified(access_token)
@@ -359,8 +439,14 @@ impl Kube {
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if status != 201 && status != 200 {
+            // The cluster's RBAC refusing the controller is a denial like the cloud's.
+            let kind = if status == 403 {
+                RefusalKind::Denied
+            } else {
+                RefusalKind::Internal
+            };
             return Err(refuse(
-                RefusalKind::Internal,
+                kind,
                 format!(
                     "TokenRequest for {namespace}/{service_account} answered {status}: {}",
                     body["message"].as_str().unwrap_or("")
@@ -406,6 +492,27 @@ impl Implementation for Reference {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReferenceLauncher;
 
+/// Runs the reference in-process with one deliberate flaw.
+#[derive(Clone, Copy, Debug)]
+pub struct FlawedLauncher(pub Flaw);
+
+impl Launcher for FlawedLauncher {
+    fn describe(&self) -> String {
+        format!("the reference with the flaw {} (in-process)", self.0.as_str())
+    }
+
+    fn launch<'a>(
+        &'a self,
+        shard: &'a ShardContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
+        Box::pin(async move {
+            let env = shard.env.iter().cloned().collect();
+            let r = Reference::from_env(env).map_err(ProtocolError::Other)?.with_flaw(Some(self.0));
+            Ok(Box::new(r) as Box<dyn Implementation>)
+        })
+    }
+}
+
 impl Launcher for ReferenceLauncher {
     fn describe(&self) -> String {
         "the built-in reference implementation (in-process)".into()
@@ -426,13 +533,14 @@ impl Launcher for ReferenceLauncher {
 /// `credsim reference`: the exec protocol on `input`/`output`, configured from the process
 /// environment. Log lines go to `log` (the process's stderr), never a secret.
 pub async fn serve(
+    flaw: Option<Flaw>,
     input: impl BufRead,
     output: &mut dyn Write,
     log: &mut dyn Write,
 ) -> std::io::Result<()> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let mut reference = match Reference::from_env(env) {
-        Ok(r) => r,
+        Ok(r) => r.with_flaw(flaw),
         Err(e) => {
             writeln!(log, "credsim reference: {e}")?;
             return Err(std::io::Error::other(e));
@@ -481,7 +589,6 @@ pub async fn serve(
                         Answer::Credential(c) => json!({"jsonrpc": "2.0", "id": id, "result": c}),
                         Answer::Anonymous => json!({"jsonrpc": "2.0", "id": id, "result": null}),
                         Answer::Refused { kind, message } => {
-                            writeln!(log, "{}: {message}", kind.as_str())?;
                             json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message, "data": {"kind": kind.as_str()}}})
                         }
                     },
@@ -489,6 +596,9 @@ pub async fn serve(
             }
             _ => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}}),
         };
+        for line in reference.log.drain(..) {
+            writeln!(log, "{line}")?;
+        }
         writeln!(output, "{answer}")?;
         output.flush()?;
     }

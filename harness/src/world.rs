@@ -582,7 +582,13 @@ fn fault_rule(cloud: &Cloud, f: &model::Fault) -> Result<(Faults, FaultRule), Wo
             cloud.door.faults().clone()
         }
         model::FaultTarget::Cluster => {
-            matches.site = m.cluster.as_ref().map(|c| format!("k8s/{c}"));
+            // The issuer's discovery document and JWKS are served by the cluster's issuer site.
+            let issuer_path = m
+                .path_prefix
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/.well-known/") || p.starts_with("/openid/"));
+            let prefix = if issuer_path { "issuer" } else { "k8s" };
+            matches.site = m.cluster.as_ref().map(|c| format!("{prefix}/{c}"));
             cloud.door.faults().clone()
         }
     };

@@ -461,7 +461,8 @@ pub struct FaultMatch {
     /// IMDS: the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<Located<String>>,
-    /// Cluster: which cluster's API server.
+    /// Cluster: which cluster's API server (or, for paths under `/.well-known/` and `/openid/`,
+    /// its service-account issuer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Located<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,10 +15,19 @@ use mock_entra::journal::TokenOutcome;
 
 /// How the project's own attempt went, as the Entra journal shows it.
 fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
+    // The project's attempts: assertions for one of its ServiceAccounts (whatever client ID the
+    // implementation paired them with), or requests for one of its federated identities.
+    let prefix = format!("system:serviceaccount:{}:", r.request.project);
     let events: Vec<_> = r
         .entra_events(e.world)
         .into_iter()
-        .filter(|t| t.client_id.as_ref().is_some_and(|c| r.own_client_ids.contains(c)))
+        .filter(|t| {
+            t.assertion
+                .as_ref()
+                .and_then(|a| a.sub.as_deref())
+                .is_some_and(|s| s.starts_with(&prefix))
+                || t.client_id.as_ref().is_some_and(|c| r.own_client_ids.contains(c))
+        })
         .collect();
     if events.iter().any(|t| matches!(t.outcome, TokenOutcome::Issued { .. })) {
         return None;
@@ -39,10 +48,13 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     let mut result = PropertyResult::new(PropertyId::FailClosed, String::new());
     for r in &e.requests {
         let attempt = own_attempt(e, r);
-        let own_events = r
-            .entra_events(e.world)
-            .iter()
-            .any(|t| t.client_id.as_ref().is_some_and(|c| r.own_client_ids.contains(c)));
+        let prefix = format!("system:serviceaccount:{}:", r.request.project);
+        let own_events = r.entra_events(e.world).iter().any(|t| {
+            t.assertion
+                .as_ref()
+                .and_then(|a| a.sub.as_deref())
+                .is_some_and(|s| s.starts_with(&prefix))
+        });
         // A request answered from a cache makes no attempt at all; it counts as missing or wrong
         // configuration only when the cloud refused or the scenario expects a refusal.
         if r.expect.outcome.is_error() || (own_events && attempt.is_some()) {

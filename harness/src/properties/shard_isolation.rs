@@ -54,15 +54,17 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             }
         }
     }
-    for (cluster, ctl) in e.scenario.shards() {
-        let user = format!("system:serviceaccount:{}:{}", ctl.namespace, ctl.service_account);
-        for k8s in e.world.cloud.clusters.iter().filter(|c| c.name() != cluster.name) {
-            let foreign = k8s.audit().filter(|a| a.user == user);
-            examined += foreign.len();
-            if let Some(a) = foreign.first() {
+    // Which API servers each shard's implementation reached (through the front door, which
+    // names the site that answered).
+    for (shard, rec) in super::iut_egress(e) {
+        if let mock_kit::egress::Outcome::Served { site } = &rec.outcome
+            && let Some(other) = site.strip_prefix("k8s/")
+        {
+            examined += 1;
+            if other != shard {
                 result.fail(
-                    format!("{}'s controller called the API server of {}", cluster.name, k8s.name()),
-                    format!("{} audit at {}: {} {} {}", k8s.name(), a.at, a.user, a.verb, a.path),
+                    format!("{shard}'s implementation called the API server of {other}"),
+                    format!("{shard}: {} {}{} answered by {site}", rec.method, rec.host, rec.path),
                 );
             }
         }
@@ -70,9 +72,9 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     if examined == 0 {
         return PropertyResult::not_applicable(
             PropertyId::ShardIsolation,
-            "the implementation presented no assertion to Entra",
+            "the implementation presented no assertion to Entra and called no API server",
         );
     }
-    result.examined = format!("{examined} assertion(s) and cross-cluster call(s)");
+    result.examined = format!("{examined} assertion(s) and API-server call(s)");
     result
 }

@@ -1,0 +1,128 @@
+//! Deliberately broken implementations: the reference with exactly one flaw each. The harness must
+//! fail the property that flaw breaks, with evidence that shows it.
+
+use std::path::Path;
+
+use harness::implementation::Launcher;
+use harness::properties::{PropertyResult, Verdict as P};
+use harness::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
+use harness::run::{ScenarioResult, Verdict, run_scenario};
+
+fn corpus(name: &str) -> scenarios::Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/corpus")
+        .join(name);
+    scenarios::load_file(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario
+}
+
+async fn run(name: &str, launcher: &dyn Launcher) -> ScenarioResult {
+    mock_kit::install_crypto_provider();
+    run_scenario(&corpus(name), launcher).await
+}
+
+fn property<'a>(r: &'a ScenarioResult, id: &str) -> &'a PropertyResult {
+    r.properties
+        .iter()
+        .find(|p| p.id.as_str() == id)
+        .unwrap_or_else(|| panic!("{id} not judged"))
+}
+
+fn assert_fails(r: &ScenarioResult, id: &str, evidence: &str) {
+    assert_eq!(r.verdict, Verdict::Fail, "{r:#?}");
+    let p = property(r, id);
+    assert_eq!(p.verdict, P::Fail, "{id}: {p:#?}");
+    assert!(
+        p.evidence.iter().any(|e| e.contains(evidence)),
+        "{id}: no evidence mentions {evidence:?}: {:#?}",
+        p.evidence
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_passes_the_scenarios_the_flaws_fail() {
+    for name in [
+        "entra/happy-path.yaml",
+        "entra/mismatched-client-id.yaml",
+        "acr/host-confusion.yaml",
+    ] {
+        let r = run(name, &ReferenceLauncher).await;
+        assert_eq!(r.verdict, Verdict::Pass, "{name}: {r:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_keyed_by_registry_fails_cache_partitioning() {
+    let r = run(
+        "entra/happy-path.yaml",
+        &FlawedLauncher(Flaw::CacheByRegistry),
+    )
+    .await;
+    assert_fails(&r, "cache-partitioning", "for shard-a/project-b");
+    // Project B got project A's credential: it unlocks A's repository.
+    assert_fails(&r, "project-isolation", "unlocked contosoacr/project-a/app");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn falling_back_on_any_error_fails_fail_closed() {
+    let r = run(
+        "entra/mismatched-client-id.yaml",
+        &FlawedLauncher(Flaw::FallbackOnAnyError),
+    )
+    .await;
+    assert_fails(&r, "fail-closed", "own attempt: denied; fallback not allowed");
+    assert_fails(&r, "project-isolation", "unlocked contosoacr/project-b/app");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_the_token_fails_no_secret_leak_through_the_exec_protocol() {
+    let command = format!(
+        "{} reference --flaw log-token",
+        env!("CARGO_BIN_EXE_credsim")
+    );
+    let r = run(
+        "entra/happy-path.yaml",
+        &harness::exec::ExecLauncher::new(&command),
+    )
+    .await;
+    assert_fails(&r, "no-secret-leak", "shard-a stderr:1: entra-access-token");
+    // The report names the secret by kind and fingerprint, never by value.
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("eyJ"), "a token leaked into the report");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matching_registries_by_substring_fails_credential_destination() {
+    let r = run(
+        "acr/host-confusion.yaml",
+        &FlawedLauncher(Flaw::HostContainsAzurecr),
+    )
+    .await;
+    assert_fails(
+        &r,
+        "credential-destination",
+        "https://attacker.example/contosoacr.azurecr.io/oauth2/exchange carried entra-access-token",
+    );
+}
+
+#[test]
+fn credsim_run_prints_a_failure_a_person_understands() {
+    let bin = env!("CARGO_BIN_EXE_credsim");
+    let out = std::process::Command::new(bin)
+        .args([
+            "run",
+            "--filter",
+            "happy-path",
+            "--impl",
+            &format!("{bin} reference --flaw cache-by-registry"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  happy-path"), "{stdout}");
+    assert!(stdout.contains("cache-partitioning FAILED: the credential obtained for project-a on shard-a was returned for project-b on shard-a"), "{stdout}");
+    assert!(stdout.contains("claim: a credential obtained for one (project, shard, registry) is never returned for another"), "{stdout}");
+    assert!(stdout.contains("happy-path.yaml:60: step 2: expectation"), "{stdout}");
+}
