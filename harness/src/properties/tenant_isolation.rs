@@ -3,8 +3,8 @@
 //!
 //! Threat: a missing or wrong tenant silently replaced by the controller's tenant; `/common`
 //! misuse. Evidence: the Entra journal (the tenant segment of each token request the
-//! implementation made) and the egress record (which registry each Entra token was presented to,
-//! against the registry's tenant).
+//! implementation made) and the egress record (which registry accepted each Entra token, against
+//! the registry's tenant).
 
 use scenarios::model::PropertyId;
 
@@ -46,7 +46,10 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                 .tenant(tenant)
                 .and_then(|t| t.apps.iter().find(|a| a.name == identity))
                 .is_some_and(|a| a.multi_tenant);
-            if tenant != registry.tenant && !multi {
+            // Presenting a token to another tenant's registry, which refuses it, is how an
+            // implementation that cannot know a registry's tenant finds out; the token crossed
+            // tenants only if the registry accepted it.
+            if tenant != registry.tenant && !multi && rec.status == 200 {
                 result.fail(
                     format!(
                         "a token of tenant {tenant} was presented to {}, a registry of tenant {}",
