@@ -20,12 +20,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest.parent().expect("the harness lives in the workspace").to_path_buf();
+    let root = manifest
+        .parent()
+        .expect("the harness lives in the workspace")
+        .to_path_buf();
     let corpus = root.join("scenarios/corpus");
     println!("cargo::rerun-if-changed={}", corpus.display());
     let mut files = Vec::new();
     walk(&corpus, &mut files);
-    let mut code = String::from("/// The embedded corpus: (path relative to the workspace, contents).\npub static CORPUS: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// The embedded corpus: (path relative to the workspace, contents).\npub static CORPUS: &[(&str, &str)] = &[\n",
+    );
     for f in files {
         let rel = f.strip_prefix(&root).expect("inside the workspace");
         code.push_str(&format!(

@@ -347,10 +347,7 @@ pub fn issuer_sites(clusters: &[MockK8s]) -> Result<Vec<mock_kit::Site>, IssuerE
             sites.push(only.issuer_site());
             continue;
         }
-        let keys = group
-            .iter()
-            .flat_map(|c| c.issuer().jwks().keys)
-            .collect();
+        let keys = group.iter().flat_map(|c| c.issuer().jwks().keys).collect();
         let names: Vec<&str> = group.iter().map(|c| c.name()).collect();
         sites.push(mock_kit::issuer::published_site(
             &format!("issuer/{}", names.join("+")),

@@ -162,7 +162,9 @@ impl ExecImplementation {
     ) -> Result<Self, ProtocolError> {
         let words = split_words(command).map_err(ProtocolError::Other)?;
         let Some((program, args)) = words.split_first() else {
-            return Err(ProtocolError::Other("the implementation's command is empty".into()));
+            return Err(ProtocolError::Other(
+                "the implementation's command is empty".into(),
+            ));
         };
         // The implementation runs in its own working directory, so a relative program path is
         // resolved against the harness's, as the user who typed it meant.
@@ -197,7 +199,9 @@ impl ExecImplementation {
                 if n == 0 {
                     break;
                 }
-                sink.lock().expect("stderr buffer").extend_from_slice(&buf[..n]);
+                sink.lock()
+                    .expect("stderr buffer")
+                    .extend_from_slice(&buf[..n]);
             }
         });
         let mut imp = Self {
@@ -231,9 +235,13 @@ impl ExecImplementation {
         };
         let version = result["protocolVersion"].as_u64();
         if !version.is_some_and(|v| PROTOCOL_VERSIONS.contains(&v)) {
-            return Err(ProtocolError::Version(result["protocolVersion"].to_string()));
+            return Err(ProtocolError::Version(
+                result["protocolVersion"].to_string(),
+            ));
         }
-        let name = result["implementation"]["name"].as_str().unwrap_or("unnamed");
+        let name = result["implementation"]["name"]
+            .as_str()
+            .unwrap_or("unnamed");
         let ver = result["implementation"]["version"].as_str().unwrap_or("");
         imp.identity = format!("{name} {ver}").trim().to_owned();
         Ok(imp)
@@ -284,7 +292,9 @@ impl ExecImplementation {
         match (msg.get("result"), msg.get("error")) {
             (Some(r), None) => Ok(Ok(r.clone())),
             (None, Some(e)) if e["code"].is_i64() && e["message"].is_string() => Ok(Err(e.clone())),
-            (None, Some(_)) => Err(violation("an error needs an integer `code` and a `message`")),
+            (None, Some(_)) => Err(violation(
+                "an error needs an integer `code` and a `message`",
+            )),
             _ => Err(violation("exactly one of `result` and `error` is required")),
         }
     }
@@ -319,7 +329,9 @@ impl Implementation for ExecImplementation {
                     let credential: Credential =
                         serde_json::from_value(result.clone()).map_err(|e| {
                             ProtocolError::Violation {
-                                reason: format!("a credential needs `username` and `password` ({e})"),
+                                reason: format!(
+                                    "a credential needs `username` and `password` ({e})"
+                                ),
                                 line: redact_result(&result),
                             }
                         })?;
@@ -380,7 +392,10 @@ impl Implementation for ExecImplementation {
                 }
                 let _ = self.child.wait().await;
             };
-            if tokio::time::timeout(self.timeouts.shutdown, drain).await.is_err() {
+            if tokio::time::timeout(self.timeouts.shutdown, drain)
+                .await
+                .is_err()
+            {
                 let _ = self.child.kill().await;
             }
             // Let the stderr reader see the end of the pipe.

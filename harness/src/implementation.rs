@@ -137,8 +137,10 @@ pub trait Implementation: Send {
     fn identity(&self) -> String;
 
     /// `credentials/get`.
-    fn get<'a>(&'a mut self, request: &'a CredentialRequest)
-    -> BoxFuture<'a, Result<Answer, ProtocolError>>;
+    fn get<'a>(
+        &'a mut self,
+        request: &'a CredentialRequest,
+    ) -> BoxFuture<'a, Result<Answer, ProtocolError>>;
 
     /// `clock/set`; `Ok(false)` when the implementation cannot follow the virtual clock.
     fn set_clock(&mut self, now: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>>;

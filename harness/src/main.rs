@@ -114,7 +114,12 @@ fn main() -> ExitCode {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            match runtime.block_on(harness::reference::serve(flaw, stdin, &mut stdout, &mut stderr)) {
+            match runtime.block_on(harness::reference::serve(
+                flaw,
+                stdin,
+                &mut stdout,
+                &mut stderr,
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("credsim reference: {e}");

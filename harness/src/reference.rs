@@ -78,12 +78,15 @@ impl Flaw {
 impl std::str::FromStr for Flaw {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Flaw::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
-            format!(
-                "unknown flaw {s:?}; known: {}",
-                Flaw::ALL.map(Flaw::as_str).join(", ")
-            )
-        })
+        Flaw::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown flaw {s:?}; known: {}",
+                    Flaw::ALL.map(Flaw::as_str).join(", ")
+                )
+            })
     }
 }
 
@@ -161,10 +164,13 @@ impl Reference {
         let answer = self.credential(req).await;
         let answer = match answer {
             Err(Refusal(kind, why))
-                if self.flaw == Some(Flaw::FallbackOnAnyError) && kind != RefusalKind::Unsupported =>
+                if self.flaw == Some(Flaw::FallbackOnAnyError)
+                    && kind != RefusalKind::Unsupported =>
             {
                 let registry = req.registry.to_ascii_lowercase();
-                self.log.push(format!("{kind:?}: {why}; falling back to the controller's identity"));
+                self.log.push(format!(
+                    "{kind:?}: {why}; falling back to the controller's identity"
+                ));
                 self.controller_credential(&registry).await
             }
             other => other,
@@ -183,9 +189,9 @@ impl Reference {
         let is_acr = if self.flaw == Some(Flaw::HostContainsAzurecr) {
             registry.contains("azurecr.io")
         } else {
-            registry
-                .strip_suffix(".azurecr.io")
-                .is_some_and(|name| (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric()))
+            registry.strip_suffix(".azurecr.io").is_some_and(|name| {
+                (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
         };
         if !is_acr {
             return Err(refuse(
@@ -198,7 +204,12 @@ impl Reference {
             .get("TENANT_ID")
             .cloned()
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| refuse(RefusalKind::NotConfigured, "no TENANT_ID is configured for this shard"))?;
+            .ok_or_else(|| {
+                refuse(
+                    RefusalKind::NotConfigured,
+                    "no TENANT_ID is configured for this shard",
+                )
+            })?;
         let sa_name = self
             .env
             .get("PROJECT_SERVICE_ACCOUNT")
@@ -208,7 +219,10 @@ impl Reference {
         let sa = kube
             .get(
                 &self.http,
-                &format!("/api/v1/namespaces/{}/serviceaccounts/{sa_name}", req.project),
+                &format!(
+                    "/api/v1/namespaces/{}/serviceaccounts/{sa_name}",
+                    req.project
+                ),
             )
             .await?;
         let Some(sa) = sa else {
@@ -224,7 +238,10 @@ impl Reference {
             .ok_or_else(|| {
                 refuse(
                     RefusalKind::NotConfigured,
-                    format!("no managed identity is mapped to {} on {} ({annotation})", req.project, self.shard),
+                    format!(
+                        "no managed identity is mapped to {} on {} ({annotation})",
+                        req.project, self.shard
+                    ),
                 )
             })?;
         let key = if self.flaw == Some(Flaw::CacheByRegistry) {
@@ -246,13 +263,18 @@ impl Reference {
         if let Some(c) = self.cache.get(&key) {
             let fresh = c
                 .expires_at
-                .and_then(|e| e.checked_sub(jiff::SignedDuration::try_from(CACHE_MARGIN).ok()?).ok())
+                .and_then(|e| {
+                    e.checked_sub(jiff::SignedDuration::try_from(CACHE_MARGIN).ok()?)
+                        .ok()
+                })
                 .is_some_and(|e| now < e);
             if fresh {
                 return Ok(c.clone());
             }
         }
-        let assertion = kube.token_request(&self.http, &req.project, &sa_name).await?;
+        let assertion = kube
+            .token_request(&self.http, &req.project, &sa_name)
+            .await?;
         let own = self
             .exchange(&tenant, &client_id, &assertion, &registry)
             .await;
@@ -267,8 +289,68 @@ impl Reference {
             }
             Err(e) => return Err(e),
         };
+        self.verify_pull(&registry, &req.repository, &credential)
+            .await?;
         self.cache.insert(key, credential.clone());
         Ok(credential)
+    }
+
+    /// Before handing a new credential out, checks that it lets the OCI client pull the
+    /// repository it was asked about: an access token for `repository:<repo>:pull` and nothing
+    /// else (least privilege), whose `access` claim must grant `pull`. A credential that cannot
+    /// pull is a denial, not a credential.
+    async fn verify_pull(
+        &self,
+        registry: &str,
+        repository: &str,
+        credential: &Credential,
+    ) -> Result<(), Refusal> {
+        let scope = format!("repository:{repository}:pull");
+        let resp = self
+            .http
+            .post(format!("https://{registry}/oauth2/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("service", registry),
+                ("scope", scope.as_str()),
+                ("refresh_token", credential.password.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| {
+                refuse(
+                    RefusalKind::Unavailable,
+                    format!("{registry} unreachable: {e}"),
+                )
+            })?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status == 429 || status >= 500 {
+            return Err(refuse(
+                RefusalKind::Unavailable,
+                format!("{registry} answered {status}"),
+            ));
+        }
+        let token = body["access_token"].as_str().unwrap_or_default();
+        let pulls = mock_kit::jwt::decode_unverified(token)
+            .ok()
+            .and_then(|d| d.claims.get("access").cloned())
+            .and_then(|a| a.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .any(|e| {
+                e["name"] == repository
+                    && e["actions"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "pull"))
+            });
+        if status != 200 || !pulls {
+            return Err(refuse(
+                RefusalKind::Denied,
+                format!("{registry} grants this identity no pull on {repository} ({status})"),
+            ));
+        }
+        Ok(())
     }
 
     fn fallback_on_denial(&self) -> bool {
@@ -288,9 +370,14 @@ impl Reference {
                 "fallback is configured but the controller has no workload identity",
             ));
         };
-        let assertion = std::fs::read_to_string(&file)
-            .map_err(|e| refuse(RefusalKind::Internal, format!("reading the token file: {e}")))?;
-        self.exchange(&tenant, &client_id, assertion.trim(), registry).await
+        let assertion = std::fs::read_to_string(&file).map_err(|e| {
+            refuse(
+                RefusalKind::Internal,
+                format!("reading the token file: {e}"),
+            )
+        })?;
+        self.exchange(&tenant, &client_id, assertion.trim(), registry)
+            .await
     }
 
     /// ServiceAccount token → Entra access token (ACR audience) → ACR refresh token.
@@ -306,14 +393,20 @@ impl Reference {
             .get("AZURE_AUTHORITY_HOST")
             .cloned()
             .unwrap_or_else(|| "https://login.microsoftonline.com/".into());
-        let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
+        let url = format!(
+            "{}/{tenant}/oauth2/v2.0/token",
+            authority.trim_end_matches('/')
+        );
         let resp = self
             .http
             .post(&url)
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
                 ("client_assertion", assertion),
                 ("scope", "https://containerregistry.azure.net/.default"),
             ])
@@ -328,15 +421,22 @@ impl Reference {
             } else {
                 RefusalKind::Denied
             };
-            let desc = body["error_description"].as_str().unwrap_or("no description");
+            let desc = body["error_description"]
+                .as_str()
+                .unwrap_or("no description");
             let first_line = desc.lines().next().unwrap_or(desc);
-            return Err(refuse(kind, format!("Entra answered {status}: {first_line}")));
+            return Err(refuse(
+                kind,
+                format!("Entra answered {status}: {first_line}"),
+            ));
         }
         let access_token = body["access_token"]
             .as_str()
             .ok_or_else(|| refuse(RefusalKind::Internal, "Entra's answer has no access_token"))?;
         if self.flaw == Some(Flaw::LogToken) {
-            self.log.push(format!("debug: Entra answered with access token {access_token}"));
+            self.log.push(format!(
+                "debug: Entra answered with access token {access_token}"
+            ));
         }
         // ACR wants the tenant's ID: take it from the token (`tid`), whatever form the
         // configuration used (a domain name works in Entra's path, not in the exchange).
@@ -355,7 +455,12 @@ impl Reference {
             ])
             .send()
             .await
-            .map_err(|e| refuse(RefusalKind::Unavailable, format!("{registry} unreachable: {e}")))?;
+            .map_err(|e| {
+                refuse(
+                    RefusalKind::Unavailable,
+                    format!("{registry} unreachable: {e}"),
+                )
+            })?;
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if status != 200 {
@@ -364,11 +469,17 @@ impl Reference {
             } else {
                 RefusalKind::Denied
             };
-            return Err(refuse(kind, format!("{registry} refused the exchange ({status})")));
+            return Err(refuse(
+                kind,
+                format!("{registry} refused the exchange ({status})"),
+            ));
         }
-        let refresh = body["refresh_token"]
-            .as_str()
-            .ok_or_else(|| refuse(RefusalKind::Internal, "the exchange answer has no refresh_token"))?;
+        let refresh = body["refresh_token"].as_str().ok_or_else(|| {
+            refuse(
+                RefusalKind::Internal,
+                "the exchange answer has no refresh_token",
+            )
+        })?;
         let expires_at = mock_kit::jwt::decode_unverified(refresh)
             .ok()
             .and_then(|d| d.claim_i64("exp"))
@@ -410,7 +521,12 @@ impl Kube {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|e| refuse(RefusalKind::Unavailable, format!("the API server is unreachable: {e}")))?;
+            .map_err(|e| {
+                refuse(
+                    RefusalKind::Unavailable,
+                    format!("the API server is unreachable: {e}"),
+                )
+            })?;
         match resp.status().as_u16() {
             200 => Ok(resp.json().await.ok()),
             404 => Ok(None),
@@ -427,15 +543,23 @@ impl Kube {
         namespace: &str,
         service_account: &str,
     ) -> Result<String, Refusal> {
-        let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token");
+        let path =
+            format!("/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token");
         let resp = http
             .post(format!("{}{path}", self.server))
             .bearer_auth(&self.token)
-            .json(&json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "spec": {"audiences": [EXCHANGE_AUDIENCE], "expirationSeconds": 600}}))
+            .json(
+                &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": [EXCHANGE_AUDIENCE], "expirationSeconds": 600}}),
+            )
             .send()
             .await
-            .map_err(|e| refuse(RefusalKind::Unavailable, format!("the API server is unreachable: {e}")))?;
+            .map_err(|e| {
+                refuse(
+                    RefusalKind::Unavailable,
+                    format!("the API server is unreachable: {e}"),
+                )
+            })?;
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if status != 201 && status != 200 {
@@ -456,7 +580,12 @@ impl Kube {
         body["status"]["token"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| refuse(RefusalKind::Internal, "the TokenRequest answer has no token"))
+            .ok_or_else(|| {
+                refuse(
+                    RefusalKind::Internal,
+                    "the TokenRequest answer has no token",
+                )
+            })
     }
 }
 
@@ -498,7 +627,10 @@ pub struct FlawedLauncher(pub Flaw);
 
 impl Launcher for FlawedLauncher {
     fn describe(&self) -> String {
-        format!("the reference with the flaw {} (in-process)", self.0.as_str())
+        format!(
+            "the reference with the flaw {} (in-process)",
+            self.0.as_str()
+        )
     }
 
     fn launch<'a>(
@@ -507,7 +639,9 @@ impl Launcher for FlawedLauncher {
     ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
         Box::pin(async move {
             let env = shard.env.iter().cloned().collect();
-            let r = Reference::from_env(env).map_err(ProtocolError::Other)?.with_flaw(Some(self.0));
+            let r = Reference::from_env(env)
+                .map_err(ProtocolError::Other)?
+                .with_flaw(Some(self.0));
             Ok(Box::new(r) as Box<dyn Implementation>)
         })
     }
@@ -567,7 +701,10 @@ pub async fn serve(
         let answer = match msg["method"].as_str() {
             Some("shutdown") => break,
             Some("initialize") => {
-                let versions = msg["params"]["protocolVersions"].as_array().cloned().unwrap_or_default();
+                let versions = msg["params"]["protocolVersions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 if versions.iter().any(|v| v == 1) {
                     json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": 1,
                         "implementation": {"name": "credsim-reference", "version": env!("CARGO_PKG_VERSION")}}})
@@ -575,16 +712,23 @@ pub async fn serve(
                     json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32001, "message": "no common protocol version; this implementation speaks 1"}})
                 }
             }
-            Some("clock/set") => match msg["params"]["now"].as_str().and_then(|t| t.parse::<Timestamp>().ok()) {
+            Some("clock/set") => match msg["params"]["now"]
+                .as_str()
+                .and_then(|t| t.parse::<Timestamp>().ok())
+            {
                 Some(now) => {
                     reference.now = Some(now);
                     json!({"jsonrpc": "2.0", "id": id, "result": {}})
                 }
-                None => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "`now` must be an RFC 3339 time"}}),
+                None => {
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "`now` must be an RFC 3339 time"}})
+                }
             },
             Some("credentials/get") => {
                 match serde_json::from_value::<CredentialRequest>(msg["params"].clone()) {
-                    Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": format!("invalid params: {e}")}}),
+                    Err(e) => {
+                        json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": format!("invalid params: {e}")}})
+                    }
                     Ok(req) => match reference.get(&req).await {
                         Answer::Credential(c) => json!({"jsonrpc": "2.0", "id": id, "result": c}),
                         Answer::Anonymous => json!({"jsonrpc": "2.0", "id": id, "result": null}),
@@ -594,7 +738,9 @@ pub async fn serve(
                     },
                 }
             }
-            _ => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}}),
+            _ => {
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}})
+            }
         };
         for line in reference.log.drain(..) {
             writeln!(log, "{line}")?;

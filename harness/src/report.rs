@@ -105,7 +105,11 @@ impl Reporter for Human {
                         x.message
                     )?;
                 }
-                for p in r.properties.iter().filter(|p| p.verdict == PropertyVerdict::Fail) {
+                for p in r
+                    .properties
+                    .iter()
+                    .filter(|p| p.verdict == PropertyVerdict::Fail)
+                {
                     writeln!(
                         out,
                         "      {}: {} FAILED: {}",
@@ -142,7 +146,8 @@ pub fn scenario_json(r: &ScenarioResult) -> serde_json::Value {
         .properties
         .iter()
         .map(|p| {
-            let mut o = json!({"id": p.id.as_str(), "verdict": p.verdict.as_str(), "examined": p.examined});
+            let mut o =
+                json!({"id": p.id.as_str(), "verdict": p.verdict.as_str(), "examined": p.examined});
             if let Some(reason) = &p.reason {
                 o["reason"] = reason.clone().into();
             }
@@ -190,7 +195,11 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// JUnit XML for a whole run.
-pub fn junit(results: &[ScenarioResult], summary: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn junit(
+    results: &[ScenarioResult],
+    summary: &Summary,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let total_ms: u64 = results.iter().map(|r| r.duration_ms).sum();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
@@ -226,10 +235,24 @@ pub fn junit(results: &[ScenarioResult], summary: &Summary, out: &mut dyn Write)
             Verdict::Fail => {
                 let mut lines = Vec::new();
                 for x in &r.expectations {
-                    lines.push(format!("{}:{}: step {}: {}", r.file, x.line, x.step + 1, x.message));
+                    lines.push(format!(
+                        "{}:{}: step {}: {}",
+                        r.file,
+                        x.line,
+                        x.step + 1,
+                        x.message
+                    ));
                 }
-                for p in r.properties.iter().filter(|p| p.verdict == PropertyVerdict::Fail) {
-                    lines.push(format!("{}: {}", p.id.as_str(), p.reason.as_deref().unwrap_or_default()));
+                for p in r
+                    .properties
+                    .iter()
+                    .filter(|p| p.verdict == PropertyVerdict::Fail)
+                {
+                    lines.push(format!(
+                        "{}: {}",
+                        p.id.as_str(),
+                        p.reason.as_deref().unwrap_or_default()
+                    ));
                     lines.extend(p.evidence.iter().map(|e| format!("  {e}")));
                 }
                 writeln!(

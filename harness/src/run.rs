@@ -13,9 +13,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::world::role;
 use jiff::Timestamp;
 use mock_acr::policy::{Action as AcrAction, AuthMode, Grants, RepoCondition};
-use crate::world::role;
 use scenarios::model::{self, Action, Outcome, RepositoryRef, Scenario};
 use serde::Serialize;
 
@@ -236,9 +236,10 @@ async fn replay(
     result: &mut ScenarioResult,
 ) -> Result<(), String> {
     for l in &s.world.leniency {
-        result
-            .transcript
-            .push(format!("leniency: {}", serde_json::to_string(l).unwrap_or_default()));
+        result.transcript.push(format!(
+            "leniency: {}",
+            serde_json::to_string(l).unwrap_or_default()
+        ));
     }
     let mut shards = Vec::new();
     for (cluster, ctl) in s.shards() {
@@ -258,13 +259,16 @@ async fn replay(
     for (i, step) in s.steps.iter().enumerate() {
         match &step.action {
             Action::Request(r) => {
-                let rec = request(s, world, &mut shards, &mirror, i, step.at.line, r, result).await?;
+                let rec =
+                    request(s, world, &mut shards, &mirror, i, step.at.line, r, result).await?;
                 check_expectation(world, &rec, &mut result.expectations);
                 requests.push(rec);
             }
             action => {
                 let note = world.apply(action).await.map_err(|e| error_chain(&e))?;
-                result.transcript.push(format!("step {} (line {}): {note}", i + 1, step.at.line));
+                result
+                    .transcript
+                    .push(format!("step {} (line {}): {note}", i + 1, step.at.line));
                 mirror.apply(action);
                 if matches!(
                     action,
@@ -279,7 +283,10 @@ async fn replay(
                     for sh in &mut shards {
                         refresh_token_file(world, sh)?;
                         if let Some(imp) = sh.imp.as_mut() {
-                            let ok = imp.set_clock(now).await.map_err(|e| format!("{}: {e}", sh.name))?;
+                            let ok = imp
+                                .set_clock(now)
+                                .await
+                                .map_err(|e| format!("{}: {e}", sh.name))?;
                             follows_clock.insert(sh.name.clone(), ok);
                         }
                     }
@@ -351,7 +358,10 @@ async fn start_shard(
         let file = private.join("azure-identity-token");
         env.push(("AZURE_CLIENT_ID".into(), wi.client_id.to_string()));
         env.push(("AZURE_TENANT_ID".into(), tenant.id.to_string()));
-        env.push(("AZURE_FEDERATED_TOKEN_FILE".into(), file.display().to_string()));
+        env.push((
+            "AZURE_FEDERATED_TOKEN_FILE".into(),
+            file.display().to_string(),
+        ));
         env.push((
             "AZURE_AUTHORITY_HOST".into(),
             "https://login.microsoftonline.com/".into(),
@@ -462,7 +472,11 @@ async fn request(
             .map_err(|e| error_chain(&e))?,
         _ => Vec::new(),
     };
-    let issuer = s.world.cluster(&r.shard).map(|c| c.issuer.clone()).unwrap_or_default();
+    let issuer = s
+        .world
+        .cluster(&r.shard)
+        .map(|c| c.issuer.clone())
+        .unwrap_or_default();
     let own_access = mirror.project_access(&issuer, &r.project);
     let own_client_ids = mirror.project_client_ids(&issuer, &r.project);
     let anonymous_access = mirror.anonymous_access();
@@ -501,19 +515,17 @@ async fn request(
 fn describe_request(world: &World, rec: &RequestRecord) -> String {
     let answer = match &rec.answer {
         Answer::Credential(c) => {
-            let what = world
-                .cloud
-                .secrets
-                .identify(&c.password)
-                .map_or_else(|| "an unregistered secret".to_owned(), |i| format!("{} {}", i.kind, i.fingerprint.as_str()));
+            let what = world.cloud.secrets.identify(&c.password).map_or_else(
+                || "an unregistered secret".to_owned(),
+                |i| format!("{} {}", i.kind, i.fingerprint.as_str()),
+            );
             let unlocked: Vec<String> = rec.unlocked().iter().map(ToString::to_string).collect();
-            format!(
-                "credential ({what}) unlocking [{}]",
-                unlocked.join(", ")
-            )
+            format!("credential ({what}) unlocking [{}]", unlocked.join(", "))
         }
         Answer::Anonymous => "null (anonymous)".into(),
-        Answer::Refused { kind, message } => format!("{}: {}", kind.as_str(), redact(world, message)),
+        Answer::Refused { kind, message } => {
+            format!("{}: {}", kind.as_str(), redact(world, message))
+        }
     };
     format!(
         "step {} (line {}): {} asks for {}/{} on behalf of {}: {answer}",
@@ -566,7 +578,9 @@ fn check_expectation(world: &World, rec: &RequestRecord, failures: &mut Vec<Expe
         },
     };
     let got_text = match (&rec.answer, got) {
-        (Answer::Refused { message, .. }, Some(o)) => format!("{} ({})", o.as_str(), redact(world, message)),
+        (Answer::Refused { message, .. }, Some(o)) => {
+            format!("{} ({})", o.as_str(), redact(world, message))
+        }
         (Answer::Refused { message, .. }, None) => format!("internal ({})", redact(world, message)),
         (_, Some(o)) => o.as_str().to_owned(),
         (_, None) => "internal".to_owned(),
@@ -639,7 +653,12 @@ impl Mirror {
                 registry,
                 assignment,
             } => {
-                if let Some(r) = self.world.registries.iter_mut().find(|r| &r.name == registry) {
+                if let Some(r) = self
+                    .world
+                    .registries
+                    .iter_mut()
+                    .find(|r| &r.name == registry)
+                {
                     r.role_assignments.push(assignment.clone());
                 }
             }
@@ -648,7 +667,12 @@ impl Mirror {
                 principal,
                 role,
             } => {
-                if let Some(r) = self.world.registries.iter_mut().find(|r| &r.name == registry) {
+                if let Some(r) = self
+                    .world
+                    .registries
+                    .iter_mut()
+                    .find(|r| &r.name == registry)
+                {
                     r.role_assignments.retain(|a| {
                         !(a.principal.tenant == principal.tenant
                             && a.principal.name == principal.name
@@ -673,8 +697,15 @@ impl Mirror {
         }
     }
 
-    fn fics_mut(&mut self, who: &model::IdentityRef) -> Option<&mut Vec<model::FederatedCredential>> {
-        let t = self.world.tenants.iter_mut().find(|t| t.name == who.tenant)?;
+    fn fics_mut(
+        &mut self,
+        who: &model::IdentityRef,
+    ) -> Option<&mut Vec<model::FederatedCredential>> {
+        let t = self
+            .world
+            .tenants
+            .iter_mut()
+            .find(|t| t.name == who.tenant)?;
         if let Some(a) = t.apps.iter_mut().find(|a| a.name == who.name) {
             return Some(&mut a.federated_credentials);
         }
@@ -693,9 +724,16 @@ impl Mirror {
                 .apps
                 .iter()
                 .map(|a| (&a.name, &a.federated_credentials, a.multi_tenant))
-                .chain(t.managed_identities.iter().map(|m| (&m.name, &m.federated_credentials, false)))
+                .chain(
+                    t.managed_identities
+                        .iter()
+                        .map(|m| (&m.name, &m.federated_credentials, false)),
+                )
             {
-                if fics.iter().any(|f| f.issuer == issuer && f.subject.starts_with(&prefix)) {
+                if fics
+                    .iter()
+                    .any(|f| f.issuer == issuer && f.subject.starts_with(&prefix))
+                {
                     out.push((t.name.clone(), name.clone(), multi));
                 }
             }
@@ -712,7 +750,11 @@ impl Mirror {
                 t.apps
                     .iter()
                     .map(move |a| (&t.name, &a.name, a.client_id))
-                    .chain(t.managed_identities.iter().map(move |m| (&t.name, &m.name, m.client_id)))
+                    .chain(
+                        t.managed_identities
+                            .iter()
+                            .map(move |m| (&t.name, &m.name, m.client_id)),
+                    )
             })
             .filter(|(t, n, _)| who.iter().any(|(wt, wn, _)| wt == *t && wn == *n))
             .map(|(_, _, id)| id.to_string())

@@ -143,7 +143,10 @@ mod tests {
         assert!(!glob_match("entra-*", "acr-abac"));
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("a?c", "ac"));
-        assert_eq!("2/3".parse::<Partition>().unwrap(), Partition { k: 2, n: 3 });
+        assert_eq!(
+            "2/3".parse::<Partition>().unwrap(),
+            Partition { k: 2, n: 3 }
+        );
         assert!("0/3".parse::<Partition>().is_err());
         assert!("4/3".parse::<Partition>().is_err());
         assert!("x".parse::<Partition>().is_err());

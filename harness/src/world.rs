@@ -13,9 +13,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use mock_acr::model::{ArtifactKind as AcrArtifact, RepositorySpec};
 use mock_acr::policy::{Action as AcrAction, RepoCondition, Role};
 use mock_acr::{AcrOptions, AssignmentSpec, RegistrySpec};
-use mock_acr::model::{ArtifactKind as AcrArtifact, RepositorySpec};
 use mock_entra::directory::AppCertificate;
 use mock_entra::{EntraOptions, FederatedCredential, Identity, Resource, Tenant};
 use mock_imds::Node;
@@ -232,10 +232,17 @@ fn registry(r: &model::Registry) -> RegistrySpec {
         let map: Vec<(String, Vec<AcrAction>)> = t
             .scope_map
             .iter()
-            .map(|(repo, actions)| (repo.clone(), actions.iter().copied().map(token_action).collect()))
+            .map(|(repo, actions)| {
+                (
+                    repo.clone(),
+                    actions.iter().copied().map(token_action).collect(),
+                )
+            })
             .collect();
-        let borrowed: Vec<(&str, &[AcrAction])> =
-            map.iter().map(|(r, a)| (r.as_str(), a.as_slice())).collect();
+        let borrowed: Vec<(&str, &[AcrAction])> = map
+            .iter()
+            .map(|(r, a)| (r.as_str(), a.as_slice()))
+            .collect();
         spec = spec.token(&t.name, &borrowed);
     }
     spec
@@ -268,9 +275,12 @@ fn cluster(c: &model::Cluster) -> ClusterSpec {
         }
     }
     if let Some(ctl) = &c.controller {
-        let listed = c
-            .all_namespaces()
-            .any(|n| n.name == ctl.namespace && n.service_accounts.iter().any(|s| s.name == ctl.service_account));
+        let listed = c.all_namespaces().any(|n| {
+            n.name == ctl.namespace
+                && n.service_accounts
+                    .iter()
+                    .any(|s| s.name == ctl.service_account)
+        });
         if !listed {
             spec = spec.object(json!({"apiVersion": "v1", "kind": "ServiceAccount",
                 "metadata": {"name": ctl.service_account, "namespace": ctl.namespace}}));
@@ -278,15 +288,27 @@ fn cluster(c: &model::Cluster) -> ClusterSpec {
         let subject = json!([{"kind": "ServiceAccount", "name": ctl.service_account, "namespace": ctl.namespace}]);
         let projects: Vec<String> = c.projects.iter().map(|p| p.name.clone()).collect();
         for (role_name, resource, verbs, grant) in [
-            (TOKEN_REQUEST_ROLE, "serviceaccounts/token", json!(["create"]), &ctl.rbac.token_request),
-            (READ_SERVICE_ACCOUNTS_ROLE, "serviceaccounts", json!(["get", "list", "watch"]), &ctl.rbac.read_service_accounts),
+            (
+                TOKEN_REQUEST_ROLE,
+                "serviceaccounts/token",
+                json!(["create"]),
+                &ctl.rbac.token_request,
+            ),
+            (
+                READ_SERVICE_ACCOUNTS_ROLE,
+                "serviceaccounts",
+                json!(["get", "list", "watch"]),
+                &ctl.rbac.read_service_accounts,
+            ),
         ] {
             let mut rule = json!({"apiGroups": [""], "resources": [resource], "verbs": verbs});
             if !grant.service_accounts.is_empty() {
                 rule["resourceNames"] = json!(grant.service_accounts);
             }
-            spec = spec.object(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                "metadata": {"name": role_name}, "rules": [rule]}));
+            spec = spec.object(
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": role_name}, "rules": [rule]}),
+            );
             let role_ref = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name});
             let in_namespaces: Vec<String> = match grant.scope {
                 model::TokenScope::Cluster => {
@@ -335,7 +357,11 @@ impl World {
     }
 
     /// Like [`World::start`], on a given clock (`credsim up` uses a running one).
-    pub async fn start_on(s: &Scenario, listen: SocketAddr, clock: Clock) -> Result<Self, WorldError> {
+    pub async fn start_on(
+        s: &Scenario,
+        listen: SocketAddr,
+        clock: Clock,
+    ) -> Result<Self, WorldError> {
         let spec = world_spec(s, clock)?;
         let cloud = Cloud::start(spec, listen).await?;
         let mut faults = BTreeMap::new();
@@ -365,7 +391,9 @@ impl World {
     pub async fn apply(&self, action: &Action) -> Result<String, WorldError> {
         let cloud = &self.cloud;
         Ok(match action {
-            Action::Request(_) => return Err(WorldError::Change("a request is not a world change".into())),
+            Action::Request(_) => {
+                return Err(WorldError::Change("a request is not a world change".into()));
+            }
             Action::Advance(d) => {
                 let now = cloud.clock.advance(*d);
                 format!("clock advanced by {}s to {now}", d.as_secs())
@@ -374,7 +402,10 @@ impl World {
                 registry,
                 assignment,
             } => {
-                let acr = cloud.acr.as_ref().ok_or_else(|| WorldError::Missing("registries".into()))?;
+                let acr = cloud
+                    .acr
+                    .as_ref()
+                    .ok_or_else(|| WorldError::Missing("registries".into()))?;
                 acr.assign(
                     registry,
                     AssignmentSpec {
@@ -395,7 +426,10 @@ impl World {
                 principal,
                 role: r,
             } => {
-                let acr = cloud.acr.as_ref().ok_or_else(|| WorldError::Missing("registries".into()))?;
+                let acr = cloud
+                    .acr
+                    .as_ref()
+                    .ok_or_else(|| WorldError::Missing("registries".into()))?;
                 let n = acr
                     .revoke_role(registry, &principal.tenant, &principal.name, r.map(role))
                     .map_err(|e| WorldError::Change(e.to_string()))?;
@@ -407,10 +441,11 @@ impl World {
             Action::AddFederatedCredential {
                 identity,
                 credential,
-            } => match cloud
-                .entra
-                .add_federated_credential(&identity.tenant, &identity.name, fic(credential))
-            {
+            } => match cloud.entra.add_federated_credential(
+                &identity.tenant,
+                &identity.name,
+                fic(credential),
+            ) {
                 Ok(()) => format!(
                     "added federated credential {} to {}/{}",
                     credential.name, identity.tenant, identity.name
@@ -555,7 +590,9 @@ fn fault_rule(cloud: &Cloud, f: &model::Fault) -> Result<(Faults, FaultRule), Wo
                 matches.tags.push(("tenant".into(), t.clone()));
             }
             if let Some(i) = &m.identity {
-                matches.tags.push(("client".into(), i.client_id.to_string()));
+                matches
+                    .tags
+                    .push(("client".into(), i.client_id.to_string()));
             }
             if let Some(e) = &m.endpoint {
                 matches.tags.push(("endpoint".into(), e.clone()));
@@ -578,7 +615,10 @@ fn fault_rule(cloud: &Cloud, f: &model::Fault) -> Result<(Faults, FaultRule), Wo
         }
         model::FaultTarget::Acr => {
             matches.site = Some("mock-acr".into());
-            matches.host = m.registry.as_ref().map(|r| format!("{}.azurecr.io", r.to_ascii_lowercase()));
+            matches.host = m
+                .registry
+                .as_ref()
+                .map(|r| format!("{}.azurecr.io", r.to_ascii_lowercase()));
             cloud.door.faults().clone()
         }
         model::FaultTarget::Cluster => {
@@ -605,11 +645,19 @@ fn fault_rule(cloud: &Cloud, f: &model::Fault) -> Result<(Faults, FaultRule), Wo
 /// What a faulted request gets, in the target's own error shape.
 fn fault_action(f: &model::Fault) -> FaultAction {
     use model::{Answer, FaultTarget};
-    let json_body = |status: u16, headers: Vec<(String, String)>, body: String| FaultAction::Respond {
-        status,
-        headers: [vec![("Content-Type".to_owned(), "application/json; charset=utf-8".to_owned())], headers].concat(),
-        body,
-    };
+    let json_body =
+        |status: u16, headers: Vec<(String, String)>, body: String| FaultAction::Respond {
+            status,
+            headers: [
+                vec![(
+                    "Content-Type".to_owned(),
+                    "application/json; charset=utf-8".to_owned(),
+                )],
+                headers,
+            ]
+            .concat(),
+            body,
+        };
     match (&f.answer, f.target) {
         (Answer::Throttle { retry_after }, FaultTarget::Entra) => {
             mock_entra::faults::throttled(u32::try_from(retry_after.as_secs()).unwrap_or(u32::MAX))

@@ -71,7 +71,11 @@ async fn falling_back_on_any_error_fails_fail_closed() {
         &FlawedLauncher(Flaw::FallbackOnAnyError),
     )
     .await;
-    assert_fails(&r, "fail-closed", "own attempt: denied; fallback not allowed");
+    assert_fails(
+        &r,
+        "fail-closed",
+        "own attempt: denied; fallback not allowed",
+    );
     assert_fails(&r, "project-isolation", "unlocked contosoacr/project-b/app");
 }
 
@@ -124,5 +128,8 @@ fn credsim_run_prints_a_failure_a_person_understands() {
     assert!(stdout.contains("FAIL  happy-path"), "{stdout}");
     assert!(stdout.contains("cache-partitioning FAILED: the credential obtained for project-a on shard-a was returned for project-b on shard-a"), "{stdout}");
     assert!(stdout.contains("claim: a credential obtained for one (project, shard, registry) is never returned for another"), "{stdout}");
-    assert!(stdout.contains("happy-path.yaml:60: step 2: expectation"), "{stdout}");
+    assert!(
+        stdout.contains("happy-path.yaml:60: step 2: expectation"),
+        "{stdout}"
+    );
 }

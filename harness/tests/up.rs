@@ -303,7 +303,10 @@ fn up_serves_a_scenario_world_with_its_ids_and_clusters() {
         .iter()
         .find(|t| t["name"] == "fabrikam")
         .unwrap();
-    assert_eq!(fabrikam["id"], "0b7c8f3e-54a2-4a41-9c1f-2f6f1f0e8a11", "the scenario's GUID");
+    assert_eq!(
+        fabrikam["id"], "0b7c8f3e-54a2-4a41-9c1f-2f6f1f0e8a11",
+        "the scenario's GUID"
+    );
     let contoso = world["tenants"]
         .as_array()
         .unwrap()
@@ -322,7 +325,10 @@ fn up_serves_a_scenario_world_with_its_ids_and_clusters() {
     );
     assert_eq!(world["clusters"][0]["name"], "shard-a");
     assert_eq!(world["nodes"][0]["cluster"], "shard-a");
-    assert_eq!(world["registries"][0]["loginServer"], "contosoacr.azurecr.io");
+    assert_eq!(
+        world["registries"][0]["loginServer"],
+        "contosoacr.azurecr.io"
+    );
     // The admin kubeconfig reaches the scenario's cluster: its project namespace exists, and the
     // controller may mint tokens only for the designated ServiceAccount there.
     let kubectl = |args: &[&str]| {
@@ -333,7 +339,10 @@ fn up_serves_a_scenario_world_with_its_ids_and_clusters() {
             .unwrap()
     };
     let ns = kubectl(&["get", "namespace", "project-a", "-o", "name"]);
-    assert_eq!(String::from_utf8_lossy(&ns.stdout).trim(), "namespace/project-a");
+    assert_eq!(
+        String::from_utf8_lossy(&ns.stdout).trim(),
+        "namespace/project-a"
+    );
     let can = |sa: &str| {
         let out = kubectl(&[
             "auth",
@@ -370,9 +379,16 @@ fn up_refuses_a_scenario_that_does_not_load_saying_where() {
         "apiVersion: credsim.dev/v1alpha1\nkind: Scenario\nmetadata: {name: bad}\nworld:\n  tenants: [{name: contoso, apps: [{nam: x}]}]\n",
     )
     .unwrap();
-    let out = credsim().args(["up", "--world"]).arg(&bad).output().unwrap();
+    let out = credsim()
+        .args(["up", "--world"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("{}:5:", bad.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:5:", bad.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("unknown field `nam`"), "{stderr}");
 }

@@ -227,7 +227,11 @@ async fn dispatch(State(inner): State<Arc<Inner>>, req: Request) -> Response {
 /// the caller needs the `impersonate` verb on the user (on `serviceaccounts` for a ServiceAccount
 /// user name) and on each group; the request then acts as that user, with the groups given, or a
 /// ServiceAccount's groups when none are, plus `system:authenticated`.
-fn impersonate(inner: &Inner, user: UserInfo, headers: &HeaderMap) -> Result<UserInfo, Box<Response>> {
+fn impersonate(
+    inner: &Inner,
+    user: UserInfo,
+    headers: &HeaderMap,
+) -> Result<UserInfo, Box<Response>> {
     let Some(as_user) = headers
         .get("impersonate-user")
         .and_then(|v| v.to_str().ok())
@@ -295,7 +299,10 @@ fn impersonate(inner: &Inner, user: UserInfo, headers: &HeaderMap) -> Result<Use
         },
     };
     if as_user != "system:anonymous"
-        && !impersonated.groups.iter().any(|g| g == "system:authenticated")
+        && !impersonated
+            .groups
+            .iter()
+            .any(|g| g == "system:authenticated")
     {
         impersonated.groups.push("system:authenticated".into());
     }

@@ -372,7 +372,10 @@ impl MockK8s {
             .patch(t, namespace, name, patch)
             .map_err(|e| K8sError::Patch {
                 cluster: self.inner.name.clone(),
-                message: e.status()["message"].as_str().unwrap_or("patch refused").to_owned(),
+                message: e.status()["message"]
+                    .as_str()
+                    .unwrap_or("patch refused")
+                    .to_owned(),
             })
     }
 

@@ -223,16 +223,30 @@ async fn kubectl_as_impersonates_only_with_the_impersonate_verb() {
     // The admin may impersonate; the answer is then the controller's, not the admin's.
     let can = |name: &str| {
         let target = format!("serviceaccounts/{name}");
-        let mut args = vec!["auth", "can-i", "create", target.as_str(), "--subresource=token"];
+        let mut args = vec![
+            "auth",
+            "can-i",
+            "create",
+            target.as_str(),
+            "--subresource=token",
+        ];
         args.extend(as_controller);
         admin(&args).1.trim().to_owned()
     };
     assert_eq!(can("credentials"), "yes");
     assert_eq!(can("kargo-admin"), "no");
-    let (ok, _, err) = admin(&["get", "secrets", "-n", "project-a", "--as=system:serviceaccount:kargo:controller"]);
+    let (ok, _, err) = admin(&[
+        "get",
+        "secrets",
+        "-n",
+        "project-a",
+        "--as=system:serviceaccount:kargo:controller",
+    ]);
     assert!(!ok);
     assert!(
-        err.contains("User \"system:serviceaccount:kargo:controller\" cannot list resource \"secrets\""),
+        err.contains(
+            "User \"system:serviceaccount:kargo:controller\" cannot list resource \"secrets\""
+        ),
         "{err}"
     );
     let audit = w
@@ -243,11 +257,16 @@ async fn kubectl_as_impersonates_only_with_the_impersonate_verb() {
     assert_eq!(audit.user, "kubernetes-admin");
     // The controller has no `impersonate` verb: it cannot become the admin.
     let (ok, _, err) = tokio::task::block_in_place(|| {
-        kubectl(&w.controller_kubeconfig, &["get", "namespaces", "--as=kubernetes-admin"])
+        kubectl(
+            &w.controller_kubeconfig,
+            &["get", "namespaces", "--as=kubernetes-admin"],
+        )
     });
     assert!(!ok);
     assert!(
-        err.contains("cannot impersonate resource \"users\" in API group \"\" at the cluster scope"),
+        err.contains(
+            "cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+        ),
         "{err}"
     );
 }

@@ -1262,7 +1262,10 @@ impl<'a> Cx<'a> {
                     cx.error_hint(
                         ns.at,
                         format!("{path}.namespaces[{k}]"),
-                        format!("cluster `{}` has no namespace `{}`", cluster.name.value, ns.value),
+                        format!(
+                            "cluster `{}` has no namespace `{}`",
+                            cluster.name.value, ns.value
+                        ),
                         hint,
                     );
                 }
@@ -1976,8 +1979,10 @@ impl<'a> Cx<'a> {
 
     fn expect(&mut self, path: &str, e: &doc::Expect, world: &model::World) -> model::Expect {
         let outcome = e.outcome.value;
-        if outcome != Outcome::Granted {
-            if let Some(u) = e.unlocks.first().or(e.must_not_unlock.first()) {
+        if outcome != Outcome::Granted
+            && let Some(u) = e.unlocks.first().or(e.must_not_unlock.first())
+        {
+            {
                 self.error(
                     u.at,
                     path.to_owned(),

@@ -473,7 +473,7 @@ pub struct FaultMatch {
 }
 
 /// What a faulted request gets instead of the normal answer.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     rename_all = "camelCase",
@@ -501,13 +501,8 @@ pub enum Answer {
     /// Wait this long (virtual time is not involved: real latency), then answer normally.
     Delay(Located<Span>),
     /// Close the connection without answering.
+    #[default]
     Drop,
-}
-
-impl Default for Answer {
-    fn default() -> Self {
-        Answer::Drop
-    }
 }
 
 fn default_retry_after() -> Located<Span> {

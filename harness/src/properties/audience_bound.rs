@@ -18,16 +18,26 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             "the implementation made no TokenRequest",
         );
     }
-    let max = e.scenario.policy.max_service_account_token_lifetime.as_secs() as i64;
+    let max = e
+        .scenario
+        .policy
+        .max_service_account_token_lifetime
+        .as_secs() as i64;
     let mut result = PropertyResult::new(
         PropertyId::AudienceBound,
         format!("{} TokenRequest(s) in the audit journals", requests.len()),
     );
     for (shard, ev) in requests {
-        let tr = ev.token_request.as_ref().expect("filtered on token requests");
+        let tr = ev
+            .token_request
+            .as_ref()
+            .expect("filtered on token requests");
         if tr.audiences != [EXCHANGE_AUDIENCE] {
             result.fail(
-                format!("{shard}'s controller requested a token for the audiences {:?}", tr.audiences),
+                format!(
+                    "{shard}'s controller requested a token for the audiences {:?}",
+                    tr.audiences
+                ),
                 format!(
                     "{shard} audit at {}: TokenRequest {}/{} audiences {:?}",
                     ev.at, tr.namespace, tr.service_account, tr.audiences

@@ -22,7 +22,11 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                 .entry(Fingerprint::of(&c.password).as_str().to_owned())
                 .or_default()
                 .push(r);
-            keys.insert((r.shard.clone(), r.request.project.clone(), r.request.registry.to_ascii_lowercase()));
+            keys.insert((
+                r.shard.clone(),
+                r.request.project.clone(),
+                r.request.registry.to_ascii_lowercase(),
+            ));
         }
     }
     if keys.len() < 2 {
@@ -44,7 +48,10 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         for r in &uses[1..] {
             if r.shard != first.shard
                 || r.request.project != first.request.project
-                || !r.request.registry.eq_ignore_ascii_case(&first.request.registry)
+                || !r
+                    .request
+                    .registry
+                    .eq_ignore_ascii_case(&first.request.registry)
             {
                 result.fail(
                     format!(

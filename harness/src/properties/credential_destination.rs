@@ -35,14 +35,22 @@ fn allowed(e: &Evidence<'_>, kind: &str, label: &str, host: &str) -> bool {
         "entra-access-token" => host == ENTRA || registry_hosts.contains(&host),
         "entra-client-secret" => host == ENTRA,
         // `<login server> for <principal>`: only that registry.
-        k if k.starts_with("acr-") => label.split(' ').next().is_some_and(|h| h.eq_ignore_ascii_case(&host)),
-        "k8s-service-account-token" => host == ENTRA || api_servers.contains(&host) || host.starts_with("127.0.0.1"),
+        k if k.starts_with("acr-") => label
+            .split(' ')
+            .next()
+            .is_some_and(|h| h.eq_ignore_ascii_case(&host)),
+        "k8s-service-account-token" => {
+            host == ENTRA || api_servers.contains(&host) || host.starts_with("127.0.0.1")
+        }
         _ => true,
     }
 }
 
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {
-    let carrying: Vec<_> = iut_egress(e).into_iter().filter(|(_, r)| !r.secrets.is_empty()).collect();
+    let carrying: Vec<_> = iut_egress(e)
+        .into_iter()
+        .filter(|(_, r)| !r.secrets.is_empty())
+        .collect();
     if carrying.is_empty() {
         return PropertyResult::not_applicable(
             PropertyId::CredentialDestination,
@@ -51,7 +59,10 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     }
     let mut result = PropertyResult::new(
         PropertyId::CredentialDestination,
-        format!("{} request(s) of the implementation carried secrets", carrying.len()),
+        format!(
+            "{} request(s) of the implementation carried secrets",
+            carrying.len()
+        ),
     );
     for (shard, r) in carrying {
         for s in &r.secrets {

@@ -29,7 +29,10 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         format!("{} TokenRequest(s) in the audit journals", requests.len()),
     );
     for (shard, ev) in requests {
-        let tr = ev.token_request.as_ref().expect("filtered on token requests");
+        let tr = ev
+            .token_request
+            .as_ref()
+            .expect("filtered on token requests");
         let project = e
             .scenario
             .world

@@ -26,16 +26,27 @@ fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
                 .as_ref()
                 .and_then(|a| a.sub.as_deref())
                 .is_some_and(|s| s.starts_with(&prefix))
-                || t.client_id.as_ref().is_some_and(|c| r.own_client_ids.contains(c))
+                || t.client_id
+                    .as_ref()
+                    .is_some_and(|c| r.own_client_ids.contains(c))
         })
         .collect();
-    if events.iter().any(|t| matches!(t.outcome, TokenOutcome::Issued { .. })) {
+    if events
+        .iter()
+        .any(|t| matches!(t.outcome, TokenOutcome::Issued { .. }))
+    {
         return None;
     }
-    if events.iter().any(|t| matches!(t.outcome, TokenOutcome::Faulted { .. })) {
+    if events
+        .iter()
+        .any(|t| matches!(t.outcome, TokenOutcome::Faulted { .. }))
+    {
         return Some(Outcome::Unavailable);
     }
-    if events.iter().any(|t| matches!(t.outcome, TokenOutcome::Error { .. })) {
+    if events
+        .iter()
+        .any(|t| matches!(t.outcome, TokenOutcome::Error { .. }))
+    {
         return Some(Outcome::Denied);
     }
     // No attempt with the project's own identity: it has none, or none the implementation found.

@@ -13,7 +13,11 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     let mut examined = 0;
     let mut result = PropertyResult::new(PropertyId::LeastPrivilege, String::new());
     for r in &e.requests {
-        for ev in r.acr_events(e.world).into_iter().filter(|ev| ev.endpoint == "token") {
+        for ev in r
+            .acr_events(e.world)
+            .into_iter()
+            .filter(|ev| ev.endpoint == "token")
+        {
             examined += 1;
             for scope in &ev.requested {
                 let ok = scope

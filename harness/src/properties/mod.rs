@@ -94,18 +94,42 @@ impl PropertyResult {
 /// The claim of a property, for reports.
 pub fn claim(id: PropertyId) -> &'static str {
     match id {
-        PropertyId::ProjectIsolation => "a credential handed out for project P unlocks nothing that P's own identity is not granted",
-        PropertyId::CachePartitioning => "a credential obtained for one (project, shard, registry) is never returned for another",
-        PropertyId::TenantIsolation => "tokens of tenant T are only presented to endpoints of tenant T",
-        PropertyId::ShardIsolation => "a controller on shard X only uses shard X's cluster, issuer and client-ID mapping",
-        PropertyId::FailClosed => "when configuration is missing or wrong, the implementation returns an error, not a credential from a broader identity",
-        PropertyId::DedicatedServiceAccount => "TokenRequests are made only for the designated ServiceAccount, only in project namespaces",
-        PropertyId::AudienceBound => "every ServiceAccount token requested is for the exchange audience only and no longer-lived than allowed",
-        PropertyId::LeastPrivilege => "registry access tokens requested cover only the repository and actions needed",
-        PropertyId::ShortLived => "returned credentials expire within the limit; no long-lived secret is handed out",
-        PropertyId::CredentialDestination => "every secret is presented only to the host it was minted for, over TLS",
-        PropertyId::NoSecretLeak => "no secret minted during the run appears in the implementation's output or files",
-        PropertyId::Revocation => "after the world removes a grant, working credentials stop within the staleness bound",
+        PropertyId::ProjectIsolation => {
+            "a credential handed out for project P unlocks nothing that P's own identity is not granted"
+        }
+        PropertyId::CachePartitioning => {
+            "a credential obtained for one (project, shard, registry) is never returned for another"
+        }
+        PropertyId::TenantIsolation => {
+            "tokens of tenant T are only presented to endpoints of tenant T"
+        }
+        PropertyId::ShardIsolation => {
+            "a controller on shard X only uses shard X's cluster, issuer and client-ID mapping"
+        }
+        PropertyId::FailClosed => {
+            "when configuration is missing or wrong, the implementation returns an error, not a credential from a broader identity"
+        }
+        PropertyId::DedicatedServiceAccount => {
+            "TokenRequests are made only for the designated ServiceAccount, only in project namespaces"
+        }
+        PropertyId::AudienceBound => {
+            "every ServiceAccount token requested is for the exchange audience only and no longer-lived than allowed"
+        }
+        PropertyId::LeastPrivilege => {
+            "registry access tokens requested cover only the repository and actions needed"
+        }
+        PropertyId::ShortLived => {
+            "returned credentials expire within the limit; no long-lived secret is handed out"
+        }
+        PropertyId::CredentialDestination => {
+            "every secret is presented only to the host it was minted for, over TLS"
+        }
+        PropertyId::NoSecretLeak => {
+            "no secret minted during the run appears in the implementation's output or files"
+        }
+        PropertyId::Revocation => {
+            "after the world removes a grant, working credentials stop within the staleness bound"
+        }
     }
 }
 
@@ -144,8 +168,17 @@ fn controller_token_requests(e: &Evidence<'_>) -> Vec<(String, mock_k8s::AuditEv
             "system:serviceaccount:{}:{}",
             ctl.namespace, ctl.service_account
         );
-        if let Some(k8s) = e.world.cloud.clusters.iter().find(|c| c.name() == cluster.name) {
-            for ev in k8s.audit().filter(|a| a.user == user && a.token_request.is_some()) {
+        if let Some(k8s) = e
+            .world
+            .cloud
+            .clusters
+            .iter()
+            .find(|c| c.name() == cluster.name)
+        {
+            for ev in k8s
+                .audit()
+                .filter(|a| a.user == user && a.token_request.is_some())
+            {
                 out.push((cluster.name.clone(), ev));
             }
         }

@@ -13,7 +13,11 @@ use super::{PropertyResult, at};
 use crate::run::Evidence;
 
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {
-    let with_credential: Vec<_> = e.requests.iter().filter(|r| r.credential().is_some()).collect();
+    let with_credential: Vec<_> = e
+        .requests
+        .iter()
+        .filter(|r| r.credential().is_some())
+        .collect();
     if with_credential.is_empty() {
         return PropertyResult::not_applicable(
             PropertyId::ProjectIsolation,

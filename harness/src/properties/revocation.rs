@@ -15,7 +15,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     let Some(&(first_step, _)) = e.revocations.first() else {
         return PropertyResult::not_applicable(PropertyId::Revocation, "no step removes a grant");
     };
-    let bound = jiff::SignedDuration::try_from(e.scenario.policy.revocation_staleness).unwrap_or_default();
+    let bound =
+        jiff::SignedDuration::try_from(e.scenario.policy.revocation_staleness).unwrap_or_default();
     let after: Vec<_> = e
         .requests
         .iter()

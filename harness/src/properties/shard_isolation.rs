@@ -26,15 +26,25 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                 && e.scenario.world.clusters.iter().any(|c| &c.issuer == iss)
             {
                 result.fail(
-                    format!("{}'s implementation presented another cluster's token ({iss})", r.shard),
-                    format!("{}: assertion from {iss} (sub {}) for client {}", at(r), a.sub.clone().unwrap_or_default(), t.client_id.clone().unwrap_or_default()),
+                    format!(
+                        "{}'s implementation presented another cluster's token ({iss})",
+                        r.shard
+                    ),
+                    format!(
+                        "{}: assertion from {iss} (sub {}) for client {}",
+                        at(r),
+                        a.sub.clone().unwrap_or_default(),
+                        t.client_id.clone().unwrap_or_default()
+                    ),
                 );
             }
             // The client ID must be one the project is federated to on *this* shard's issuer.
             if let Some(client) = &t.client_id
                 && !r.own_client_ids.contains(client)
                 && a.iss.as_deref() == Some(cluster.issuer.as_str())
-                && a.sub.as_deref().is_some_and(|s| s.starts_with(&format!("system:serviceaccount:{}:", r.request.project)))
+                && a.sub.as_deref().is_some_and(|s| {
+                    s.starts_with(&format!("system:serviceaccount:{}:", r.request.project))
+                })
             {
                 let other = e.scenario.world.clusters.iter().find(|c| {
                     c.name != r.shard
@@ -47,8 +57,16 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                 });
                 if let Some(other) = other {
                     result.fail(
-                        format!("{}'s implementation used the client ID mapped for {}", r.shard, other.name),
-                        format!("{}: client {client} is federated on {}, not {}", at(r), other.name, r.shard),
+                        format!(
+                            "{}'s implementation used the client ID mapped for {}",
+                            r.shard, other.name
+                        ),
+                        format!(
+                            "{}: client {client} is federated on {}, not {}",
+                            at(r),
+                            other.name,
+                            r.shard
+                        ),
                     );
                 }
             }
@@ -64,7 +82,10 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             if other != shard {
                 result.fail(
                     format!("{shard}'s implementation called the API server of {other}"),
-                    format!("{shard}: {} {}{} answered by {site}", rec.method, rec.host, rec.path),
+                    format!(
+                        "{shard}: {} {}{} answered by {site}",
+                        rec.method, rec.host, rec.path
+                    ),
                 );
             }
         }

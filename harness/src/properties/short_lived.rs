@@ -18,9 +18,16 @@ const LONG_LIVED: &[&str] = &[
 ];
 
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {
-    let returned: Vec<_> = e.requests.iter().filter(|r| r.credential().is_some()).collect();
+    let returned: Vec<_> = e
+        .requests
+        .iter()
+        .filter(|r| r.credential().is_some())
+        .collect();
     if returned.is_empty() {
-        return PropertyResult::not_applicable(PropertyId::ShortLived, "no credential was returned");
+        return PropertyResult::not_applicable(
+            PropertyId::ShortLived,
+            "no credential was returned",
+        );
     }
     let max = e.scenario.policy.max_credential_lifetime.as_secs() as i64;
     let mut result = PropertyResult::new(
@@ -33,7 +40,12 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         if let Some(k) = kind.as_deref().filter(|k| LONG_LIVED.contains(k)) {
             result.fail(
                 format!("the implementation handed out a long-lived {k}"),
-                format!("{}: {} for {} returned a {k}", at(r), r.shard, r.request.project),
+                format!(
+                    "{}: {} for {} returned a {k}",
+                    at(r),
+                    r.shard,
+                    r.request.project
+                ),
             );
             continue;
         }
@@ -46,7 +58,12 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         match lifetime {
             Some(l) if l > max => result.fail(
                 format!("a returned credential lives {l} s (the policy allows {max} s)"),
-                format!("{}: {} for {}: expires {l} s after it was handed out", at(r), r.shard, r.request.project),
+                format!(
+                    "{}: {} for {}: expires {l} s after it was handed out",
+                    at(r),
+                    r.shard,
+                    r.request.project
+                ),
             ),
             Some(_) => {}
             None => result.fail(

@@ -20,8 +20,14 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             let seg = t.tenant_segment.to_ascii_lowercase();
             if matches!(seg.as_str(), "common" | "organizations" | "consumers") {
                 result.fail(
-                    format!("the implementation asked Entra's `/{seg}` endpoint instead of a tenant"),
-                    format!("{}: token request to /{seg} for client {}", at(r), t.client_id.unwrap_or_default()),
+                    format!(
+                        "the implementation asked Entra's `/{seg}` endpoint instead of a tenant"
+                    ),
+                    format!(
+                        "{}: token request to /{seg} for client {}",
+                        at(r),
+                        t.client_id.unwrap_or_default()
+                    ),
                 );
             }
         }
@@ -35,7 +41,11 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         else {
             continue;
         };
-        for s in rec.secrets.iter().filter(|s| s.kind == "entra-access-token") {
+        for s in rec
+            .secrets
+            .iter()
+            .filter(|s| s.kind == "entra-access-token")
+        {
             examined += 1;
             // Labels read `<tenant>/<identity> for <audience>`.
             let Some((tenant, rest)) = s.label.split_once('/') else {
