@@ -22,6 +22,7 @@
 //!   credential probed, expectations checked, evidence collected.
 //! - [`properties`]: the security properties, one module each, judged from that evidence.
 //! - [`suite`]: many scenarios: the embedded corpus, `--filter`, `--partition`, `--jobs`.
+//! - [`expectations`]: per-implementation expected failures and skips, strict.
 //! - [`report`]: reporters fed by typed events: the human table, JSON lines, JUnit.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
 //!   `ready`), serving until SIGINT/SIGTERM.
@@ -34,6 +35,7 @@ pub mod cloud;
 pub mod clusters;
 pub mod demo;
 pub mod exec;
+pub mod expectations;
 pub mod implementation;
 pub mod probe;
 pub mod properties;

@@ -60,6 +60,9 @@ enum Command {
         /// Scenarios in parallel (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
+        /// The implementation's expected failures and skips, each with a reason.
+        #[arg(long)]
+        expectations: Option<PathBuf>,
     },
     /// The reference implementation as an exec-protocol program (stdin/stdout).
     Reference {
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
             filter,
             partition,
             jobs,
+            expectations,
         } => runtime.block_on(run(RunArgs {
             paths,
             implementation,
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
             filter,
             partition,
             jobs,
+            expectations,
         })),
         Command::Schema => {
             print!("{}", scenarios::schema_text());
@@ -188,6 +193,7 @@ struct RunArgs {
     filter: Option<String>,
     partition: harness::suite::Partition,
     jobs: Option<usize>,
+    expectations: Option<PathBuf>,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -207,6 +213,24 @@ async fn run(args: RunArgs) -> ExitCode {
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("{e}");
+        }
+        return ExitCode::from(2);
+    }
+    let expectations = match &args.expectations {
+        None => harness::expectations::Expectations::default(),
+        Some(path) => match harness::expectations::Expectations::load(path) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("credsim run: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let names: Vec<String> = loaded.iter().map(|s| s.name.clone()).collect();
+    let unknown = expectations.unknown_entries(&names);
+    if !unknown.is_empty() {
+        for u in unknown {
+            eprintln!("credsim run: {u}");
         }
         return ExitCode::from(2);
     }
@@ -230,14 +254,22 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let out: &mut dyn std::io::Write = if junit { &mut sink } else { &mut stdout };
-    let (results, summary) =
-        match harness::suite::run_all(selected, launcher, jobs, reporter.as_mut(), out).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("credsim run: writing the report failed: {e}");
-                return ExitCode::from(2);
-            }
-        };
+    let (results, summary) = match harness::suite::run_with(
+        selected,
+        launcher,
+        jobs,
+        &expectations,
+        reporter.as_mut(),
+        out,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("credsim run: writing the report failed: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if junit && harness::report::junit(&results, &summary, &mut stdout).is_err() {
         return ExitCode::from(2);
     }

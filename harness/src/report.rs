@@ -95,7 +95,14 @@ impl Reporter for Human {
                 if let Some(e) = &r.error {
                     writeln!(out, "      {}: {e}", r.file)?;
                 }
+                if let Some(why) = &r.expected_failure {
+                    writeln!(out, "      failed as expected: {why}")?;
+                }
                 for x in &r.expectations {
+                    if x.line == 0 {
+                        writeln!(out, "      {}: {}", r.file, x.message)?;
+                        continue;
+                    }
                     writeln!(
                         out,
                         "      {}:{}: step {}: expectation: {}",
@@ -110,6 +117,15 @@ impl Reporter for Human {
                     .iter()
                     .filter(|p| p.verdict == PropertyVerdict::Fail)
                 {
+                    if let Some(why) = &p.expected_failure {
+                        writeln!(
+                            out,
+                            "      {}: {} failed as expected: {why}",
+                            r.file,
+                            p.id.as_str()
+                        )?;
+                        continue;
+                    }
                     writeln!(
                         out,
                         "      {}: {} FAILED: {}",

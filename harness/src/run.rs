@@ -68,9 +68,12 @@ pub struct ScenarioResult {
     pub implementation: String,
     pub properties: Vec<PropertyResult>,
     pub expectations: Vec<ExpectationFailure>,
-    /// Why the verdict is `error`.
+    /// Why the verdict is `error` (or `skip`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The expectations file's reason, when the scenario failed as expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<String>,
     /// What happened, step by step, with every secret replaced by its kind and fingerprint.
     pub transcript: Vec<String>,
 }
@@ -103,6 +106,41 @@ impl RequestRecord {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+impl ScenarioResult {
+    /// A scenario that was not run, and why.
+    pub fn skipped(s: &Scenario, implementation: &str, reason: &str) -> Self {
+        Self {
+            scenario: s.name.clone(),
+            file: s.file.clone(),
+            verdict: Verdict::Skip,
+            duration_ms: 0,
+            implementation: implementation.to_owned(),
+            properties: Vec::new(),
+            expectations: Vec::new(),
+            error: Some(reason.to_owned()),
+            expected_failure: None,
+            transcript: Vec::new(),
+        }
+    }
+
+    /// The verdict from the expectations and properties (an `error` or `skip` stays).
+    pub fn recompute_verdict(&self) -> Verdict {
+        if matches!(self.verdict, Verdict::Error | Verdict::Skip) && self.error.is_some() {
+            return self.verdict;
+        }
+        let unexpected_pass = self.expectations.iter().any(|x| x.line == 0);
+        if self.expected_failure.is_some() && !unexpected_pass {
+            return Verdict::Pass;
+        }
+        let failed = !self.expectations.is_empty()
+            || self
+                .properties
+                .iter()
+                .any(|p| p.verdict == PropertyVerdict::Fail && p.expected_failure.is_none());
+        if failed { Verdict::Fail } else { Verdict::Pass }
     }
 }
 
@@ -187,17 +225,11 @@ pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> Scena
         properties: Vec::new(),
         expectations: Vec::new(),
         error: None,
+        expected_failure: None,
         transcript: Vec::new(),
     };
     match run_inner(scenario, launcher, &mut result).await {
-        Ok(()) => {
-            let failed = !result.expectations.is_empty()
-                || result
-                    .properties
-                    .iter()
-                    .any(|p| p.verdict == PropertyVerdict::Fail);
-            result.verdict = if failed { Verdict::Fail } else { Verdict::Pass };
-        }
+        Ok(()) => result.verdict = result.recompute_verdict(),
         Err(e) => {
             result.verdict = Verdict::Error;
             result.error = Some(e);

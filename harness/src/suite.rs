@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use scenarios::Scenario;
 
+use crate::expectations::Expectations;
 use crate::implementation::Launcher;
 use crate::report::{Event, Reporter, Summary};
 use crate::run::{ScenarioResult, run_scenario};
@@ -101,13 +102,41 @@ pub async fn run_all(
     reporter: &mut dyn Reporter,
     out: &mut dyn Write,
 ) -> std::io::Result<(Vec<ScenarioResult>, Summary)> {
+    run_with(
+        scenarios,
+        launcher,
+        jobs,
+        &Expectations::default(),
+        reporter,
+        out,
+    )
+    .await
+}
+
+/// [`run_all`] with an implementation's expectations: skips are not run, expected failures
+/// are applied to the results.
+pub async fn run_with(
+    scenarios: Vec<Scenario>,
+    launcher: Arc<dyn Launcher>,
+    jobs: usize,
+    expectations: &Expectations,
+    reporter: &mut dyn Reporter,
+    out: &mut dyn Write,
+) -> std::io::Result<(Vec<ScenarioResult>, Summary)> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let count = scenarios.len();
     for (i, s) in scenarios.into_iter().enumerate() {
         let launcher = launcher.clone();
         let semaphore = semaphore.clone();
+        let skip = expectations.skip_reason(&s.name).map(str::to_owned);
         set.spawn(async move {
+            if let Some(reason) = skip {
+                return (
+                    i,
+                    ScenarioResult::skipped(&s, &launcher.describe(), &reason),
+                );
+            }
             let _permit = semaphore.acquire_owned().await.expect("never closed");
             (i, run_scenario(&s, launcher.as_ref()).await)
         });
@@ -117,7 +146,8 @@ pub async fn run_all(
     let mut summary = Summary::default();
     let mut results = Vec::new();
     while let Some(joined) = set.join_next().await {
-        let (i, r) = joined.map_err(std::io::Error::other)?;
+        let (i, mut r) = joined.map_err(std::io::Error::other)?;
+        expectations.apply(&mut r);
         slots[i] = Some(r);
         while next < count && slots[next].is_some() {
             let r = slots[next].take().expect("checked");

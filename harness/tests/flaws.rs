@@ -133,3 +133,65 @@ fn credsim_run_prints_a_failure_a_person_understands() {
         "{stdout}"
     );
 }
+
+#[test]
+fn expectations_turn_known_failures_into_passes_and_catch_stale_entries() {
+    let bin = env!("CARGO_BIN_EXE_credsim");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |expectations: &str, filter: &str| {
+        let file = dir.path().join("expectations.yaml");
+        std::fs::write(&file, expectations).unwrap();
+        let out = std::process::Command::new(bin)
+            .args(["run", "--filter", filter, "--impl"])
+            .arg(format!("{bin} reference --flaw cache-by-registry"))
+            .arg("--expectations")
+            .arg(&file)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The known failure is reported with its reason and does not fail the run.
+    let (code, stdout, _) = run(
+        "expectedFailures:\n  - scenario: happy-path\n    reason: the cache is keyed by registry until v2\n",
+        "happy-path",
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("failed as expected: the cache is keyed by registry until v2"),
+        "{stdout}"
+    );
+    // An expected failure that passes fails the run, so the list cannot rot.
+    let (code, stdout, _) = run(
+        "expectedFailures:\n  - scenario: host-confusion\n    reason: stale\n",
+        "host-confusion",
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("expected to fail (stale) but passed"),
+        "{stdout}"
+    );
+    // A skip is reported as such, with its reason.
+    let (code, stdout, _) = run(
+        "skips:\n  - scenario: happy-path\n    reason: one shard only\n",
+        "happy-path",
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("SKIP  happy-path"), "{stdout}");
+    // Entries need a reason and must name a scenario that exists.
+    let (code, _, stderr) = run(
+        "skips:\n  - scenario: happy-path\n    reason: ''\n",
+        "happy-path",
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("needs a reason"), "{stderr}");
+    let (code, _, stderr) = run(
+        "skips:\n  - scenario: no-such-scenario\n    reason: x\n",
+        "*",
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no-such-scenario"), "{stderr}");
+}

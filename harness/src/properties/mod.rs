@@ -58,6 +58,9 @@ pub struct PropertyResult {
     /// The evidence that shows a failure: journal entries, repositories, file lines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
+    /// The expectations file's reason, when this failure was expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<String>,
 }
 
 impl PropertyResult {
@@ -68,6 +71,7 @@ impl PropertyResult {
             reason: None,
             examined: examined.into(),
             evidence: Vec::new(),
+            expected_failure: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl PropertyResult {
             reason: Some(reason.into()),
             examined: "nothing that exercises it".into(),
             evidence: Vec::new(),
+            expected_failure: None,
         }
     }
 
