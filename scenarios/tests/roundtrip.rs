@@ -374,6 +374,13 @@ fn scenario(seed: u64) -> Scenario {
     // Controllers last: they refer to identities and nodes.
     for c in &mut clusters {
         if rng.gen_bool(0.7) {
+            // `scope: namespaces` may name only namespaces the cluster has (the controller's own
+            // always exists).
+            let existing: Vec<String> = c
+                .all_namespaces()
+                .map(|n| n.name.clone())
+                .chain(["controller".to_owned()])
+                .collect();
             let grant = |rng: &mut StdRng| match rng.gen_range(0..3) {
                 0 => Grant::default(),
                 1 => Grant {
@@ -383,7 +390,12 @@ fn scenario(seed: u64) -> Scenario {
                 },
                 _ => Grant {
                     scope: TokenScope::Namespaces,
-                    namespaces: vec!["project-0".into(), "other-0".into()],
+                    namespaces: existing
+                        .iter()
+                        .filter(|_| rng.gen_bool(0.7))
+                        .cloned()
+                        .chain(["controller".to_owned()])
+                        .collect(),
                     service_accounts: vec![],
                 },
             };
