@@ -57,6 +57,32 @@ pub struct ExpectationFailure {
     pub message: String,
 }
 
+/// Where a scenario's time went, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Building the world: CA, keys, secrets, fakes, listeners.
+    pub world_us: u64,
+    /// Starting the implementations (and `initialize`).
+    pub launch_us: u64,
+    /// Waiting for the implementations' answers.
+    pub implementation_us: u64,
+    /// Using every returned credential against every repository.
+    pub probes_us: u64,
+    /// World changes, clock advances and `clock/set`.
+    pub changes_us: u64,
+    /// Shutting the implementations down and collecting what they wrote.
+    pub shutdown_us: u64,
+    /// Judging the properties.
+    pub judge_us: u64,
+    /// Tearing the world down.
+    pub teardown_us: u64,
+}
+
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
+}
+
 /// The outcome of one scenario.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -76,6 +102,7 @@ pub struct ScenarioResult {
     pub expected_failure: Option<String>,
     /// What happened, step by step, with every secret replaced by its kind and fingerprint.
     pub transcript: Vec<String>,
+    pub timings: Timings,
 }
 
 impl RequestRecord {
@@ -123,6 +150,7 @@ impl ScenarioResult {
             error: Some(reason.to_owned()),
             expected_failure: None,
             transcript: Vec::new(),
+            timings: Timings::default(),
         }
     }
 
@@ -227,6 +255,7 @@ pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> Scena
         error: None,
         expected_failure: None,
         transcript: Vec::new(),
+        timings: Timings::default(),
     };
     match run_inner(scenario, launcher, &mut result).await {
         Ok(()) => result.verdict = result.recompute_verdict(),
@@ -253,11 +282,15 @@ async fn run_inner(
     launcher: &dyn Launcher,
     result: &mut ScenarioResult,
 ) -> Result<(), String> {
+    let t = Instant::now();
     let world = World::start(s, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(|e| error_chain(&e))?;
+    result.timings.world_us = micros(t);
     let outcome = replay(s, launcher, &world, result).await;
+    let t = Instant::now();
     world.shutdown().await;
+    result.timings.teardown_us = micros(t);
     outcome
 }
 
@@ -275,7 +308,9 @@ async fn replay(
     }
     let mut shards = Vec::new();
     for (cluster, ctl) in s.shards() {
+        let t = Instant::now();
         shards.push(start_shard(s, world, cluster, ctl, launcher).await?);
+        result.timings.launch_us += micros(t);
     }
     for sh in &shards {
         result.transcript.push(format!(
@@ -297,6 +332,7 @@ async fn replay(
                 requests.push(rec);
             }
             action => {
+                let t = Instant::now();
                 let note = world.apply(action).await.map_err(|e| error_chain(&e))?;
                 result
                     .transcript
@@ -323,6 +359,7 @@ async fn replay(
                         }
                     }
                 }
+                result.timings.changes_us += micros(t);
             }
         }
     }
@@ -330,7 +367,9 @@ async fn replay(
     let mut files = BTreeMap::new();
     for sh in &mut shards {
         if let Some(imp) = sh.imp.take() {
+            let t = Instant::now();
             outputs.insert(sh.name.clone(), imp.shutdown().await);
+            result.timings.shutdown_us += micros(t);
         }
         files.insert(sh.name.clone(), files_written(&sh.workdir));
         let _ = &sh.dir;
@@ -347,7 +386,9 @@ async fn replay(
         follows_clock,
         revocations,
     };
+    let t = Instant::now();
     result.properties = properties::judge(&evidence);
+    result.timings.judge_us = micros(t);
     Ok(())
 }
 
@@ -493,17 +534,21 @@ async fn request(
     let before = seqs(cloud);
     let at = cloud.clock.now();
     let imp = shard.imp.as_mut().ok_or("the implementation is gone")?;
+    let t = Instant::now();
     let answer = imp
         .get(&req)
         .await
         .map_err(|e| format!("step {} (line {line}): {}: {e}", step + 1, r.shard))?;
     let after = seqs(cloud);
+    result.timings.implementation_us += micros(t);
+    let t = Instant::now();
     let probes = match &answer {
         Answer::Credential(c) => probe_credential(cloud, &c.username, &c.password)
             .await
             .map_err(|e| error_chain(&e))?,
         _ => Vec::new(),
     };
+    result.timings.probes_us += micros(t);
     let issuer = s
         .world
         .cluster(&r.shard)
