@@ -63,6 +63,9 @@ enum Command {
         /// The implementation's expected failures and skips, each with a reason.
         #[arg(long)]
         expectations: Option<PathBuf>,
+        /// Also write summary.json, junit.xml, report.html and a redacted transcript per scenario.
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
     },
     /// The reference implementation as an exec-protocol program (stdin/stdout).
     Reference {
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
             partition,
             jobs,
             expectations,
+            report_dir,
         } => runtime.block_on(run(RunArgs {
             paths,
             implementation,
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
             partition,
             jobs,
             expectations,
+            report_dir,
         })),
         Command::Schema => {
             print!("{}", scenarios::schema_text());
@@ -194,6 +199,7 @@ struct RunArgs {
     partition: harness::suite::Partition,
     jobs: Option<usize>,
     expectations: Option<PathBuf>,
+    report_dir: Option<PathBuf>,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -271,6 +277,15 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     if junit && harness::report::junit(&results, &summary, &mut stdout).is_err() {
+        return ExitCode::from(2);
+    }
+    if let Some(dir) = &args.report_dir
+        && let Err(e) = harness::report::write_dir(dir, &results, &summary)
+    {
+        eprintln!(
+            "credsim run: writing the report to {} failed: {e}",
+            dir.display()
+        );
         return ExitCode::from(2);
     }
     ExitCode::from(summary.exit_code())

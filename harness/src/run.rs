@@ -57,6 +57,18 @@ pub struct ExpectationFailure {
     pub message: String,
 }
 
+/// One arrow of a request's credential flow (the report's sequence diagram).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowEvent {
+    pub step: usize,
+    /// `harness`, `implementation`, `cluster`, `entra` or `registry`.
+    pub from: &'static str,
+    pub to: &'static str,
+    pub label: String,
+    pub ok: bool,
+}
+
 /// Where a scenario's time went, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,6 +114,8 @@ pub struct ScenarioResult {
     pub expected_failure: Option<String>,
     /// What happened, step by step, with every secret replaced by its kind and fingerprint.
     pub transcript: Vec<String>,
+    /// Every request's flow: implementation → cluster → Entra → registry, and the harness's probes.
+    pub flow: Vec<FlowEvent>,
     pub timings: Timings,
 }
 
@@ -150,6 +164,7 @@ impl ScenarioResult {
             error: Some(reason.to_owned()),
             expected_failure: None,
             transcript: Vec::new(),
+            flow: Vec::new(),
             timings: Timings::default(),
         }
     }
@@ -255,6 +270,7 @@ pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> Scena
         error: None,
         expected_failure: None,
         transcript: Vec::new(),
+        flow: Vec::new(),
         timings: Timings::default(),
     };
     match run_inner(scenario, launcher, &mut result).await {
@@ -585,7 +601,120 @@ async fn request(
         egress_seq: (before.3, after.3),
     };
     result.transcript.push(describe_request(world, &rec));
+    result.flow.extend(flow(world, &rec));
     Ok(rec)
+}
+
+/// The arrows of one request, from the journals of its window (virtual time stands still during
+/// a request, so the order is the flow's own: cluster, Entra, registry).
+fn flow(world: &World, rec: &RequestRecord) -> Vec<FlowEvent> {
+    let step = rec.step;
+    let mut out = vec![FlowEvent {
+        step,
+        from: "harness",
+        to: "implementation",
+        label: format!(
+            "credentials/get {} {}/{}",
+            rec.request.project, rec.request.registry, rec.request.repository
+        ),
+        ok: true,
+    }];
+    for (cluster, from, to) in &rec.audit_seq {
+        let Some(k8s) = world.cloud.clusters.iter().find(|c| c.name() == cluster) else {
+            continue;
+        };
+        for a in k8s.audit().since(*from).into_iter().take(to - from) {
+            out.push(FlowEvent {
+                step,
+                from: "implementation",
+                to: "cluster",
+                label: format!(
+                    "{cluster}: {} {} → {}",
+                    a.verb,
+                    a.resource.as_deref().map_or(a.path.clone(), |r| format!(
+                        "{r} {}/{}",
+                        a.namespace.clone().unwrap_or_default(),
+                        a.name.clone().unwrap_or_default()
+                    )),
+                    a.status
+                ),
+                ok: a.status < 400,
+            });
+        }
+    }
+    for t in rec.entra_events(world) {
+        let (outcome, ok) = match &t.outcome {
+            mock_entra::journal::TokenOutcome::Issued { .. } => ("token issued".to_owned(), true),
+            mock_entra::journal::TokenOutcome::Error { code, .. } => {
+                (format!("AADSTS{code}"), false)
+            }
+            mock_entra::journal::TokenOutcome::Faulted { status } => {
+                (format!("fault {status}"), false)
+            }
+        };
+        out.push(FlowEvent {
+            step,
+            from: "implementation",
+            to: "entra",
+            label: format!(
+                "token for {} ({}) → {outcome}",
+                t.identity
+                    .clone()
+                    .or(t.client_id.clone())
+                    .unwrap_or_default(),
+                t.assertion
+                    .as_ref()
+                    .and_then(|a| a.sub.clone())
+                    .unwrap_or_else(|| "no assertion".into())
+            ),
+            ok,
+        });
+    }
+    for a in rec.acr_events(world) {
+        out.push(FlowEvent {
+            step,
+            from: "implementation",
+            to: "registry",
+            label: format!(
+                "{} {} {} → {}",
+                a.registry,
+                a.endpoint,
+                a.requested.join(" "),
+                a.status
+            ),
+            ok: a.status < 400,
+        });
+    }
+    let (label, ok) = match &rec.answer {
+        Answer::Credential(_) => ("credential".to_owned(), true),
+        Answer::Anonymous => ("null (anonymous)".to_owned(), true),
+        Answer::Refused { kind, .. } => (kind.as_str().to_owned(), false),
+    };
+    out.push(FlowEvent {
+        step,
+        from: "implementation",
+        to: "harness",
+        label,
+        ok,
+    });
+    if rec.credential().is_some() {
+        let unlocked: Vec<String> = rec.unlocked().iter().map(ToString::to_string).collect();
+        out.push(FlowEvent {
+            step,
+            from: "harness",
+            to: "registry",
+            label: format!(
+                "probe {} repositories: unlocked [{}]",
+                rec.probes.len(),
+                unlocked.join(", ")
+            ),
+            ok: true,
+        });
+    }
+    for e in &mut out {
+        e.label = redact(world, &e.label);
+    }
+    out
 }
 
 /// A transcript line for a request, with the credential shown by kind and fingerprint only.

@@ -195,3 +195,51 @@ fn expectations_turn_known_failures_into_passes_and_catch_stale_entries() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("no-such-scenario"), "{stderr}");
 }
+
+#[test]
+fn the_report_directory_shows_the_flow_and_the_verdicts_without_secrets() {
+    let bin = env!("CARGO_BIN_EXE_credsim");
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin)
+        .args([
+            "run",
+            "--filter",
+            "mismatched-client-id",
+            "--format",
+            "junit",
+            "--impl",
+        ])
+        .arg(format!("{bin} reference --flaw fallback-on-any-error"))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let junit = String::from_utf8_lossy(&out.stdout);
+    assert!(junit.contains(r#"<testcase classname="scenarios/corpus/entra/mismatched-client-id.yaml" name="mismatched-client-id""#), "{junit}");
+    assert!(junit.contains("<failure message="), "{junit}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["formatVersion"], 1);
+    assert_eq!(summary["summary"]["failed"], 1);
+    assert_eq!(summary["scenarios"][0]["verdict"], "fail");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    // The sequence diagram shows Entra's refusal of the project and the fallback that followed.
+    assert!(
+        html.contains(
+            "token for project-b-mi (system:serviceaccount:project-a:credentials) → AADSTS700213"
+        ),
+        "{html}"
+    );
+    assert!(html.contains(
+        "token for controller-mi (system:serviceaccount:kargo:kargo-controller) → token issued"
+    ));
+    assert!(html.contains(r#"<td class="fail">fail</td>"#));
+    let transcript =
+        std::fs::read_to_string(dir.path().join("transcripts/mismatched-client-id.txt")).unwrap();
+    assert!(transcript.contains("step 1 (line 53)"), "{transcript}");
+    for text in [&html, &transcript, &junit.to_string()] {
+        assert!(!text.contains("eyJ"), "a JWT reached a report");
+    }
+}
