@@ -73,6 +73,10 @@ enum Command {
         /// host-contains-azurecr), to see the harness catch it.
         #[arg(long)]
         flaw: Option<harness::reference::Flaw>,
+        /// Answer `clock/set` with "method not found", like an implementation that cannot follow
+        /// the virtual clock.
+        #[arg(long)]
+        no_clock: bool,
     },
 }
 
@@ -116,12 +120,13 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Reference { flaw } => {
+        Command::Reference { flaw, no_clock } => {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
             match runtime.block_on(harness::reference::serve(
                 flaw,
+                !no_clock,
                 stdin,
                 &mut stdout,
                 &mut stderr,

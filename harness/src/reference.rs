@@ -668,6 +668,7 @@ impl Launcher for ReferenceLauncher {
 /// environment. Log lines go to `log` (the process's stderr), never a secret.
 pub async fn serve(
     flaw: Option<Flaw>,
+    follow_clock: bool,
     input: impl BufRead,
     output: &mut dyn Write,
     log: &mut dyn Write,
@@ -711,6 +712,9 @@ pub async fn serve(
                 } else {
                     json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32001, "message": "no common protocol version; this implementation speaks 1"}})
                 }
+            }
+            Some("clock/set") if !follow_clock => {
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}})
             }
             Some("clock/set") => match msg["params"]["now"]
                 .as_str()

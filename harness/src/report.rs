@@ -128,9 +128,10 @@ impl Reporter for Human {
                         )?;
                         continue;
                     }
+                    let at = p.line.map(|l| format!(":{l}")).unwrap_or_default();
                     writeln!(
                         out,
-                        "      {}: {} FAILED: {}",
+                        "      {}{at}: {} FAILED: {}",
                         r.file,
                         p.id.as_str(),
                         p.reason.as_deref().unwrap_or_default()

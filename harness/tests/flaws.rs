@@ -243,3 +243,25 @@ fn the_report_directory_shows_the_flow_and_the_verdicts_without_secrets() {
         assert!(!text.contains("eyJ"), "a JWT reached a report");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_dependent_properties_are_not_applicable_when_the_clock_cannot_be_followed() {
+    let command = format!("{} reference --no-clock", env!("CARGO_BIN_EXE_credsim"));
+    let r = run(
+        "cache/refresh-token-lifetime.yaml",
+        &harness::exec::ExecLauncher::new(&command),
+    )
+    .await;
+    let p = property(&r, "short-lived");
+    assert_eq!(p.verdict, P::NotApplicable, "{p:#?}");
+    assert!(
+        p.reason
+            .as_deref()
+            .unwrap()
+            .contains("`clock/set` is not supported"),
+        "{p:#?}"
+    );
+    // With the clock followed, the same property is judged.
+    let r = run("cache/refresh-token-lifetime.yaml", &ReferenceLauncher).await;
+    assert_eq!(property(&r, "short-lived").verdict, P::Pass);
+}

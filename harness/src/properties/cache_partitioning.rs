@@ -53,7 +53,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                     .registry
                     .eq_ignore_ascii_case(&first.request.registry)
             {
-                result.fail(
+                result.fail_at(
+                    r,
                     format!(
                         "the credential obtained for {} on {} was returned for {} on {}",
                         first.request.project, first.shard, r.request.project, r.shard

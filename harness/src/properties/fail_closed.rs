@@ -86,7 +86,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         let allowed = attempt.is_some_and(|o| policy.allowed && policy.triggers.contains(&o));
         if !allowed {
             let how = attempt.map_or("succeeded", |o| o.as_str());
-            result.fail(
+            result.fail_at(
+                    r,
                 format!(
                     "project {}'s own identity {how}, and the implementation answered with a broader credential instead of an error",
                     r.request.project

@@ -28,7 +28,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                             .all(|a| a == "pull" || a == "metadata_read")
                     });
                 if !ok {
-                    result.fail(
+                    result.fail_at(
+                        r,
                         format!(
                             "asked about {}, the implementation requested the scope `{scope}`",
                             r.request.repository

@@ -61,6 +61,9 @@ pub struct PropertyResult {
     /// The expectations file's reason, when this failure was expected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<String>,
+    /// The scenario line of the first step that shows the failure, when a step does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 impl PropertyResult {
@@ -72,6 +75,7 @@ impl PropertyResult {
             examined: examined.into(),
             evidence: Vec::new(),
             expected_failure: None,
+            line: None,
         }
     }
 
@@ -83,7 +87,19 @@ impl PropertyResult {
             examined: "nothing that exercises it".into(),
             evidence: Vec::new(),
             expected_failure: None,
+            line: None,
         }
+    }
+
+    /// [`PropertyResult::fail`], remembering the step's line for reports.
+    fn fail_at(
+        &mut self,
+        r: &crate::run::RequestRecord,
+        reason: impl Into<String>,
+        evidence: impl Into<String>,
+    ) {
+        self.line.get_or_insert(r.line);
+        self.fail(reason, evidence);
     }
 
     /// Adds one piece of failing evidence (the first sets the reason).
@@ -138,12 +154,35 @@ pub fn claim(id: PropertyId) -> &'static str {
     }
 }
 
+/// Properties whose verdict depends on the implementation following the virtual clock.
+const TIME_DEPENDENT: [PropertyId; 2] = [PropertyId::Revocation, PropertyId::ShortLived];
+
 /// Judges every property the scenario asks for.
 pub fn judge(e: &Evidence<'_>) -> Vec<PropertyResult> {
+    let advances = e
+        .scenario
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, scenarios::model::Action::Advance(_)));
+    let deaf: Vec<&String> = e
+        .follows_clock
+        .iter()
+        .filter(|(_, follows)| !**follows)
+        .map(|(shard, _)| shard)
+        .collect();
     e.scenario
         .judged_properties()
         .into_iter()
         .map(|id| match id {
+            id if advances && !deaf.is_empty() && TIME_DEPENDENT.contains(&id) => {
+                PropertyResult::not_applicable(
+                    id,
+                    format!(
+                        "the scenario moves the clock and the implementation on {} cannot follow it (`clock/set` is not supported)",
+                        deaf.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            }
             PropertyId::ProjectIsolation => project_isolation::judge(e),
             PropertyId::CachePartitioning => cache_partitioning::judge(e),
             PropertyId::TenantIsolation => tenant_isolation::judge(e),

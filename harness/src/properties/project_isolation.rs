@@ -35,7 +35,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     for r in with_credential {
         for u in r.unlocked() {
             if !r.own_access.contains(&u) && !r.anonymous_access.contains(&u) {
-                result.fail(
+                result.fail_at(
+                    r,
                     format!(
                         "a credential for project {} unlocked {u}, which no identity of {} is granted",
                         r.request.project, r.request.project

@@ -47,7 +47,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         }
         for u in r.unlocked() {
             if !r.own_access.contains(&u) && !r.anonymous_access.contains(&u) {
-                result.fail(
+                result.fail_at(
+                    r,
                     format!(
                         "{} still unlocks {u} after the grant was removed (at {revoked_at}, bound {}s)",
                         r.request.project,

@@ -38,7 +38,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         let c = r.credential().expect("filtered");
         let kind = e.world.cloud.secrets.identify(&c.password).map(|i| i.kind);
         if let Some(k) = kind.as_deref().filter(|k| LONG_LIVED.contains(k)) {
-            result.fail(
+            result.fail_at(
+                r,
                 format!("the implementation handed out a long-lived {k}"),
                 format!(
                     "{}: {} for {} returned a {k}",
@@ -56,7 +57,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             .map(|x| x - r.at.as_second())
             .or_else(|| c.expires_at.map(|t| t.as_second() - r.at.as_second()));
         match lifetime {
-            Some(l) if l > max => result.fail(
+            Some(l) if l > max => result.fail_at(
+                r,
                 format!("a returned credential lives {l} s (the policy allows {max} s)"),
                 format!(
                     "{}: {} for {}: expires {l} s after it was handed out",
@@ -66,7 +68,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                 ),
             ),
             Some(_) => {}
-            None => result.fail(
+            None => result.fail_at(
+                r,
                 "a returned credential has no expiry at all",
                 format!(
                     "{}: {} for {}: {} without `exp` or `expiresAt`",
