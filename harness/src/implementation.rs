@@ -154,6 +154,12 @@ pub trait Launcher: Send + Sync {
     /// What the implementation is, for reports (`credsim reference`, the `--impl` command).
     fn describe(&self) -> String;
 
+    /// Whether the scenario can be expressed through this launcher's protocol; `Err` is the reason
+    /// it cannot, and the scenario is skipped (`not applicable`), never passed.
+    fn applies_to(&self, _scenario: &scenarios::Scenario) -> Result<(), String> {
+        Ok(())
+    }
+
     fn launch<'a>(
         &'a self,
         shard: &'a ShardContext,

@@ -11,6 +11,8 @@
 //!   shard, and a launcher), so exec programs and in-process Rust code are driven alike.
 //! - [`exec`]: the exec protocol (JSON-RPC over stdio, version negotiation, timeouts, protocol
 //!   violations with the offending line).
+//! - [`docker_helper`]: the Docker credential-helper protocol (`get`, server URL on stdin),
+//!   single-identity, so scenarios with several projects are skipped.
 //! - [`probe`]: evidence from use: what a returned credential really unlocks, probed against
 //!   every repository of every registry as an OCI client would.
 //! - [`world`]: the world builder: a scenario's world as running fakes (controllers' RBAC,
@@ -34,6 +36,7 @@ pub mod check;
 pub mod cloud;
 pub mod clusters;
 pub mod demo;
+pub mod docker_helper;
 pub mod exec;
 pub mod expectations;
 pub mod implementation;

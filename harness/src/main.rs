@@ -77,6 +77,11 @@ enum Command {
         /// the virtual clock.
         #[arg(long)]
         no_clock: bool,
+        /// Act as a Docker credential helper for the project in `PROJECT` instead (`get` only).
+        #[arg(long)]
+        docker_credential_helper: bool,
+        /// The credential helper's action (`get`).
+        action: Option<String>,
     },
 }
 
@@ -120,7 +125,32 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Reference { flaw, no_clock } => {
+        Command::Reference {
+            docker_credential_helper: true,
+            action,
+            ..
+        } => {
+            if action.as_deref() != Some("get") {
+                eprintln!("credsim reference --docker-credential-helper: only `get` is supported");
+                return ExitCode::from(1);
+            }
+            let stdin = std::io::stdin().lock();
+            let mut stdout = std::io::stdout();
+            let mut stderr = std::io::stderr();
+            match runtime.block_on(harness::reference::docker_helper_get(
+                stdin,
+                &mut stdout,
+                &mut stderr,
+            )) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("credsim reference: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Reference { flaw, no_clock, .. } => {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
@@ -213,9 +243,9 @@ async fn run(args: RunArgs) -> ExitCode {
     use std::sync::Arc;
 
     mock_kit::install_crypto_provider();
-    if args.protocol != "exec" {
+    if !matches!(args.protocol.as_str(), "exec" | "docker-credential-helper") {
         eprintln!(
-            "credsim run: --protocol {} is not supported by this build; use exec",
+            "credsim run: --protocol {} is not supported by this build; use exec or docker-credential-helper",
             args.protocol
         );
         return ExitCode::from(2);
@@ -248,6 +278,9 @@ async fn run(args: RunArgs) -> ExitCode {
     let selected = harness::suite::select(loaded, args.filter.as_deref(), args.partition);
     let launcher: Arc<dyn Launcher> = match &args.implementation {
         None => Arc::new(harness::reference::ReferenceLauncher),
+        Some(cmd) if args.protocol == "docker-credential-helper" => {
+            Arc::new(harness::docker_helper::DockerHelperLauncher::new(cmd))
+        }
         Some(cmd) => Arc::new(harness::exec::ExecLauncher::new(cmd)),
     };
     let jobs = args

@@ -289,8 +289,11 @@ impl Reference {
             }
             Err(e) => return Err(e),
         };
-        self.verify_pull(&registry, &req.repository, &credential)
-            .await?;
+        // A credential helper is not told the repository; the OCI client finds out.
+        if !req.repository.is_empty() {
+            self.verify_pull(&registry, &req.repository, &credential)
+                .await?;
+        }
         self.cache.insert(key, credential.clone());
         Ok(credential)
     }
@@ -661,6 +664,48 @@ impl Launcher for ReferenceLauncher {
             let r = Reference::from_env(env).map_err(ProtocolError::Other)?;
             Ok(Box::new(r) as Box<dyn Implementation>)
         })
+    }
+}
+
+/// `credsim reference --docker-credential-helper get`: the reference as a Docker credential
+/// helper for one project (install-time `PROJECT`): the server URL on `input`, the credential as
+/// `{"ServerURL","Username","Secret"}` on `output`; without one, Docker's not-found message and an
+/// error.
+pub async fn docker_helper_get(
+    input: impl BufRead,
+    output: &mut dyn Write,
+    log: &mut dyn Write,
+) -> std::io::Result<bool> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let project = env.get("PROJECT").cloned().unwrap_or_default();
+    let mut reference = Reference::from_env(env).map_err(std::io::Error::other)?;
+    let mut server = String::new();
+    for line in input.lines() {
+        server.push_str(line?.trim());
+    }
+    let req = CredentialRequest {
+        project,
+        registry: server.clone(),
+        repository: String::new(),
+        artifact: "image".into(),
+    };
+    let answer = reference.get(&req).await;
+    for line in reference.log.drain(..) {
+        writeln!(log, "{line}")?;
+    }
+    match answer {
+        Answer::Credential(c) => {
+            writeln!(
+                output,
+                "{}",
+                json!({"ServerURL": server, "Username": c.username, "Secret": c.password})
+            )?;
+            Ok(true)
+        }
+        _ => {
+            writeln!(output, "{}", crate::docker_helper::NOT_FOUND)?;
+            Ok(false)
+        }
     }
 }
 

@@ -258,6 +258,13 @@ pub fn shard_label(shard: &str) -> String {
 
 /// Runs `scenario` against implementations started by `launcher`.
 pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> ScenarioResult {
+    if let Err(why) = launcher.applies_to(scenario) {
+        return ScenarioResult::skipped(
+            scenario,
+            &launcher.describe(),
+            &format!("not applicable to this protocol: {why}"),
+        );
+    }
     let started = Instant::now();
     let mut result = ScenarioResult {
         scenario: scenario.name.clone(),

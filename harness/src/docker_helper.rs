@@ -1,0 +1,204 @@
+//! The Docker credential-helper protocol (`docker-credential-<name> get`), harness side.
+//!
+//! Each request runs `<command> get` with the shard's environment, the registry's server URL on
+//! stdin, and reads `{"ServerURL","Username","Secret"}` from stdout. A helper that has nothing for
+//! the registry exits non-zero printing `credentials not found in native keychain`
+//! (`not-configured`); any other failure is `internal` with its stderr as the message. The
+//! protocol carries no project, so only scenarios whose requests all come from one project apply
+//! ([`single_project`]); the others are skipped with that reason. Helpers cannot follow the
+//! virtual clock.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use scenarios::Scenario;
+use scenarios::model::Action;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::exec::split_words;
+use crate::implementation::{
+    Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
+    ProtocolError, RefusalKind, ShardContext,
+};
+
+/// What Docker's helpers print when they have no credential for a server.
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+
+/// Whether a scenario can be expressed to a single-identity helper: `Err` with the reason if not.
+pub fn single_project(s: &Scenario) -> Result<(), String> {
+    let mut projects: Vec<&str> = s
+        .steps
+        .iter()
+        .filter_map(|st| match &st.action {
+            Action::Request(r) => Some(r.project.as_str()),
+            _ => None,
+        })
+        .collect();
+    projects.sort_unstable();
+    projects.dedup();
+    if projects.len() > 1 {
+        return Err(format!(
+            "its requests come from {} projects ({}); a credential helper is asked for a server only",
+            projects.len(),
+            projects.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Starts a Docker credential helper per request.
+#[derive(Clone, Debug)]
+pub struct DockerHelperLauncher {
+    pub command: String,
+    pub timeout: Duration,
+}
+
+impl DockerHelperLauncher {
+    pub fn new(command: &str) -> Self {
+        Self {
+            command: command.to_owned(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Launcher for DockerHelperLauncher {
+    fn describe(&self) -> String {
+        format!("{} (docker credential helper)", self.command)
+    }
+
+    fn applies_to(&self, s: &Scenario) -> Result<(), String> {
+        single_project(s)
+    }
+
+    fn launch<'a>(
+        &'a self,
+        shard: &'a ShardContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
+        Box::pin(async move {
+            let words = split_words(&self.command).map_err(ProtocolError::Other)?;
+            if words.is_empty() {
+                return Err(ProtocolError::Other("the helper's command is empty".into()));
+            }
+            Ok(Box::new(DockerHelper {
+                words,
+                shard: shard.clone(),
+                timeout: self.timeout,
+                output: Arc::new(Mutex::new(Output::default())),
+            }) as Box<dyn Implementation>)
+        })
+    }
+}
+
+#[derive(Debug)]
+struct DockerHelper {
+    words: Vec<String>,
+    shard: ShardContext,
+    timeout: Duration,
+    output: Arc<Mutex<Output>>,
+}
+
+impl DockerHelper {
+    async fn get_once(&self, server: &str) -> Result<Answer, ProtocolError> {
+        let (program, args) = self.words.split_first().expect("checked at launch");
+        let program = if program.contains('/') {
+            std::path::absolute(program).unwrap_or_else(|_| program.into())
+        } else {
+            program.into()
+        };
+        let mut child = Command::new(&program)
+            .args(args)
+            .arg("get")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.shard.workdir)
+            .envs(self.shard.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.shard.workdir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| ProtocolError::Spawn {
+                command: self.words.join(" "),
+                source,
+            })?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let _ = stdin.write_all(server.as_bytes()).await;
+        drop(stdin);
+        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| ProtocolError::Timeout {
+                method: "get".into(),
+                seconds: self.timeout.as_secs(),
+            })?
+            .map_err(|e| ProtocolError::Other(format!("running the helper failed: {e}")))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        self.output
+            .lock()
+            .expect("helper output")
+            .stderr
+            .push_str(&stderr);
+        if !out.status.success() {
+            if stdout.contains(NOT_FOUND) {
+                return Ok(Answer::Refused {
+                    kind: RefusalKind::NotConfigured,
+                    message: NOT_FOUND.into(),
+                });
+            }
+            return Ok(Answer::Refused {
+                kind: RefusalKind::Internal,
+                message: format!("the helper exited with {}: {}", out.status, stderr.trim()),
+            });
+        }
+        let v: Value = serde_json::from_str(stdout.trim()).map_err(|_| {
+            self.output
+                .lock()
+                .expect("helper output")
+                .stdout
+                .push_str(&stdout);
+            ProtocolError::Violation {
+                reason: "`get` must print {\"ServerURL\",\"Username\",\"Secret\"}".into(),
+                line: "(stdout kept as evidence)".into(),
+            }
+        })?;
+        match (v["Username"].as_str(), v["Secret"].as_str()) {
+            (Some(u), Some(p)) => Ok(Answer::Credential(Credential {
+                username: u.to_owned(),
+                password: p.to_owned(),
+                expires_at: None,
+            })),
+            _ => Err(ProtocolError::Violation {
+                reason: "`get` must print `Username` and `Secret`".into(),
+                line: "(stdout kept as evidence)".into(),
+            }),
+        }
+    }
+}
+
+impl Implementation for DockerHelper {
+    fn identity(&self) -> String {
+        format!("{} (docker credential helper)", self.words.join(" "))
+    }
+
+    fn get<'a>(
+        &'a mut self,
+        request: &'a CredentialRequest,
+    ) -> BoxFuture<'a, Result<Answer, ProtocolError>> {
+        Box::pin(async move { self.get_once(&request.registry).await })
+    }
+
+    fn set_clock(&mut self, _: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>> {
+        Box::pin(async { Ok(false) })
+    }
+
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, Output> {
+        let out = self.output.lock().expect("helper output").clone();
+        Box::pin(async move { out })
+    }
+}
