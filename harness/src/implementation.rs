@@ -111,6 +111,35 @@ pub struct ShardContext {
     pub env: Vec<(String, String)>,
     /// The implementation's working directory (searched for leaked secrets afterwards).
     pub workdir: PathBuf,
+    /// For kubelet credential providers with `tokenAttributes`: tokens of a project's pod
+    /// ServiceAccount, as the kubelet would pass them.
+    pub pod_tokens: Option<PodTokens>,
+}
+
+/// A project's pod ServiceAccount token and annotations, minted on demand.
+#[derive(Clone)]
+pub struct PodTokens {
+    /// `serviceAccountTokenAudience`.
+    pub audience: String,
+    pub required_annotation_keys: Vec<String>,
+    pub optional_annotation_keys: Vec<String>,
+    /// project → (token, the ServiceAccount's annotations), or why there is none.
+    #[allow(clippy::type_complexity)]
+    pub mint: std::sync::Arc<
+        dyn Fn(&str) -> Result<(String, std::collections::BTreeMap<String, String>), String>
+            + Send
+            + Sync,
+    >,
+}
+
+impl std::fmt::Debug for PodTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodTokens")
+            .field("audience", &self.audience)
+            .field("required_annotation_keys", &self.required_annotation_keys)
+            .field("optional_annotation_keys", &self.optional_annotation_keys)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ShardContext {

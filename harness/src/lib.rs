@@ -13,6 +13,8 @@
 //!   violations with the offending line).
 //! - [`docker_helper`]: the Docker credential-helper protocol (`get`, server URL on stdin),
 //!   single-identity, so scenarios with several projects are skipped.
+//! - [`kubelet_provider`]: the kubelet image credential provider protocol, with the project's
+//!   pod ServiceAccount token when the scenario configures `tokenAttributes`.
 //! - [`probe`]: evidence from use: what a returned credential really unlocks, probed against
 //!   every repository of every registry as an OCI client would.
 //! - [`world`]: the world builder: a scenario's world as running fakes (controllers' RBAC,
@@ -40,6 +42,7 @@ pub mod docker_helper;
 pub mod exec;
 pub mod expectations;
 pub mod implementation;
+pub mod kubelet_provider;
 pub mod probe;
 pub mod properties;
 pub mod reference;

@@ -80,6 +80,9 @@ enum Command {
         /// Act as a Docker credential helper for the project in `PROJECT` instead (`get` only).
         #[arg(long)]
         docker_credential_helper: bool,
+        /// Act as a kubelet image credential provider with service-account tokens instead.
+        #[arg(long)]
+        kubelet_credential_provider: bool,
         /// The credential helper's action (`get`).
         action: Option<String>,
     },
@@ -138,6 +141,26 @@ fn main() -> ExitCode {
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
             match runtime.block_on(harness::reference::docker_helper_get(
+                stdin,
+                &mut stdout,
+                &mut stderr,
+            )) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("credsim reference: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Reference {
+            kubelet_credential_provider: true,
+            ..
+        } => {
+            let stdin = std::io::stdin().lock();
+            let mut stdout = std::io::stdout();
+            let mut stderr = std::io::stderr();
+            match runtime.block_on(harness::reference::kubelet_provider_get(
                 stdin,
                 &mut stdout,
                 &mut stderr,
@@ -243,9 +266,12 @@ async fn run(args: RunArgs) -> ExitCode {
     use std::sync::Arc;
 
     mock_kit::install_crypto_provider();
-    if !matches!(args.protocol.as_str(), "exec" | "docker-credential-helper") {
+    if !matches!(
+        args.protocol.as_str(),
+        "exec" | "docker-credential-helper" | "kubelet-credential-provider"
+    ) {
         eprintln!(
-            "credsim run: --protocol {} is not supported by this build; use exec or docker-credential-helper",
+            "credsim run: unknown --protocol {} (exec, docker-credential-helper or kubelet-credential-provider)",
             args.protocol
         );
         return ExitCode::from(2);
@@ -278,6 +304,9 @@ async fn run(args: RunArgs) -> ExitCode {
     let selected = harness::suite::select(loaded, args.filter.as_deref(), args.partition);
     let launcher: Arc<dyn Launcher> = match &args.implementation {
         None => Arc::new(harness::reference::ReferenceLauncher),
+        Some(cmd) if args.protocol == "kubelet-credential-provider" => {
+            Arc::new(harness::kubelet_provider::KubeletProviderLauncher::new(cmd))
+        }
         Some(cmd) if args.protocol == "docker-credential-helper" => {
             Arc::new(harness::docker_helper::DockerHelperLauncher::new(cmd))
         }

@@ -709,6 +709,71 @@ pub async fn docker_helper_get(
     }
 }
 
+/// `credsim reference --kubelet-credential-provider`: the reference as a kubelet image
+/// credential provider with service-account tokens (KEP-4412): the pod ServiceAccount's token is
+/// the assertion, its `azure.workload.identity/client-id` annotation names the identity, the
+/// tenant is its `azure.workload.identity/tenant-id` annotation or install-time `TENANT_ID`.
+/// Answers a `CredentialProviderResponse` for the image's registry host only.
+pub async fn kubelet_provider_get(
+    input: impl BufRead,
+    output: &mut dyn Write,
+    log: &mut dyn Write,
+) -> std::io::Result<bool> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut reference = Reference::from_env(env.clone()).map_err(std::io::Error::other)?;
+    let mut text = String::new();
+    for line in input.lines() {
+        text.push_str(&line?);
+    }
+    let req: Value = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+    let image = req["image"].as_str().unwrap_or_default();
+    let host = image
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let is_acr = host.strip_suffix(".azurecr.io").is_some_and(|n| {
+        (5..=50).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    let annotations = &req["serviceAccountAnnotations"];
+    let client_id = annotations["azure.workload.identity/client-id"].as_str();
+    let tenant = annotations["azure.workload.identity/tenant-id"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| env.get("TENANT_ID").cloned());
+    let token = req["serviceAccountToken"].as_str();
+    let (Some(client_id), Some(tenant), Some(token), true) = (client_id, tenant, token, is_acr)
+    else {
+        writeln!(
+            log,
+            "no identity for {image}: answering with no credentials"
+        )?;
+        writeln!(
+            output,
+            "{}",
+            json!({"apiVersion": crate::kubelet_provider::API_VERSION, "kind": "CredentialProviderResponse",
+                "cacheKeyType": "Image", "auth": {}})
+        )?;
+        return Ok(true);
+    };
+    match reference.exchange(&tenant, client_id, token, &host).await {
+        Ok(c) => {
+            writeln!(
+                output,
+                "{}",
+                json!({"apiVersion": crate::kubelet_provider::API_VERSION, "kind": "CredentialProviderResponse",
+                    "cacheKeyType": "Image", "cacheDuration": "10m",
+                    "auth": {host: {"username": c.username, "password": c.password}}})
+            )?;
+            Ok(true)
+        }
+        Err(Refusal(kind, why)) => {
+            writeln!(log, "{}: {why}", kind.as_str())?;
+            Ok(false)
+        }
+    }
+}
+
 /// `credsim reference`: the exec protocol on `input`/`output`, configured from the process
 /// environment. Log lines go to `log` (the process's stderr), never a secret.
 pub async fn serve(

@@ -480,11 +480,53 @@ async fn start_shard(
         token_file,
     };
     refresh_token_file(world, &mut shard)?;
+    let pod_tokens = ctl.token_attributes.as_ref().and_then(|ta| {
+        let k8s = world
+            .cloud
+            .clusters
+            .iter()
+            .find(|c| c.name() == cluster.name)?
+            .clone();
+        let projects: Vec<(String, String)> = cluster
+            .projects
+            .iter()
+            .map(|p| (p.name.clone(), p.pod_service_account.clone()))
+            .collect();
+        let audience = ta.audience.clone();
+        let aud = audience.clone();
+        Some(crate::implementation::PodTokens {
+            audience,
+            required_annotation_keys: ta.required_annotation_keys.clone(),
+            optional_annotation_keys: ta.optional_annotation_keys.clone(),
+            mint: std::sync::Arc::new(move |project: &str| {
+                let (_, sa) = projects
+                    .iter()
+                    .find(|(p, _)| p == project)
+                    .ok_or_else(|| format!("no project {project}"))?;
+                let obj = k8s
+                    .get("ServiceAccount", project, sa)
+                    .ok_or_else(|| format!("no ServiceAccount {project}/{sa}"))?;
+                let annotations = obj["metadata"]["annotations"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let token = k8s
+                    .service_account_token(project, sa, &[aud.as_str()], Duration::from_secs(3600))
+                    .map_err(|e| e.to_string())?;
+                Ok((token.expose().clone(), annotations))
+            }),
+        })
+    });
     let ctx = ShardContext {
         scenario: s.name.clone(),
         shard: cluster.name.clone(),
         env,
         workdir,
+        pod_tokens,
     };
     let imp = launcher
         .launch(&ctx)
