@@ -89,3 +89,23 @@ async fn the_reference_passes_the_corpus_in_process_and_through_the_exec_protoco
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_world_the_builder_cannot_make_is_an_error_not_a_pass() {
+    mock_kit::install_crypto_provider();
+    let s = scenarios::load_str(
+        "kind.yaml",
+        "apiVersion: credsim.dev/v1alpha1\nkind: Scenario\nmetadata: {name: kind-cluster}\nworld:\n  clusters: [{name: shard-a, backend: kind}]\n",
+    )
+    .unwrap()
+    .scenario;
+    let r = harness::run::run_scenario(&s, &harness::reference::ReferenceLauncher).await;
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap()
+            .contains("embedded clusters only"),
+        "{r:#?}"
+    );
+}
