@@ -294,8 +294,8 @@ pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> Scena
 struct Shard {
     name: String,
     imp: Option<Box<dyn Implementation>>,
-    /// Holds the working and secrets folders until the scenario ends.
-    dir: tempfile::TempDir,
+    /// Holds the working and secrets folders until the scenario ends (deleted on drop).
+    _dir: tempfile::TempDir,
     workdir: PathBuf,
     token_file: Option<(PathBuf, model::ServiceAccountRef)>,
 }
@@ -395,7 +395,6 @@ async fn replay(
             result.timings.shutdown_us += micros(t);
         }
         files.insert(sh.name.clone(), files_written(&sh.workdir));
-        let _ = &sh.dir;
     }
     for sh in &shards {
         follows_clock.entry(sh.name.clone()).or_insert(true);
@@ -476,7 +475,7 @@ async fn start_shard(
         name: cluster.name.clone(),
         imp: None,
         workdir: workdir.clone(),
-        dir,
+        _dir: dir,
         token_file,
     };
     refresh_token_file(world, &mut shard)?;
