@@ -1,0 +1,192 @@
+//! The exec protocol's harness side against implementations that get it wrong: every violation is
+//! an `error` verdict naming the offending line, never a pass; and the environment an
+//! implementation gets is exactly the protocol's.
+
+use std::path::Path;
+use std::time::Duration;
+
+use harness::exec::{ExecLauncher, Timeouts};
+use harness::run::{Verdict, run_scenario};
+
+fn scenario() -> scenarios::Scenario {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/corpus/acr/host-confusion.yaml");
+    scenarios::load_file(&path).unwrap().scenario
+}
+
+/// A Python implementation from `body` (a loop over stdin lines with `msg` decoded, `out(obj)`
+/// to answer).
+fn python(dir: &Path, name: &str, body: &str) -> ExecLauncher {
+    let script = dir.join(format!("{name}.py"));
+    std::fs::write(
+        &script,
+        format!(
+            "import json, os, sys, time\ndef out(o):\n    sys.stdout.write(json.dumps(o) + '\\n'); sys.stdout.flush()\nfor line in sys.stdin:\n    msg = json.loads(line)\n{body}\n"
+        ),
+    )
+    .unwrap();
+    let mut l = ExecLauncher::new(&format!("{} {}", interpreter(), script.display()));
+    l.timeouts = Timeouts {
+        initialize: Duration::from_secs(5),
+        request: Duration::from_secs(2),
+        shutdown: Duration::from_secs(2),
+    };
+    l
+}
+
+/// The real interpreter, not a version manager's shim (a shim adds its own variables, which
+/// would hide what the harness passes).
+fn interpreter() -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+const INIT: &str = "    if msg['method'] == 'initialize':\n        out({'jsonrpc': '2.0', 'id': msg['id'], 'result': {'protocolVersion': 1, 'implementation': {'name': 'bad', 'version': '0'}}}); continue\n";
+
+async fn error_of(launcher: &ExecLauncher) -> String {
+    mock_kit::install_crypto_provider();
+    let r = run_scenario(&scenario(), launcher).await;
+    assert_eq!(r.verdict, Verdict::Error, "{r:#?}");
+    r.error.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_violations_are_errors_that_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let e = error_of(&python(
+        d,
+        "garbage",
+        "    print('hello, I am not JSON-RPC', flush=True)",
+    ))
+    .await;
+    assert!(
+        e.contains("protocol violation: not a JSON-RPC message: hello, I am not JSON-RPC"),
+        "{e}"
+    );
+
+    let e = error_of(&python(
+        d,
+        "wrong_id",
+        &format!("{INIT}    out({{'jsonrpc': '2.0', 'id': 999, 'result': None}})"),
+    ))
+    .await;
+    assert!(e.contains("expected the answer to id 1"), "{e}");
+    assert!(e.contains("\"id\": 999"), "{e}");
+
+    let e = error_of(&python(
+        d,
+        "no_password",
+        &format!(
+            "{INIT}    out({{'jsonrpc': '2.0', 'id': msg['id'], 'result': {{'username': 'u'}}}})"
+        ),
+    ))
+    .await;
+    assert!(
+        e.contains("a credential needs `username` and `password`"),
+        "{e}"
+    );
+
+    let e = error_of(&python(
+        d,
+        "unknown_kind",
+        &format!("{INIT}    out({{'jsonrpc': '2.0', 'id': msg['id'], 'error': {{'code': -32000, 'message': 'no', 'data': {{'kind': 'nope'}}}}}})"),
+    ))
+    .await;
+    assert!(e.contains("unknown `data.kind` \"nope\""), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_exits_and_version_mismatches_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let e = error_of(&python(d, "silent", &format!("{INIT}    time.sleep(30)"))).await;
+    assert!(
+        e.contains("no answer to `credentials/get` within 2 s"),
+        "{e}"
+    );
+
+    let e = error_of(&python(d, "exits", &format!("{INIT}    sys.exit(3)"))).await;
+    assert!(
+        e.contains(
+            "the implementation exited (exit status: 3) while `credentials/get` was pending"
+        ),
+        "{e}"
+    );
+
+    let e = error_of(&python(
+        d,
+        "version",
+        "    out({'jsonrpc': '2.0', 'id': msg['id'], 'error': {'code': -32001, 'message': 'I speak 2'}})",
+    ))
+    .await;
+    assert!(e.contains("no common protocol version"), "{e}");
+
+    let e = error_of(&ExecLauncher::new("/nonexistent/credsim-impl")).await;
+    assert!(
+        e.contains("starting `/nonexistent/credsim-impl` failed"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_is_exactly_the_protocols() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("env.json");
+    let launcher = python(
+        dir.path(),
+        "env",
+        &format!(
+            "    json.dump(dict(os.environ), open({:?}, 'w'))\n{INIT}    out({{'jsonrpc': '2.0', 'id': msg['id'], 'error': {{'code': -32000, 'message': 'n/a', 'data': {{'kind': 'unsupported'}}}}}})",
+            dump.display().to_string()
+        ),
+    );
+    mock_kit::install_crypto_provider();
+    let _ = run_scenario(&scenario(), &launcher).await;
+    let env: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+    let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
+    // Python adds LC_CTYPE on some systems when the locale is unset; it is not ours.
+    names.retain(|n| *n != "LC_CTYPE");
+    assert_eq!(
+        names,
+        [
+            "CREDSIM_SCENARIO",
+            "CREDSIM_SHARD",
+            "CURL_CA_BUNDLE",
+            "HOME",
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "KUBECONFIG",
+            "NODE_EXTRA_CA_CERTS",
+            "NO_PROXY",
+            "PATH",
+            "REQUESTS_CA_BUNDLE",
+            "SSL_CERT_FILE",
+            "TENANT_ID",
+            "http_proxy",
+            "https_proxy",
+            "no_proxy",
+        ]
+    );
+    assert_eq!(env["CREDSIM_SHARD"], "shard-a");
+    assert_eq!(env["CREDSIM_SCENARIO"], "host-confusion");
+    assert_eq!(env["NO_PROXY"], "");
+    assert!(
+        env["HTTPS_PROXY"].starts_with("http://iut%2Fshard%2Da:credsim@127.0.0.1:"),
+        "{}",
+        env["HTTPS_PROXY"]
+    );
+    assert!(
+        std::fs::read_to_string(&env["SSL_CERT_FILE"])
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    assert_eq!(
+        env["TENANT_ID"], "contoso.onmicrosoft.com",
+        "the controller's install-time env"
+    );
+}
