@@ -180,11 +180,19 @@ async fn the_environment_is_exactly_the_protocols() {
         "{}",
         env["HTTPS_PROXY"]
     );
+    // The CA and kubeconfig live beside the implementation's working directory, not in it (which
+    // is searched for leaked secrets).
     assert!(
-        std::fs::read_to_string(&env["SSL_CERT_FILE"])
-            .unwrap()
-            .starts_with("-----BEGIN CERTIFICATE-----")
+        env["SSL_CERT_FILE"].ends_with("/harness/ca.pem"),
+        "{}",
+        env["SSL_CERT_FILE"]
     );
+    assert!(
+        env["KUBECONFIG"].ends_with("/harness/kubeconfig"),
+        "{}",
+        env["KUBECONFIG"]
+    );
+    assert!(env["HOME"].ends_with("/work"), "{}", env["HOME"]);
     assert_eq!(
         env["TENANT_ID"], "contoso.onmicrosoft.com",
         "the controller's install-time env"
