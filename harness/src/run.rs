@@ -399,6 +399,7 @@ async fn replay(
     for sh in &shards {
         follows_clock.entry(sh.name.clone()).or_insert(true);
     }
+    transcribe_outputs(world, &outputs, &files, &mut result.transcript);
     let evidence = Evidence {
         scenario: s,
         world,
@@ -763,6 +764,58 @@ fn flow(world: &World, rec: &RequestRecord) -> Vec<FlowEvent> {
         e.label = redact(world, &e.label);
     }
     out
+}
+
+/// How many lines of an implementation's output a transcript keeps per channel.
+const TRANSCRIPT_OUTPUT_LINES: usize = 200;
+
+/// What the implementations wrote and where they tried to go, redacted, for the transcript.
+fn transcribe_outputs(
+    world: &World,
+    outputs: &BTreeMap<String, Output>,
+    files: &BTreeMap<String, Vec<(String, String)>>,
+    transcript: &mut Vec<String>,
+) {
+    for (shard, out) in outputs {
+        for (channel, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let lines: Vec<&str> = text.lines().collect();
+            for line in lines.iter().take(TRANSCRIPT_OUTPUT_LINES) {
+                transcript.push(format!("{shard} {channel}: {}", redact(world, line)));
+            }
+            if lines.len() > TRANSCRIPT_OUTPUT_LINES {
+                transcript.push(format!(
+                    "{shard} {channel}: ... {} more lines",
+                    lines.len() - TRANSCRIPT_OUTPUT_LINES
+                ));
+            }
+        }
+    }
+    for (shard, list) in files {
+        for (path, content) in list {
+            transcript.push(format!("{shard} wrote {path} ({} bytes)", content.len()));
+        }
+    }
+    for rec in world.cloud.door.egress().snapshot() {
+        let Some(shard) = rec
+            .client
+            .label
+            .as_deref()
+            .and_then(|l| l.strip_prefix("iut/"))
+        else {
+            continue;
+        };
+        if let mock_kit::egress::Outcome::Refused { reason } = &rec.outcome {
+            let carried: Vec<&str> = rec.secrets.iter().map(|s| s.kind.as_str()).collect();
+            transcript.push(format!(
+                "{shard} tried {} {}{}: refused by the front door ({}), carrying [{}]",
+                rec.method,
+                rec.host,
+                rec.path,
+                reason.as_str(),
+                carried.join(", ")
+            ));
+        }
+    }
 }
 
 /// A transcript line for a request, with the credential shown by kind and fingerprint only.
