@@ -297,7 +297,8 @@ struct Shard {
     /// Holds the working and secrets folders until the scenario ends (deleted on drop).
     _dir: tempfile::TempDir,
     workdir: PathBuf,
-    token_file: Option<(PathBuf, model::ServiceAccountRef)>,
+    token_file: Option<(PathBuf, model::ServiceAccountRef, model::TokenFile)>,
+    max_token_expiration: Duration,
 }
 
 async fn run_inner(
@@ -372,7 +373,7 @@ async fn replay(
                 if let Action::Advance(_) = action {
                     let now = world.cloud.clock.now();
                     for sh in &mut shards {
-                        refresh_token_file(world, sh)?;
+                        refresh_token_file(world, sh, false)?;
                         if let Some(imp) = sh.imp.as_mut() {
                             let ok = imp
                                 .set_clock(now)
@@ -462,7 +463,7 @@ async fn start_shard(
             "AZURE_AUTHORITY_HOST".into(),
             "https://login.microsoftonline.com/".into(),
         ));
-        token_file = Some((file, ctl.service_account_ref()));
+        token_file = Some((file, ctl.service_account_ref(), ctl.token_file.clone()));
     }
     if let Some(node) = &ctl.node
         && let Some(url) = world.cloud.node_imds_url(node)
@@ -478,8 +479,9 @@ async fn start_shard(
         workdir: workdir.clone(),
         _dir: dir,
         token_file,
+        max_token_expiration: cluster.max_token_expiration,
     };
-    refresh_token_file(world, &mut shard)?;
+    refresh_token_file(world, &mut shard, true)?;
     let pod_tokens = ctl.token_attributes.as_ref().and_then(|ta| {
         let k8s = world
             .cloud
@@ -537,11 +539,15 @@ async fn start_shard(
 }
 
 /// Writes the controller's projected ServiceAccount token (audience `api://AzureADTokenExchange`,
-/// one hour) as the kubelet would, again after every clock advance.
-fn refresh_token_file(world: &World, shard: &mut Shard) -> Result<(), String> {
-    let Some((file, sa)) = &shard.token_file else {
+/// the projected volume's expiration) as the kubelet would, and again after every clock advance
+/// unless the scenario stops the rotation.
+fn refresh_token_file(world: &World, shard: &mut Shard, first: bool) -> Result<(), String> {
+    let Some((file, sa, config)) = &shard.token_file else {
         return Ok(());
     };
+    if !first && !config.rotate {
+        return Ok(());
+    }
     let k8s = world
         .cloud
         .clusters
@@ -553,7 +559,8 @@ fn refresh_token_file(world: &World, shard: &mut Shard) -> Result<(), String> {
             &sa.namespace,
             &sa.name,
             &[model::EXCHANGE_AUDIENCE],
-            Duration::from_secs(3600),
+            // The kubelet asks through TokenRequest, which the API server caps.
+            config.expiration.min(shard.max_token_expiration),
         )
         .map_err(|e| e.to_string())?;
     std::fs::write(file, token.expose()).map_err(|e| format!("writing {}: {e}", file.display()))

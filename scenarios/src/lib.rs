@@ -37,7 +37,8 @@ pub use model::Scenario;
 /// Changelog:
 /// - `credsim.dev/v1alpha1`: the first version. World (tenants with apps, managed identities,
 ///   federated credentials and resources; registries with repositories, role assignments and
-///   tokens; clusters with projects, namespaces, ServiceAccounts, objects and a controller;
+///   tokens; clusters with projects, namespaces, ServiceAccounts, objects and a controller (its
+///   RBAC, workload identity and token file, node, install-time env, `tokenAttributes`);
 ///   nodes; faults; leniency; options), steps (`request`, `advance`, `addRoleAssignment`,
 ///   `removeRoleAssignment`, `addFederatedCredential`, `deleteFederatedCredential`, `annotate`,
 ///   `rotateKeys`, `fault`), properties and policy.

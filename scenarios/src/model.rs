@@ -277,6 +277,23 @@ pub struct Controller {
     pub node: Option<String>,
     pub env: BTreeMap<String, String>,
     pub token_attributes: Option<TokenAttributes>,
+    pub token_file: TokenFile,
+}
+
+/// The controller's projected token file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenFile {
+    pub expiration: Duration,
+    pub rotate: bool,
+}
+
+impl Default for TokenFile {
+    fn default() -> Self {
+        Self {
+            expiration: Duration::from_secs(3600),
+            rotate: true,
+        }
+    }
 }
 
 impl Controller {

@@ -258,6 +258,15 @@ fn cluster(c: &model::Cluster) -> doc::Cluster {
                 required_annotation_keys: t.required_annotation_keys.clone(),
                 optional_annotation_keys: t.optional_annotation_keys.clone(),
             }),
+            // A token file exists only with a workload identity.
+            token_file: if ctl.workload_identity.is_some() {
+                doc::TokenFile {
+                    expiration: Some(span(ctl.token_file.expiration)),
+                    rotate: Some(Located::new(ctl.token_file.rotate)),
+                }
+            } else {
+                doc::TokenFile::default()
+            },
         }),
         objects: c.objects.clone(),
     }

@@ -1292,6 +1292,22 @@ impl<'a> Cx<'a> {
             .workload_identity
             .as_ref()
             .and_then(|w| self.identity_ref(w, &format!("{base}.workloadIdentity")));
+        if !ctl.token_file.is_default() && ctl.workload_identity.is_none() {
+            self.error(
+                ctl.namespace.at,
+                format!("{base}.tokenFile"),
+                "`tokenFile` applies only with `workloadIdentity` (there is no token file without one)",
+            );
+        }
+        if let Some(e) = &ctl.token_file.expiration
+            && e.value.0 < std::time::Duration::from_secs(600)
+        {
+            self.error(
+                e.at,
+                format!("{base}.tokenFile.expiration"),
+                "a projected token lives at least 10m (the API server's minimum `expirationSeconds`)",
+            );
+        }
         if let Some(n) = &ctl.node {
             self.node_ref(n, &format!("{base}.node"));
         }
@@ -1333,6 +1349,14 @@ impl<'a> Cx<'a> {
                     required_annotation_keys: t.required_annotation_keys.clone(),
                     optional_annotation_keys: t.optional_annotation_keys.clone(),
                 }),
+            token_file: model::TokenFile {
+                expiration: ctl
+                    .token_file
+                    .expiration
+                    .as_ref()
+                    .map_or(model::TokenFile::default().expiration, |e| e.value.0),
+                rotate: ctl.token_file.rotate.as_ref().is_none_or(|r| r.value),
+            },
         }
     }
 

@@ -360,6 +360,23 @@ pub struct Controller {
     /// project's pod ServiceAccount token and annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_attributes: Option<TokenAttributes>,
+    /// The projected token file of the controller's workload identity, as the pod spec and the
+    /// kubelet make it.
+    #[serde(default, skip_serializing_if = "TokenFile::is_default")]
+    pub token_file: TokenFile,
+}
+
+/// The controller's projected ServiceAccount token file (`AZURE_FEDERATED_TOKEN_FILE`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenFile {
+    /// The projected volume's `expirationSeconds`; 1h when absent (what the AKS webhook sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<Located<Span>>,
+    /// Whether the kubelet renews the file (after every clock advance); true when absent. `false`
+    /// shows what an implementation does with an expired assertion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate: Option<Located<bool>>,
 }
 
 /// The controller's RBAC.
@@ -711,4 +728,12 @@ macro_rules! is_default {
         }
     )*};
 }
-is_default!(Policy, Options, ControllerRbac, Grant, FaultMatch, Fallback);
+is_default!(
+    Policy,
+    Options,
+    ControllerRbac,
+    Grant,
+    FaultMatch,
+    Fallback,
+    TokenFile
+);

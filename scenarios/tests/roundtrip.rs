@@ -399,7 +399,7 @@ fn scenario(seed: u64) -> Scenario {
                     service_accounts: vec![],
                 },
             };
-            c.controller = Some(Controller {
+            let mut controller = Controller {
                 namespace: "controller".into(),
                 service_account: "controller".into(),
                 rbac: ControllerRbac {
@@ -420,7 +420,16 @@ fn scenario(seed: u64) -> Scenario {
                         vec![]
                     },
                 }),
-            });
+                token_file: TokenFile {
+                    expiration: Duration::from_secs(600 + rng.gen_range(0..100_000)),
+                    rotate: rng.gen_bool(0.7),
+                },
+            };
+            // A token file exists only with a workload identity.
+            if controller.workload_identity.is_none() {
+                controller.token_file = TokenFile::default();
+            }
+            c.controller = Some(controller);
         }
     }
     let faults: Vec<Fault> = (0..rng.gen_range(0..3))
