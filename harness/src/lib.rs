@@ -27,7 +27,8 @@
 //! - [`properties`]: the security properties, one module each, judged from that evidence.
 //! - [`suite`]: many scenarios: the embedded corpus, `--filter`, `--partition`, `--jobs`.
 //! - [`expectations`]: per-implementation expected failures and skips, strict.
-//! - [`report`]: reporters fed by typed events: the human table, JSON lines, JUnit.
+//! - [`report`]: reporters fed by typed events: the human table, JSON lines, JUnit, and the report
+//!   directory (HTML with sequence diagrams, transcripts).
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
 //!   `ready`), serving until SIGINT/SIGTERM.
 //!
