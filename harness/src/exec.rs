@@ -161,33 +161,17 @@ impl ExecImplementation {
         timeouts: Timeouts,
     ) -> Result<Self, ProtocolError> {
         let words = split_words(command).map_err(ProtocolError::Other)?;
-        let Some((program, args)) = words.split_first() else {
+        if words.is_empty() {
             return Err(ProtocolError::Other(
                 "the implementation's command is empty".into(),
             ));
-        };
-        // The implementation runs in its own working directory, so a relative program path is
-        // resolved against the harness's, as the user who typed it meant.
-        let program = if program.contains('/') {
-            std::path::absolute(program).unwrap_or_else(|_| program.into())
-        } else {
-            program.into()
-        };
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &shard.workdir)
-            .envs(shard.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&shard.workdir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|source| ProtocolError::Spawn {
-            command: command.to_owned(),
-            source,
-        })?;
+        }
+        let mut child = shard_command(&words, &[], shard)
+            .spawn()
+            .map_err(|source| ProtocolError::Spawn {
+                command: command.to_owned(),
+                source,
+            })?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -407,6 +391,62 @@ impl Implementation for ExecImplementation {
             }
         })
     }
+}
+
+/// The command `words` (plus `extra` arguments) for a shard: exactly the protocol's environment
+/// (plus `PATH`, and `HOME` set to the working directory), run in the working directory, all three
+/// pipes captured, killed when dropped. `words` is not empty.
+pub(crate) fn shard_command(words: &[String], extra: &[&str], shard: &ShardContext) -> Command {
+    let (program, args) = words.split_first().expect("a command has a program");
+    // The implementation runs in its own working directory, so a relative program path is
+    // resolved against the harness's, as the user who typed it meant.
+    let program: std::path::PathBuf = if program.contains('/') {
+        std::path::absolute(program).unwrap_or_else(|_| program.into())
+    } else {
+        program.into()
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .args(extra)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &shard.workdir)
+        .envs(shard.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&shard.workdir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs a one-shot protocol command (a credential helper's `get`, a credential provider): `input`
+/// on stdin, then everything it printed, within `timeout`.
+pub(crate) async fn run_once(
+    words: &[String],
+    extra: &[&str],
+    shard: &ShardContext,
+    input: &[u8],
+    timeout: Duration,
+    method: &str,
+) -> Result<std::process::Output, ProtocolError> {
+    let mut child = shard_command(words, extra, shard)
+        .spawn()
+        .map_err(|source| ProtocolError::Spawn {
+            command: words.join(" "),
+            source,
+        })?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // A program that exits without reading its input is judged by what it printed.
+    let _ = stdin.write_all(input).await;
+    drop(stdin);
+    tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| ProtocolError::Timeout {
+            method: method.to_owned(),
+            seconds: timeout.as_secs(),
+        })?
+        .map_err(|e| ProtocolError::Other(format!("running `{}` failed: {e}", words.join(" "))))
 }
 
 /// A result shown in an error without the password it may carry.

@@ -10,16 +10,13 @@
 //! port, and a path prefix, the most specific key winning. No match is `anonymous`. Providers
 //! cannot follow the virtual clock.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
-use crate::exec::split_words;
+use crate::exec::{run_once, split_words};
 use crate::implementation::{
     Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
     ProtocolError, RefusalKind, ShardContext,
@@ -156,38 +153,15 @@ impl Provider {
             request["serviceAccountToken"] = token.into();
             request["serviceAccountAnnotations"] = Value::Object(passed);
         }
-        let (program, args) = self.words.split_first().expect("checked at launch");
-        let program = if program.contains('/') {
-            std::path::absolute(program).unwrap_or_else(|_| program.into())
-        } else {
-            program.into()
-        };
-        let mut child = Command::new(&program)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &self.shard.workdir)
-            .envs(self.shard.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.shard.workdir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| ProtocolError::Spawn {
-                command: self.words.join(" "),
-                source,
-            })?;
-        let mut stdin = child.stdin.take().expect("piped");
-        let _ = stdin.write_all(request.to_string().as_bytes()).await;
-        drop(stdin);
-        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| ProtocolError::Timeout {
-                method: "CredentialProviderRequest".into(),
-                seconds: self.timeout.as_secs(),
-            })?
-            .map_err(|e| ProtocolError::Other(format!("running the provider failed: {e}")))?;
+        let out = run_once(
+            &self.words,
+            &[],
+            &self.shard,
+            request.to_string().as_bytes(),
+            self.timeout,
+            "CredentialProviderRequest",
+        )
+        .await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         self.output
