@@ -69,8 +69,9 @@ enum Command {
     },
     /// The reference implementation as an exec-protocol program (stdin/stdout).
     Reference {
-        /// Run with one deliberate flaw (cache-by-registry, fallback-on-any-error, log-token,
-        /// host-contains-azurecr), to see the harness catch it.
+        /// Run with one deliberate flaw, to see the harness catch it (cache-by-registry,
+        /// fallback-on-any-error, log-token, host-contains-azurecr, any-annotated-service-account,
+        /// long-lived-token, broad-registry-scope, organizations-tenant, any-shard-mapping).
         #[arg(long)]
         flaw: Option<harness::reference::Flaw>,
         /// Answer `clock/set` with "method not found", like an implementation that cannot follow

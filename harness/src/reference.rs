@@ -43,7 +43,7 @@ pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 const CACHE_MARGIN: Duration = Duration::from_secs(300);
 
 /// One deliberate flaw: the reference with exactly one thing wrong, to show that the harness
-/// catches it (`credsim reference --flaw <name>`; issue 8 grows this into the full catalogue).
+/// catches it (`credsim reference --flaw <name>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flaw {
     /// The cache is keyed by registry only (Kargo's ACR cache today): `cache-partitioning`.
@@ -55,14 +55,30 @@ pub enum Flaw {
     /// A registry is anything containing `azurecr.io`, and the exchange goes to the host as
     /// written: `credential-destination`.
     HostContainsAzurecr,
+    /// Without a mapping on the dedicated ServiceAccount, any annotated ServiceAccount of the
+    /// project is used (the user-facing `kargo-admin`): `dedicated-service-account`.
+    AnyAnnotatedServiceAccount,
+    /// ServiceAccount tokens are requested for 48 hours: `audience-bound`.
+    LongLivedToken,
+    /// The pull check asks for `registry:catalog:*` and `push` as well: `least-privilege`.
+    BroadRegistryScope,
+    /// Entra is asked at `/organizations` instead of the configured tenant: `tenant-isolation`.
+    OrganizationsTenant,
+    /// The first `*.client-id` annotation is used, whatever its shard: `shard-isolation`.
+    AnyShardMapping,
 }
 
 impl Flaw {
-    pub const ALL: [Flaw; 4] = [
+    pub const ALL: [Flaw; 9] = [
         Flaw::CacheByRegistry,
         Flaw::FallbackOnAnyError,
         Flaw::LogToken,
         Flaw::HostContainsAzurecr,
+        Flaw::AnyAnnotatedServiceAccount,
+        Flaw::LongLivedToken,
+        Flaw::BroadRegistryScope,
+        Flaw::OrganizationsTenant,
+        Flaw::AnyShardMapping,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +87,11 @@ impl Flaw {
             Flaw::FallbackOnAnyError => "fallback-on-any-error",
             Flaw::LogToken => "log-token",
             Flaw::HostContainsAzurecr => "host-contains-azurecr",
+            Flaw::AnyAnnotatedServiceAccount => "any-annotated-service-account",
+            Flaw::LongLivedToken => "long-lived-token",
+            Flaw::BroadRegistryScope => "broad-registry-scope",
+            Flaw::OrganizationsTenant => "organizations-tenant",
+            Flaw::AnyShardMapping => "any-shard-mapping",
         }
     }
 }
@@ -225,25 +246,64 @@ impl Reference {
                 ),
             )
             .await?;
-        let Some(sa) = sa else {
-            return Err(refuse(
-                RefusalKind::NotConfigured,
-                format!("project {} has no ServiceAccount {sa_name}", req.project),
-            ));
+        let sa = match sa {
+            Some(sa) => sa,
+            // The flaw looks further; the reference does not.
+            None if self.flaw == Some(Flaw::AnyAnnotatedServiceAccount) => Value::Null,
+            None => {
+                return Err(refuse(
+                    RefusalKind::NotConfigured,
+                    format!("project {} has no ServiceAccount {sa_name}", req.project),
+                ));
+            }
         };
         let annotation = format!("azure.kargo.akuity.io/{}.client-id", self.shard);
-        let client_id = sa["metadata"]["annotations"][&annotation]
+        let mut sa_name = sa_name;
+        let mut client_id = sa["metadata"]["annotations"][&annotation]
             .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                refuse(
-                    RefusalKind::NotConfigured,
-                    format!(
-                        "no managed identity is mapped to {} on {} ({annotation})",
-                        req.project, self.shard
-                    ),
+            .map(str::to_owned);
+        if self.flaw == Some(Flaw::AnyShardMapping) {
+            client_id = sa["metadata"]["annotations"]
+                .as_object()
+                .and_then(|m| {
+                    m.iter()
+                        .find(|(k, _)| k.ends_with(".client-id"))
+                        .and_then(|(_, v)| v.as_str().map(str::to_owned))
+                })
+                .or(client_id);
+        }
+        if client_id.is_none() && self.flaw == Some(Flaw::AnyAnnotatedServiceAccount) {
+            let list = kube
+                .get(
+                    &self.http,
+                    &format!("/api/v1/namespaces/{}/serviceaccounts", req.project),
                 )
-            })?;
+                .await?
+                .unwrap_or_default();
+            if let Some(other) = list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| i["metadata"]["annotations"][&annotation].is_string())
+            {
+                sa_name = other["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                client_id = other["metadata"]["annotations"][&annotation]
+                    .as_str()
+                    .map(str::to_owned);
+            }
+        }
+        let client_id = client_id.ok_or_else(|| {
+            refuse(
+                RefusalKind::NotConfigured,
+                format!(
+                    "no managed identity is mapped to {} on {} ({annotation})",
+                    req.project, self.shard
+                ),
+            )
+        })?;
         let key = if self.flaw == Some(Flaw::CacheByRegistry) {
             CacheKey {
                 project: String::new(),
@@ -272,8 +332,13 @@ impl Reference {
                 return Ok(c.clone());
             }
         }
+        let seconds = if self.flaw == Some(Flaw::LongLivedToken) {
+            172_800
+        } else {
+            600
+        };
         let assertion = kube
-            .token_request(&self.http, &req.project, &sa_name)
+            .token_request(&self.http, &req.project, &sa_name, seconds)
             .await?;
         let own = self
             .exchange(&tenant, &client_id, &assertion, &registry)
@@ -308,7 +373,11 @@ impl Reference {
         repository: &str,
         credential: &Credential,
     ) -> Result<(), Refusal> {
-        let scope = format!("repository:{repository}:pull");
+        let scope = if self.flaw == Some(Flaw::BroadRegistryScope) {
+            format!("registry:catalog:* repository:{repository}:pull,push")
+        } else {
+            format!("repository:{repository}:pull")
+        };
         let resp = self
             .http
             .post(format!("https://{registry}/oauth2/token"))
@@ -396,8 +465,13 @@ impl Reference {
             .get("AZURE_AUTHORITY_HOST")
             .cloned()
             .unwrap_or_else(|| "https://login.microsoftonline.com/".into());
+        let segment = if self.flaw == Some(Flaw::OrganizationsTenant) {
+            "organizations"
+        } else {
+            tenant
+        };
         let url = format!(
-            "{}/{tenant}/oauth2/v2.0/token",
+            "{}/{segment}/oauth2/v2.0/token",
             authority.trim_end_matches('/')
         );
         let resp = self
@@ -545,6 +619,7 @@ impl Kube {
         http: &reqwest::Client,
         namespace: &str,
         service_account: &str,
+        seconds: u32,
     ) -> Result<String, Refusal> {
         let path =
             format!("/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token");
@@ -553,7 +628,7 @@ impl Kube {
             .bearer_auth(&self.token)
             .json(
                 &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "spec": {"audiences": [EXCHANGE_AUDIENCE], "expirationSeconds": 600}}),
+                "spec": {"audiences": [EXCHANGE_AUDIENCE], "expirationSeconds": seconds}}),
             )
             .send()
             .await

@@ -19,13 +19,14 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             continue;
         };
         for t in r.entra_events(e.world) {
-            let Some(a) = &t.assertion else { continue };
             examined += 1;
-            if let Some(iss) = &a.iss
+            if let Some(a) = &t.assertion
+                && let Some(iss) = &a.iss
                 && iss != &cluster.issuer
                 && e.scenario.world.clusters.iter().any(|c| &c.issuer == iss)
             {
-                result.fail(
+                result.fail_at(
+                    r,
                     format!(
                         "{}'s implementation presented another cluster's token ({iss})",
                         r.shard
@@ -38,37 +39,46 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                     ),
                 );
             }
-            // The client ID must be one the project is federated to on *this* shard's issuer.
+            // The client ID must be mapped for *this* shard: an identity federated to another
+            // shard's issuer and not to this one's belongs to that shard's mapping.
+            let federated_on = |client: &str, issuer: &str| {
+                e.scenario.world.tenants.iter().any(|tn| {
+                    tn.apps
+                        .iter()
+                        .map(|a| (a.client_id, &a.federated_credentials))
+                        .chain(
+                            tn.managed_identities
+                                .iter()
+                                .map(|m| (m.client_id, &m.federated_credentials)),
+                        )
+                        .any(|(id, fics)| {
+                            id.to_string() == client && fics.iter().any(|f| f.issuer == issuer)
+                        })
+                })
+            };
             if let Some(client) = &t.client_id
                 && !r.own_client_ids.contains(client)
-                && a.iss.as_deref() == Some(cluster.issuer.as_str())
-                && a.sub.as_deref().is_some_and(|s| {
-                    s.starts_with(&format!("system:serviceaccount:{}:", r.request.project))
-                })
+                && !federated_on(client, &cluster.issuer)
+                && let Some(other) = e
+                    .scenario
+                    .world
+                    .clusters
+                    .iter()
+                    .find(|c| c.name != r.shard && federated_on(client, &c.issuer))
             {
-                let other = e.scenario.world.clusters.iter().find(|c| {
-                    c.name != r.shard
-                        && e.scenario.world.tenants.iter().any(|tn| {
-                            tn.managed_identities.iter().any(|m| {
-                                m.client_id.to_string() == *client
-                                    && m.federated_credentials.iter().any(|f| f.issuer == c.issuer)
-                            })
-                        })
-                });
-                if let Some(other) = other {
-                    result.fail(
-                        format!(
-                            "{}'s implementation used the client ID mapped for {}",
-                            r.shard, other.name
-                        ),
-                        format!(
-                            "{}: client {client} is federated on {}, not {}",
-                            at(r),
-                            other.name,
-                            r.shard
-                        ),
-                    );
-                }
+                result.fail_at(
+                    r,
+                    format!(
+                        "{}'s implementation used the client ID mapped for {}",
+                        r.shard, other.name
+                    ),
+                    format!(
+                        "{}: client {client} is federated on {}, not {}",
+                        at(r),
+                        other.name,
+                        r.shard
+                    ),
+                );
             }
         }
     }
