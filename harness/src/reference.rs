@@ -378,26 +378,19 @@ impl Reference {
         } else {
             format!("repository:{repository}:pull")
         };
-        let resp = self
-            .http
-            .post(format!("https://{registry}/oauth2/token"))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("service", registry),
-                ("scope", scope.as_str()),
-                ("refresh_token", credential.password.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| {
-                refuse(
-                    RefusalKind::Unavailable,
-                    format!("{registry} unreachable: {e}"),
-                )
-            })?;
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if status == 429 || status >= 500 {
+        let (status, body) = self
+            .post_form(
+                &format!("https://{registry}/oauth2/token"),
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("service", registry),
+                    ("scope", scope.as_str()),
+                    ("refresh_token", credential.password.as_str()),
+                ],
+                registry,
+            )
+            .await?;
+        if failure_kind(status) == RefusalKind::Unavailable {
             return Err(refuse(
                 RefusalKind::Unavailable,
                 format!("{registry} answered {status}"),
@@ -474,30 +467,24 @@ impl Reference {
             "{}/{segment}/oauth2/v2.0/token",
             authority.trim_end_matches('/')
         );
-        let resp = self
-            .http
-            .post(&url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion),
-                ("scope", "https://containerregistry.azure.net/.default"),
-            ])
-            .send()
-            .await
-            .map_err(|e| refuse(RefusalKind::Unavailable, format!("Entra unreachable: {e}")))?;
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let (status, body) = self
+            .post_form(
+                &url,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion),
+                    ("scope", "https://containerregistry.azure.net/.default"),
+                ],
+                "Entra",
+            )
+            .await?;
         if status != 200 {
-            let kind = if status == 429 || status >= 500 {
-                RefusalKind::Unavailable
-            } else {
-                RefusalKind::Denied
-            };
+            let kind = failure_kind(status);
             let desc = body["error_description"]
                 .as_str()
                 .unwrap_or("no description");
@@ -521,31 +508,20 @@ impl Reference {
             .ok()
             .and_then(|d| d.claim_str("tid").map(str::to_owned))
             .unwrap_or_else(|| tenant.to_owned());
-        let resp = self
-            .http
-            .post(format!("https://{registry}/oauth2/exchange"))
-            .form(&[
-                ("grant_type", "access_token"),
-                ("service", registry),
-                ("tenant", tid.as_str()),
-                ("access_token", access_token),
-            ])
-            .send()
-            .await
-            .map_err(|e| {
-                refuse(
-                    RefusalKind::Unavailable,
-                    format!("{registry} unreachable: {e}"),
-                )
-            })?;
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let (status, body) = self
+            .post_form(
+                &format!("https://{registry}/oauth2/exchange"),
+                &[
+                    ("grant_type", "access_token"),
+                    ("service", registry),
+                    ("tenant", tid.as_str()),
+                    ("access_token", access_token),
+                ],
+                registry,
+            )
+            .await?;
         if status != 200 {
-            let kind = if status == 429 || status >= 500 {
-                RefusalKind::Unavailable
-            } else {
-                RefusalKind::Denied
-            };
+            let kind = failure_kind(status);
             return Err(refuse(
                 kind,
                 format!("{registry} refused the exchange ({status})"),
@@ -566,6 +542,37 @@ impl Reference {
             password: refresh.into(),
             expires_at,
         })
+    }
+}
+
+impl Reference {
+    /// POSTs a form to `url` (on `who`'s service): the status and the JSON body (`null` when the
+    /// body is not JSON); an unreachable service is `unavailable`.
+    async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        who: &str,
+    ) -> Result<(u16, Value), Refusal> {
+        let resp = self
+            .http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| refuse(RefusalKind::Unavailable, format!("{who} unreachable: {e}")))?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or(Value::Null)))
+    }
+}
+
+/// How a failed answer is classified: throttling and server errors are `unavailable`, anything
+/// else a refusal is `denied`.
+fn failure_kind(status: u16) -> RefusalKind {
+    if status == 429 || status >= 500 {
+        RefusalKind::Unavailable
+    } else {
+        RefusalKind::Denied
     }
 }
 
