@@ -11,11 +11,15 @@ use std::collections::BTreeMap;
 use mock_acr::{AcrOptions, MockAcr, RegistrySpec};
 use mock_entra::{EntraOptions, IdentityKind, MockEntra, Network, Tenant};
 use mock_imds::{MockImds, Node};
-use mock_k8s::{ClusterSpec, MockK8s};
+use mock_k8s::{AuditEvent, ClusterSpec, MockK8s};
 use mock_kit::front_door::FrontDoorError;
 use mock_kit::issuer::IssuerError;
-use mock_kit::{CertificateAuthority, Clock, FrontDoor, OidcIssuer, SecretRegistry};
+use mock_kit::{
+    CertificateAuthority, Clock, FrontDoor, Journal, OidcIssuer, Secret, SecretRegistry,
+};
 use serde_json::{Value, json};
+
+use crate::external::ExternalCluster;
 
 /// The `world.json` format version this module writes.
 ///
@@ -75,7 +79,10 @@ pub struct Cloud {
     pub imds: Option<MockImds>,
     /// `None` when the world has no registries.
     pub acr: Option<MockAcr>,
+    /// The embedded clusters.
     pub clusters: Vec<MockK8s>,
+    /// The kind and kubeconfig clusters (the world builder adds them after [`Cloud::start`]).
+    pub external: Vec<ExternalCluster>,
     pub issuers: Vec<(String, OidcIssuer)>,
     pub node_clusters: BTreeMap<String, String>,
     pub clock: Clock,
@@ -165,6 +172,7 @@ impl Cloud {
             imds,
             acr,
             clusters,
+            external: Vec::new(),
             issuers,
             node_clusters: spec.node_clusters,
             clock,
@@ -263,9 +271,9 @@ impl Cloud {
             "proxy": self.door.proxy_url(),
             "tenants": tenants,
             "registries": self.registries_json(),
-            "clusters": self.clusters.iter().map(|c| json!({
+            "clusters": self.all_clusters().iter().map(|c| json!({
                 "name": c.name(),
-                "issuer": c.issuer().url(),
+                "issuer": c.issuer_url(),
                 "apiServer": self.api_server_url(c.name()),
                 "kubeconfig": format!("kubeconfig/{}.yaml", c.name()),
             })).collect::<Vec<_>>(),
@@ -303,8 +311,12 @@ impl Cloud {
             .map(|e| e.direct_url)
     }
 
-    /// An admin kubeconfig for a cluster.
+    /// An admin kubeconfig for a cluster (for an external cluster, the one credsim connected
+    /// with, which reaches its API server directly).
     pub fn admin_kubeconfig(&self, cluster: &str) -> Option<String> {
+        if let Some(e) = self.external.iter().find(|c| c.name() == cluster) {
+            return Some(e.admin_kubeconfig().to_owned());
+        }
         let k = self.clusters.iter().find(|c| c.name() == cluster)?;
         Some(mock_k8s::kubeconfig::render(
             cluster,
@@ -323,9 +335,148 @@ impl Cloud {
             .map(|e| e.direct_url)
     }
 
-    /// Stops every listener; when it returns nothing listens.
+    /// A cluster of the world by name, whichever backend runs it.
+    pub fn cluster(&self, name: &str) -> Option<WorldCluster> {
+        self.all_clusters().into_iter().find(|c| c.name() == name)
+    }
+
+    /// Every cluster of the world: the embedded ones, then the external ones.
+    pub fn all_clusters(&self) -> Vec<WorldCluster> {
+        self.clusters
+            .iter()
+            .cloned()
+            .map(WorldCluster::Embedded)
+            .chain(self.external.iter().cloned().map(WorldCluster::External))
+            .collect()
+    }
+
+    /// Deletes what the world created in external clusters (and kind clusters it created), then
+    /// stops every listener; when it returns nothing listens. A failed deletion is logged: the
+    /// scenario's verdicts stand, and the next world names the leftover in its own error.
     pub async fn shutdown(&self) {
+        for e in &self.external {
+            if let Err(err) = e.teardown().await {
+                tracing::warn!(
+                    "tearing down cluster {}: {}",
+                    e.name(),
+                    crate::run::error_chain(&err)
+                );
+            }
+        }
         self.door.shutdown().await;
+    }
+}
+
+/// A cluster of a world, embedded or external, with the operations the runner and the
+/// properties need (cheap to clone).
+#[derive(Clone, Debug)]
+pub enum WorldCluster {
+    Embedded(MockK8s),
+    External(ExternalCluster),
+}
+
+impl WorldCluster {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Embedded(k) => k.name(),
+            Self::External(e) => e.name(),
+        }
+    }
+
+    /// The API server's host name through the front door.
+    pub fn api_host(&self) -> String {
+        match self {
+            Self::Embedded(k) => k.api_host(),
+            Self::External(e) => e.api_host(),
+        }
+    }
+
+    pub fn issuer_url(&self) -> String {
+        match self {
+            Self::Embedded(k) => k.issuer().url().to_owned(),
+            Self::External(e) => e.issuer_url().to_owned(),
+        }
+    }
+
+    /// The audit journal (for an external cluster, what passed through its site).
+    pub fn audit(&self) -> &Journal<AuditEvent> {
+        match self {
+            Self::Embedded(k) => k.audit(),
+            Self::External(e) => e.audit(),
+        }
+    }
+
+    /// A ServiceAccount token minted as the kubelet would; an empty `audiences` is the API
+    /// server's own audience.
+    pub async fn service_account_token(
+        &self,
+        namespace: &str,
+        service_account: &str,
+        audiences: &[&str],
+        lifetime: std::time::Duration,
+    ) -> Result<Secret<String>, String> {
+        match self {
+            Self::Embedded(k) => {
+                let api = [k.issuer().url()];
+                let audiences = if audiences.is_empty() {
+                    &api[..]
+                } else {
+                    audiences
+                };
+                k.service_account_token(namespace, service_account, audiences, lifetime)
+                    .map_err(|e| e.to_string())
+            }
+            Self::External(e) => e
+                .service_account_token(namespace, service_account, audiences, lifetime)
+                .await
+                .map_err(|e| crate::run::error_chain(&e)),
+        }
+    }
+
+    /// A ServiceAccount's annotations, or why it cannot be read.
+    pub async fn service_account_annotations(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<BTreeMap<String, String>, String> {
+        match self {
+            Self::Embedded(k) => {
+                let obj = k
+                    .get("ServiceAccount", namespace, name)
+                    .ok_or_else(|| format!("no ServiceAccount {namespace}/{name}"))?;
+                Ok(obj["metadata"]["annotations"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            }
+            Self::External(e) => e
+                .service_account_annotations(namespace, name)
+                .await
+                .map_err(|e| crate::run::error_chain(&e)),
+        }
+    }
+
+    /// Merge-patches a ServiceAccount.
+    pub async fn patch_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<(), String> {
+        match self {
+            Self::Embedded(k) => k
+                .merge_patch("ServiceAccount", namespace, name, patch)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Self::External(e) => e
+                .merge_patch_service_account(namespace, name, patch)
+                .await
+                .map_err(|e| crate::run::error_chain(&e)),
+        }
     }
 }
 

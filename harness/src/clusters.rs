@@ -58,6 +58,12 @@ pub struct ClusterHandle {
     pub backend: Backend,
     pub issuer: String,
     pub kubeconfig: String,
+    /// The API server's URL, as the kubeconfig names it.
+    pub server: String,
+    /// The certificates the kubeconfig trusts for the API server (DER), if it names any.
+    pub root_certs: Vec<Vec<u8>>,
+    /// `insecure-skip-tls-verify` in the kubeconfig.
+    pub accept_invalid_certs: bool,
     client: kube::Client,
 }
 
@@ -94,6 +100,9 @@ impl ClusterHandle {
         let config = kube::Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default())
             .await
             .map_err(kc_err)?;
+        let server = config.cluster_url.to_string();
+        let root_certs = config.root_cert.clone().unwrap_or_default();
+        let accept_invalid_certs = config.accept_invalid_certs;
         let client = kube::Client::try_from(config).map_err(|source| ClusterError::Api {
             cluster: name.to_owned(),
             what: "building the client".into(),
@@ -104,6 +113,9 @@ impl ClusterHandle {
             backend,
             issuer: issuer.to_owned(),
             kubeconfig: kubeconfig.to_owned(),
+            server,
+            root_certs,
+            accept_invalid_certs,
             client,
         })
     }
@@ -119,6 +131,11 @@ impl ClusterHandle {
             what: format!("reading {} failed: {e}", path.display()),
         })?;
         Self::connect(name, Backend::Kubeconfig, issuer, &text).await
+    }
+
+    /// The client, with the kubeconfig's (administrator's) credentials.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
     }
 
     fn api_err(&self, what: &str) -> impl FnOnce(kube::Error) -> ClusterError + '_ {

@@ -116,6 +116,15 @@ pub struct ShardContext {
     pub pod_tokens: Option<PodTokens>,
 }
 
+/// A pod ServiceAccount token and the ServiceAccount's annotations, being minted.
+pub type MintFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<(String, std::collections::BTreeMap<String, String>), String>,
+            > + Send,
+    >,
+>;
+
 /// A project's pod ServiceAccount token and annotations, minted on demand.
 #[derive(Clone)]
 pub struct PodTokens {
@@ -124,12 +133,7 @@ pub struct PodTokens {
     pub required_annotation_keys: Vec<String>,
     pub optional_annotation_keys: Vec<String>,
     /// project → (token, the ServiceAccount's annotations), or why there is none.
-    #[allow(clippy::type_complexity)]
-    pub mint: std::sync::Arc<
-        dyn Fn(&str) -> Result<(String, std::collections::BTreeMap<String, String>), String>
-            + Send
-            + Sync,
-    >,
+    pub mint: std::sync::Arc<dyn Fn(&str) -> MintFuture + Send + Sync>,
 }
 
 impl std::fmt::Debug for PodTokens {

@@ -121,7 +121,7 @@ impl Provider {
         let mut request =
             json!({"apiVersion": API_VERSION, "kind": "CredentialProviderRequest", "image": image});
         if let Some(pt) = &self.shard.pod_tokens {
-            let (token, annotations) = match (pt.mint)(&req.project) {
+            let (token, annotations) = match (pt.mint)(&req.project).await {
                 Ok(x) => x,
                 Err(why) => {
                     return Ok(Answer::Refused {

@@ -7,6 +7,8 @@
 //!   `world.json` description scripts read.
 //! - [`clusters`]: one kube-client code path for every cluster backend (embedded, kind, any
 //!   kubeconfig): TokenRequest, issuer documents, publishing a cluster's issuer at its URL.
+//! - [`external`]: kind and kubeconfig clusters in a world: provisioned through the Kubernetes
+//!   API, their issuer published, their API server behind the front door with an audit journal.
 //! - [`implementation`]: the implementation under test as the runner sees it (a trait per
 //!   shard, and a launcher), so exec programs and in-process Rust code are driven alike.
 //! - [`exec`]: the exec protocol (JSON-RPC over stdio, version negotiation, timeouts, protocol
@@ -42,6 +44,7 @@ pub mod demo;
 pub mod docker_helper;
 pub mod exec;
 pub mod expectations;
+pub mod external;
 pub mod implementation;
 pub mod kubelet_provider;
 pub mod probe;

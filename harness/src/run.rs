@@ -373,7 +373,7 @@ async fn replay(
                 if let Action::Advance(_) = action {
                     let now = world.cloud.clock.now();
                     for sh in &mut shards {
-                        refresh_token_file(world, sh, false)?;
+                        refresh_token_file(world, sh, false).await?;
                         if let Some(imp) = sh.imp.as_mut() {
                             let ok = imp
                                 .set_clock(now)
@@ -437,6 +437,7 @@ async fn start_shard(
     let kubeconfig = private.join("kubeconfig");
     let kc = world
         .controller_kubeconfig(s, &cluster.name)
+        .await
         .map_err(|e| error_chain(&e))?;
     std::fs::write(&kubeconfig, kc).map_err(|e| e.to_string())?;
     let mut env = world
@@ -481,14 +482,9 @@ async fn start_shard(
         token_file,
         max_token_expiration: cluster.max_token_expiration,
     };
-    refresh_token_file(world, &mut shard, true)?;
+    refresh_token_file(world, &mut shard, true).await?;
     let pod_tokens = ctl.token_attributes.as_ref().and_then(|ta| {
-        let k8s = world
-            .cloud
-            .clusters
-            .iter()
-            .find(|c| c.name() == cluster.name)?
-            .clone();
+        let k8s = world.cloud.cluster(&cluster.name)?;
         let projects: Vec<(String, String)> = cluster
             .projects
             .iter()
@@ -501,25 +497,23 @@ async fn start_shard(
             required_annotation_keys: ta.required_annotation_keys.clone(),
             optional_annotation_keys: ta.optional_annotation_keys.clone(),
             mint: std::sync::Arc::new(move |project: &str| {
-                let (_, sa) = projects
-                    .iter()
-                    .find(|(p, _)| p == project)
-                    .ok_or_else(|| format!("no project {project}"))?;
-                let obj = k8s
-                    .get("ServiceAccount", project, sa)
-                    .ok_or_else(|| format!("no ServiceAccount {project}/{sa}"))?;
-                let annotations = obj["metadata"]["annotations"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let token = k8s
-                    .service_account_token(project, sa, &[aud.as_str()], Duration::from_secs(3600))
-                    .map_err(|e| e.to_string())?;
-                Ok((token.expose().clone(), annotations))
+                let k8s = k8s.clone();
+                let aud = aud.clone();
+                let found = projects.iter().find(|(p, _)| p == project).cloned();
+                let project = project.to_owned();
+                Box::pin(async move {
+                    let (_, sa) = found.ok_or_else(|| format!("no project {project}"))?;
+                    let annotations = k8s.service_account_annotations(&project, &sa).await?;
+                    let token = k8s
+                        .service_account_token(
+                            &project,
+                            &sa,
+                            &[aud.as_str()],
+                            Duration::from_secs(3600),
+                        )
+                        .await?;
+                    Ok((token.expose().clone(), annotations))
+                })
             }),
         })
     });
@@ -541,7 +535,7 @@ async fn start_shard(
 /// Writes the controller's projected ServiceAccount token (audience `api://AzureADTokenExchange`,
 /// the projected volume's expiration) as the kubelet would, and again after every clock advance
 /// unless the scenario stops the rotation.
-fn refresh_token_file(world: &World, shard: &mut Shard, first: bool) -> Result<(), String> {
+async fn refresh_token_file(world: &World, shard: &mut Shard, first: bool) -> Result<(), String> {
     let Some((file, sa, config)) = &shard.token_file else {
         return Ok(());
     };
@@ -550,9 +544,7 @@ fn refresh_token_file(world: &World, shard: &mut Shard, first: bool) -> Result<(
     }
     let k8s = world
         .cloud
-        .clusters
-        .iter()
-        .find(|c| c.name() == shard.name)
+        .cluster(&shard.name)
         .ok_or_else(|| format!("no cluster {}", shard.name))?;
     let token = k8s
         .service_account_token(
@@ -562,7 +554,7 @@ fn refresh_token_file(world: &World, shard: &mut Shard, first: bool) -> Result<(
             // The kubelet asks through TokenRequest, which the API server caps.
             config.expiration.min(shard.max_token_expiration),
         )
-        .map_err(|e| e.to_string())?;
+        .await?;
     std::fs::write(file, token.expose()).map_err(|e| format!("writing {}: {e}", file.display()))
 }
 
@@ -596,7 +588,7 @@ async fn request(
             cloud.entra.journal().len(),
             cloud.acr.as_ref().map_or(0, |a| a.journal().len()),
             cloud
-                .clusters
+                .all_clusters()
                 .iter()
                 .map(|c| (c.name().to_owned(), c.audit().len()))
                 .collect::<Vec<_>>(),
@@ -676,7 +668,7 @@ fn flow(world: &World, rec: &RequestRecord) -> Vec<FlowEvent> {
         ok: true,
     }];
     for (cluster, from, to) in &rec.audit_seq {
-        let Some(k8s) = world.cloud.clusters.iter().find(|c| c.name() == cluster) else {
+        let Some(k8s) = world.cloud.cluster(cluster) else {
             continue;
         };
         for a in k8s.audit().since(*from).into_iter().take(to - from) {

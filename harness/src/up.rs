@@ -110,7 +110,7 @@ pub async fn up(
     let kube_dir = state.join("kubeconfig");
     std::fs::create_dir_all(&kube_dir).map_err(io_err(&kube_dir))?;
     let mut first_kubeconfig = None;
-    for c in &cloud.clusters {
+    for c in &cloud.all_clusters() {
         let path = kube_dir.join(format!("{}.yaml", c.name()));
         let yaml = cloud.admin_kubeconfig(c.name()).unwrap_or_default();
         write(&path, &yaml)?;

@@ -3,7 +3,8 @@
 //! [`world_spec`] turns the resolved model into the fakes' builder inputs (tenants and identities
 //! with the scenario's GUIDs, registries, clusters with their projects, ServiceAccounts, the
 //! controller's namespace, ServiceAccount and RBAC, nodes, options and leniency). [`World`] starts
-//! them behind one front door with a fresh CA, keys and secrets, installs the faults, and applies
+//! them behind one front door with a fresh CA, keys and secrets (kind and kubeconfig clusters are
+//! joined through [`crate::external`]), installs the faults, and applies
 //! the steps that change the world (role assignments, federated credentials, annotations, key
 //! rotation, the clock, fault toggles). Dropping the world stops nothing by itself: call
 //! [`World::shutdown`].
@@ -25,7 +26,8 @@ use mock_kit::{Clock, Faults, KidStyle, RsaSigningKey};
 use scenarios::model::{self, Action, KeyOwner, Leniency, Scenario};
 use serde_json::{Value, json};
 
-use crate::cloud::{Cloud, CloudError, WorldSpec};
+use crate::cloud::{Cloud, CloudError, WorldCluster, WorldSpec};
+use crate::external::ExternalCluster;
 
 /// The clock skew Entra tolerates under `leniency: [tolerate-clock-skew]`.
 pub const LENIENT_CLOCK_SKEW: Duration = Duration::from_secs(3600);
@@ -47,21 +49,14 @@ pub enum WorldError {
     Change(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error(transparent)]
+    Cluster(#[from] crate::clusters::ClusterError),
 }
 
 /// The fakes' builder inputs for a scenario's world, on `clock`.
 pub fn world_spec(s: &Scenario, clock: Clock) -> Result<WorldSpec, WorldError> {
     let w = &s.world;
-    if let Some(c) = w
-        .clusters
-        .iter()
-        .find(|c| c.backend != model::Backend::Embedded)
-    {
-        return Err(WorldError::Unsupported(format!(
-            "cluster {} asks for the {:?} backend; the world builder runs embedded clusters only so far (kind and kubeconfig clusters are reached through `harness::clusters`, not yet from scenarios)",
-            c.name, c.backend
-        )));
-    }
+    check_external(s)?;
     let start = clock.now();
     let mut tenants = Vec::new();
     for t in &w.tenants {
@@ -112,7 +107,12 @@ pub fn world_spec(s: &Scenario, clock: Clock) -> Result<WorldSpec, WorldError> {
         tenants.push(tenant);
     }
     let registries = w.registries.iter().map(registry).collect();
-    let clusters = w.clusters.iter().map(cluster).collect();
+    let clusters = w
+        .clusters
+        .iter()
+        .filter(|c| c.backend == model::Backend::Embedded)
+        .map(cluster)
+        .collect();
     let nodes = w
         .nodes
         .iter()
@@ -162,6 +162,72 @@ pub fn world_spec(s: &Scenario, clock: Clock) -> Result<WorldSpec, WorldError> {
         acr_options,
         clock: Some(clock),
     })
+}
+
+/// Refuses what a kind or kubeconfig cluster cannot do, with the reason (see
+/// [`crate::external`]): its API server's clock is the wall clock, credsim does not hold its
+/// signing key, and its issuer documents come from its own API server.
+fn check_external(s: &Scenario) -> Result<(), WorldError> {
+    let w = &s.world;
+    let external: Vec<&model::Cluster> = w
+        .clusters
+        .iter()
+        .filter(|c| c.backend != model::Backend::Embedded)
+        .collect();
+    let Some(first) = external.first() else {
+        return Ok(());
+    };
+    let refuse = |what: String| {
+        Err(WorldError::Unsupported(format!(
+            "cluster {} runs on the {} backend, whose API server keeps the wall clock and its own keys: {what}",
+            first.name,
+            backend_name(first.backend)
+        )))
+    };
+    if w.options.start_time.is_some() {
+        return refuse("the world cannot start at a fixed `startTime`".into());
+    }
+    for step in &s.steps {
+        match &step.action {
+            Action::Advance(_) => {
+                return refuse(format!(
+                    "the `advance` step at line {} cannot move its clock",
+                    step.at.line
+                ));
+            }
+            Action::RotateKeys(KeyOwner::Cluster(c)) if external.iter().any(|e| &e.name == c) => {
+                return refuse(format!(
+                    "the `rotateKeys` step at line {} cannot rotate the keys of cluster {c}",
+                    step.at.line
+                ));
+            }
+            _ => {}
+        }
+    }
+    for e in &external {
+        if let Some(other) = w
+            .clusters
+            .iter()
+            .find(|c| c.name != e.name && c.issuer == e.issuer)
+        {
+            return Err(WorldError::Unsupported(format!(
+                "clusters {} and {} share the issuer {}; a {} cluster publishes its own issuer documents, so it cannot share them",
+                e.name,
+                other.name,
+                e.issuer,
+                backend_name(e.backend)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn backend_name(b: model::Backend) -> &'static str {
+    match b {
+        model::Backend::Embedded => "embedded",
+        model::Backend::Kind => "kind",
+        model::Backend::Kubeconfig => "kubeconfig",
+    }
 }
 
 fn add(t: Timestamp, d: Duration) -> Option<Timestamp> {
@@ -265,7 +331,10 @@ pub const TOKEN_REQUEST_ROLE: &str = "credsim-controller-token-request";
 /// The name of the ClusterRole that lets a controller read ServiceAccounts.
 pub const READ_SERVICE_ACCOUNTS_ROLE: &str = "credsim-controller-read-serviceaccounts";
 
-fn cluster(c: &model::Cluster) -> ClusterSpec {
+/// mock-k8s's builder input for a cluster: its namespaces, ServiceAccounts, the controller's
+/// ServiceAccount and RBAC, and raw objects (external clusters are provisioned with the same
+/// objects through the Kubernetes API).
+pub fn cluster(c: &model::Cluster) -> ClusterSpec {
     let mut spec = ClusterSpec::new(&c.name).issuer(&c.issuer);
     spec.max_token_expiration = Some(c.max_token_expiration);
     let mut namespaces: Vec<&str> = c.all_namespaces().map(|n| n.name.as_str()).collect();
@@ -374,8 +443,12 @@ impl World {
         listen: SocketAddr,
         clock: Clock,
     ) -> Result<Self, WorldError> {
-        let spec = world_spec(s, clock)?;
-        let cloud = Cloud::start(spec, listen).await?;
+        let spec = world_spec(s, clock.clone())?;
+        let mut cloud = Cloud::start(spec, listen).await?;
+        if let Err(e) = join_external(s, &mut cloud, clock).await {
+            cloud.shutdown().await;
+            return Err(e);
+        }
         let mut faults = BTreeMap::new();
         for f in &s.world.faults {
             let (set, rule) = fault_rule(&cloud, f)?;
@@ -483,21 +556,19 @@ impl World {
                 annotations,
             } => {
                 let k8s = cloud
-                    .clusters
-                    .iter()
-                    .find(|c| c.name() == cluster)
+                    .cluster(cluster)
                     .ok_or_else(|| WorldError::Missing(format!("cluster {cluster}")))?;
                 let patch: serde_json::Map<String, Value> = annotations
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::from)))
                     .collect();
-                k8s.merge_patch(
-                    "ServiceAccount",
+                k8s.patch_service_account(
                     &service_account.namespace,
                     &service_account.name,
                     &json!({"metadata": {"annotations": patch}}),
                 )
-                .map_err(|e| WorldError::Change(e.to_string()))?;
+                .await
+                .map_err(WorldError::Change)?;
                 format!("annotated {cluster}:{service_account}")
             }
             Action::RotateKeys(KeyOwner::Tenant(t)) => {
@@ -527,31 +598,48 @@ impl World {
     }
 
     /// A kubeconfig for a shard's controller ServiceAccount (the implementation's `KUBECONFIG`).
-    pub fn controller_kubeconfig(&self, s: &Scenario, shard: &str) -> Result<String, WorldError> {
+    pub async fn controller_kubeconfig(
+        &self,
+        s: &Scenario,
+        shard: &str,
+    ) -> Result<String, WorldError> {
         let (_, ctl) = s
             .shards()
             .find(|(c, _)| c.name == shard)
             .ok_or_else(|| WorldError::Missing(format!("shard {shard}")))?;
         let k8s = self
             .cloud
-            .clusters
-            .iter()
-            .find(|c| c.name() == shard)
+            .cluster(shard)
             .ok_or_else(|| WorldError::Missing(format!("cluster {shard}")))?;
         let server = self
             .cloud
             .api_server_url(shard)
             .ok_or_else(|| WorldError::Missing(format!("API server of {shard}")))?;
         // The kubelet would keep the controller's own token fresh; a year outlives any scenario's
-        // clock advances, so the controller never loses access to its own API server.
-        k8s.service_account_kubeconfig(
-            &ctl.namespace,
-            &ctl.service_account,
-            &server,
-            self.cloud.door.ca().cert_pem(),
-            Duration::from_secs(365 * 86_400),
-        )
-        .map_err(|e| WorldError::Change(e.to_string()))
+        // clock advances, so the controller never loses access to its own API server. (A real API
+        // server may cap it; kube-apiserver's default cap is none.)
+        let lifetime = Duration::from_secs(365 * 86_400);
+        let ca = self.cloud.door.ca().cert_pem();
+        match k8s {
+            WorldCluster::Embedded(k) => k
+                .service_account_kubeconfig(
+                    &ctl.namespace,
+                    &ctl.service_account,
+                    &server,
+                    ca,
+                    lifetime,
+                )
+                .map_err(|e| WorldError::Change(e.to_string())),
+            WorldCluster::External(e) => Ok(e
+                .service_account_kubeconfig(
+                    &ctl.namespace,
+                    &ctl.service_account,
+                    &server,
+                    ca,
+                    lifetime,
+                )
+                .await?),
+        }
     }
 
     /// The running fakes, without the handles to switch faults (`credsim up` keeps them as the
@@ -564,6 +652,43 @@ impl World {
     pub async fn shutdown(&self) {
         self.cloud.shutdown().await;
     }
+}
+
+/// Connects the world's kind and kubeconfig clusters, publishes their issuers, puts their API
+/// servers behind the front door and provisions their objects (see [`crate::external`]).
+async fn join_external(s: &Scenario, cloud: &mut Cloud, clock: Clock) -> Result<(), WorldError> {
+    for c in &s.world.clusters {
+        let ext = match c.backend {
+            model::Backend::Embedded => continue,
+            model::Backend::Kubeconfig => {
+                let file = c.kubeconfig.as_deref().ok_or_else(|| {
+                    WorldError::Missing(format!("the kubeconfig of cluster {}", c.name))
+                })?;
+                ExternalCluster::from_kubeconfig(
+                    &c.name,
+                    &c.issuer,
+                    &ExternalCluster::kubeconfig_path(&s.file, file),
+                    cloud.secrets.clone(),
+                    clock.clone(),
+                )
+                .await?
+            }
+            model::Backend::Kind => {
+                ExternalCluster::create_kind(
+                    &c.name,
+                    &c.issuer,
+                    cloud.secrets.clone(),
+                    clock.clone(),
+                )
+                .await?
+            }
+        };
+        // Pushed first, so a failure below still tears down what was provisioned.
+        cloud.external.push(ext.clone());
+        ext.join(&cloud.door).await?;
+        ext.provision(&cluster(c).objects).await?;
+    }
+    Ok(())
 }
 
 fn set_fault(

@@ -27,7 +27,7 @@ fn allowed(e: &Evidence<'_>, kind: &str, label: &str, host: &str) -> bool {
     let api_servers: Vec<String> = e
         .world
         .cloud
-        .clusters
+        .all_clusters()
         .iter()
         .map(|c| c.api_host().to_ascii_lowercase())
         .collect();

@@ -212,13 +212,7 @@ fn controller_token_requests(e: &Evidence<'_>) -> Vec<(String, mock_k8s::AuditEv
             "system:serviceaccount:{}:{}",
             ctl.namespace, ctl.service_account
         );
-        if let Some(k8s) = e
-            .world
-            .cloud
-            .clusters
-            .iter()
-            .find(|c| c.name() == cluster.name)
-        {
+        if let Some(k8s) = e.world.cloud.cluster(&cluster.name) {
             for ev in k8s
                 .audit()
                 .filter(|a| a.user == user && a.token_request.is_some())
