@@ -7,7 +7,8 @@ The same per-project design as credsim's reference: the project's dedicated Serv
 client requests a 10-minute token for the exchange audience; azure-identity's
 ClientAssertionCredential exchanges it at Entra; `requests` exchanges that at the registry and checks
 that the result may pull the repository. A cache keyed by project, registry, tenant and client ID
-follows the harness's clock. Falls back to the controller's own workload identity
+follows the harness's clock, hands an entry out for at most 10 minutes after its exchange (so a
+revoked federation stops working within that bound) and never past its expiry. Falls back to the controller's own workload identity
 (WorkloadIdentityCredential) only when install-time FALLBACK_TO_CONTROLLER_IDENTITY=on-denial says
 so, and only on a denial.
 """
@@ -22,6 +23,7 @@ EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 ACR_SCOPE = "https://containerregistry.azure.net/.default"
 NULL_GUID = "00000000-0000-0000-0000-000000000000"
 CACHE_MARGIN = 300
+CACHE_TTL = 600
 
 
 class Refusal(Exception):
@@ -88,8 +90,9 @@ class Implementation:
         if not client_id:
             raise Refusal("not-configured", f"no managed identity is mapped to {project} on {self.shard}")
         key = (project, host, tenant, client_id)
+        now = self.clock()
         cached = self.cache.get(key)
-        if cached and cached[1] - CACHE_MARGIN > self.clock():
+        if cached and cached[1] - CACHE_MARGIN > now and cached[2] + CACHE_TTL > now:
             return cached[0]
         body = self.k8s.AuthenticationV1TokenRequest(
             spec=self.k8s.V1TokenRequestSpec(audiences=[EXCHANGE_AUDIENCE], expiration_seconds=600)
@@ -107,7 +110,7 @@ class Implementation:
             authority=os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
         )
         try:
-            result, expires = self.exchange(credential, host, repository, tenant)
+            result, expires = exchange(credential, host, repository, tenant)
         except Refusal as r:
             if r.kind != "denied" or os.environ.get("FALLBACK_TO_CONTROLLER_IDENTITY") != "on-denial":
                 raise
@@ -116,34 +119,37 @@ class Implementation:
 
             # A new credential each time: it reads the (rotated) token file and keeps no cache of
             # its own that would outlive the harness's clock.
-            result, expires = self.exchange(WorkloadIdentityCredential(), host, repository, tenant)
-        self.cache[key] = (result, expires or 0)
+            result, expires = exchange(WorkloadIdentityCredential(), host, repository, tenant)
+        self.cache[key] = (result, expires or 0, now)
         return result
 
-    def exchange(self, credential, host, repository, tenant):
-        """Entra token (ACR audience) for `credential` → ACR refresh token that can pull."""
-        from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
-        import requests
 
-        try:
-            access_token = credential.get_token(ACR_SCOPE).token
-        except ClientAuthenticationError as e:
-            text = str(e.message or e).splitlines()[0] if str(e.message or e) else "refused"
-            status = getattr(getattr(e, "response", None), "status_code", 400) or 400
-            kind = "unavailable" if status == 429 or status >= 500 else "denied"
-            raise Refusal(kind, f"Entra refused the exchange: {text}")
-        except ServiceRequestError as e:
-            raise Refusal("unavailable", f"Entra is unreachable: {e}")
-        tid = claims_of(access_token).get("tid", tenant)
-        r = requests.post(
-            f"https://{host}/oauth2/exchange",
-            data={"grant_type": "access_token", "service": host, "tenant": tid, "access_token": access_token},
-            timeout=20,
-        )
-        if r.status_code != 200:
-            kind = "unavailable" if r.status_code == 429 or r.status_code >= 500 else "denied"
-            raise Refusal(kind, f"{host} refused the exchange ({r.status_code})")
-        refresh = r.json()["refresh_token"]
+def exchange(credential, host, repository, tenant):
+    """Entra token (ACR audience) for `credential` → ACR refresh token; when `repository` is
+    known, checked to pull it (a Docker credential helper is not told the repository)."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+    import requests
+
+    try:
+        access_token = credential.get_token(ACR_SCOPE).token
+    except ClientAuthenticationError as e:
+        text = str(e.message or e).splitlines()[0] if str(e.message or e) else "refused"
+        status = getattr(getattr(e, "response", None), "status_code", 400) or 400
+        kind = "unavailable" if status == 429 or status >= 500 else "denied"
+        raise Refusal(kind, f"Entra refused the exchange: {text}")
+    except ServiceRequestError as e:
+        raise Refusal("unavailable", f"Entra is unreachable: {e}")
+    tid = claims_of(access_token).get("tid", tenant)
+    r = requests.post(
+        f"https://{host}/oauth2/exchange",
+        data={"grant_type": "access_token", "service": host, "tenant": tid, "access_token": access_token},
+        timeout=20,
+    )
+    if r.status_code != 200:
+        kind = "unavailable" if r.status_code == 429 or r.status_code >= 500 else "denied"
+        raise Refusal(kind, f"{host} refused the exchange ({r.status_code})")
+    refresh = r.json()["refresh_token"]
+    if repository:
         check = requests.post(
             f"https://{host}/oauth2/token",
             data={
@@ -160,11 +166,11 @@ class Implementation:
         )
         if not pulls:
             raise Refusal("denied", f"{host} grants this identity no pull on {repository}")
-        expires = claims_of(refresh).get("exp")
-        result = {"username": NULL_GUID, "password": refresh}
-        if expires:
-            result["expiresAt"] = datetime.utcfromtimestamp(expires).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return result, expires
+    expires = claims_of(refresh).get("exp")
+    result = {"username": NULL_GUID, "password": refresh}
+    if expires:
+        result["expiresAt"] = datetime.utcfromtimestamp(expires).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return result, expires
 
 
 def answer(msg_id, result=None, error=None):

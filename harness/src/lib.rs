@@ -1,6 +1,8 @@
 //! credsim's harness: everything that turns a world into running fakes and talks to people.
 //!
 //! Module map:
+//! - [`catalogue`]: the deliberately broken implementations' verdict table (`flaws.yaml`) and
+//!   the mutation score (`credsim flaws`).
 //! - [`check`]: `credsim check`, scenario files validated without running them.
 //! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
 //! - [`cloud`]: a world running behind one front door (fakes, CA, clock, secrets), and the
@@ -37,6 +39,7 @@
 //! The `credsim` binary (`src/main.rs`) parses the command line (`../shared/contracts/cli.md`) and
 //! calls into these modules; only it prints.
 
+pub mod catalogue;
 pub mod check;
 pub mod cloud;
 pub mod clusters;

@@ -69,9 +69,8 @@ enum Command {
     },
     /// The reference implementation as an exec-protocol program (stdin/stdout).
     Reference {
-        /// Run with one deliberate flaw, to see the harness catch it (cache-by-registry,
-        /// fallback-on-any-error, log-token, host-contains-azurecr, any-annotated-service-account,
-        /// long-lived-token, broad-registry-scope, organizations-tenant, any-shard-mapping).
+        /// Run with one deliberate flaw, to see the harness catch it (`credsim flaws` lists them
+        /// with the property each trips).
         #[arg(long)]
         flaw: Option<harness::reference::Flaw>,
         /// Answer `clock/set` with "method not found", like an implementation that cannot follow
@@ -86,6 +85,16 @@ enum Command {
         kubelet_credential_provider: bool,
         /// The credential helper's action (`get`).
         action: Option<String>,
+    },
+    /// Run the catalogue of deliberately broken implementations over the built-in corpus: check
+    /// the verdict table (harness/flaws.yaml) and print the mutation score per property.
+    Flaws {
+        /// Scenarios in parallel (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print what was observed as a verdict table (YAML), to review and commit.
+        #[arg(long)]
+        print_table: bool,
     },
 }
 
@@ -109,6 +118,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Flaws { jobs, print_table } => runtime.block_on(flaws(jobs, print_table)),
         Command::Check { paths } => {
             let mut stdout = std::io::stdout();
             match harness::check::check(&paths, &mut stdout) {
@@ -373,5 +383,94 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = int.recv() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// `credsim flaws`: exit 0 when every flaw gets exactly its table row and the reference fails
+/// nothing, 1 otherwise, 2 when the run itself failed.
+async fn flaws(jobs: Option<usize>, print_table: bool) -> ExitCode {
+    use harness::catalogue::{self, Observed, Table};
+    let table = match Table::committed() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("credsim flaws: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (scenarios, errors) = harness::suite::load(&[]);
+    if !errors.is_empty() {
+        eprintln!(
+            "credsim flaws: the corpus does not load:\n{}",
+            errors.join("\n")
+        );
+        return ExitCode::from(2);
+    }
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let outcomes = match catalogue::run(&scenarios, jobs).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("credsim flaws: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if print_table {
+        let rows: Vec<_> = outcomes
+            .iter()
+            .filter_map(|o| {
+                let flaw = o.flaw?;
+                Some(o.observed.as_row(flaw, table.row(flaw)))
+            })
+            .collect();
+        match serde_saphyr::to_string(&Table { flaws: rows }) {
+            Ok(y) => print!("{y}"),
+            Err(e) => {
+                eprintln!("credsim flaws: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut differences = 0;
+    for o in &outcomes {
+        let name = o.flaw.map_or("the reference", |f| f.as_str());
+        let row = o.flaw.and_then(|f| table.row(f));
+        let diff: Vec<String> = if o.flaw.is_some() && row.is_none() {
+            vec!["is not in harness/flaws.yaml".into()]
+        } else {
+            Observed::diff(&o.observed, row)
+        };
+        if diff.is_empty() {
+            let fails: Vec<String> = o
+                .observed
+                .fails
+                .iter()
+                .map(|(p, s)| format!("{p} in {}", s.len()))
+                .collect();
+            println!(
+                "ok    {name:<30} {}",
+                if fails.is_empty() {
+                    "fails nothing".into()
+                } else {
+                    format!("fails {}", fails.join(", "))
+                }
+            );
+        } else {
+            differences += diff.len();
+            println!("DIFF  {name}");
+            for d in diff {
+                println!("        {d}");
+            }
+        }
+    }
+    println!();
+    print!(
+        "{}",
+        catalogue::render_score(&catalogue::score(&table, &outcomes))
+    );
+    if differences == 0 {
+        ExitCode::SUCCESS
+    } else {
+        println!("{differences} difference(s) from harness/flaws.yaml");
+        ExitCode::from(1)
     }
 }

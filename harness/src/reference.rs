@@ -15,7 +15,9 @@
 //!    token, handed out with username `00000000-0000-0000-0000-000000000000` and the token's
 //!    expiry;
 //! 5. a cache keyed by everything that changes the credential (project, registry, tenant, client
-//!    ID), on the virtual clock when the harness sets it, and never past the credential's expiry;
+//!    ID), on the virtual clock when the harness sets it, each entry handed out for at most 10
+//!    minutes after its exchange (so a revoked federation stops working within that bound) and
+//!    never past the credential's expiry;
 //! 6. no fallback to the controller's own identity unless install-time
 //!    `FALLBACK_TO_CONTROLLER_IDENTITY=on-denial` says so, and then only when the cloud
 //!    explicitly denied the project's own identity.
@@ -41,6 +43,10 @@ pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
 pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// How long before its expiry a cached credential is replaced.
 const CACHE_MARGIN: Duration = Duration::from_secs(300);
+/// How long a cached credential is handed out at most. ACR re-checks role assignments whenever a
+/// refresh token is used, but a deleted federated credential or a removed mapping is only noticed
+/// by exchanging again: this bounds how long a revoked grant keeps working.
+const CACHE_TTL: Duration = Duration::from_secs(600);
 
 /// One deliberate flaw: the reference with exactly one thing wrong, to show that the harness
 /// catches it (`credsim reference --flaw <name>`).
@@ -66,10 +72,22 @@ pub enum Flaw {
     OrganizationsTenant,
     /// The first `*.client-id` annotation is used, whatever its shard: `shard-isolation`.
     AnyShardMapping,
+    /// A cached credential is handed out until it expires (hours), however long ago it was
+    /// exchanged, so a revoked federation keeps working: `revocation`.
+    StaleCache,
+    /// When the controller is installed with a service principal's secret, that secret is the
+    /// registry credential (ACR accepts it as a password): `short-lived`.
+    ClientSecretAsPassword,
+    /// The project → ServiceAccount → client ID lookup is cached by registry, so every later
+    /// project acts as the first one that asked (its token, its identity): `project-isolation`.
+    MappingCachedByRegistry,
+    /// ServiceAccount tokens are requested for the API server's own audience, not the exchange
+    /// audience: `audience-bound`.
+    ApiServerAudience,
 }
 
 impl Flaw {
-    pub const ALL: [Flaw; 9] = [
+    pub const ALL: [Flaw; 13] = [
         Flaw::CacheByRegistry,
         Flaw::FallbackOnAnyError,
         Flaw::LogToken,
@@ -79,6 +97,10 @@ impl Flaw {
         Flaw::BroadRegistryScope,
         Flaw::OrganizationsTenant,
         Flaw::AnyShardMapping,
+        Flaw::StaleCache,
+        Flaw::ClientSecretAsPassword,
+        Flaw::MappingCachedByRegistry,
+        Flaw::ApiServerAudience,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +114,10 @@ impl Flaw {
             Flaw::BroadRegistryScope => "broad-registry-scope",
             Flaw::OrganizationsTenant => "organizations-tenant",
             Flaw::AnyShardMapping => "any-shard-mapping",
+            Flaw::StaleCache => "stale-cache",
+            Flaw::ClientSecretAsPassword => "client-secret-as-password",
+            Flaw::MappingCachedByRegistry => "mapping-cached-by-registry",
+            Flaw::ApiServerAudience => "api-server-audience",
         }
     }
 }
@@ -117,7 +143,10 @@ pub struct Reference {
     shard: String,
     env: HashMap<String, String>,
     http: reqwest::Client,
-    cache: HashMap<CacheKey, Credential>,
+    /// Credentials and when they were exchanged.
+    cache: HashMap<CacheKey, (Credential, Timestamp)>,
+    /// Only with [`Flaw::MappingCachedByRegistry`]: registry → (namespace, ServiceAccount, client ID).
+    mappings: HashMap<String, (String, String, String)>,
     now: Option<Timestamp>,
     log: Vec<String>,
 }
@@ -165,6 +194,7 @@ impl Reference {
             http: builder.build().map_err(|e| e.to_string())?,
             env,
             cache: HashMap::new(),
+            mappings: HashMap::new(),
             now: None,
             log: Vec::new(),
         })
@@ -207,6 +237,18 @@ impl Reference {
 
     async fn credential(&mut self, req: &CredentialRequest) -> Result<Credential, Refusal> {
         let registry = req.registry.to_ascii_lowercase();
+        if self.flaw == Some(Flaw::ClientSecretAsPassword)
+            && let (Some(id), Some(secret)) = (
+                self.env.get("AZURE_CLIENT_ID"),
+                self.env.get("AZURE_CLIENT_SECRET"),
+            )
+        {
+            return Ok(Credential {
+                username: id.clone(),
+                password: secret.clone(),
+                expires_at: None,
+            });
+        }
         let is_acr = if self.flaw == Some(Flaw::HostContainsAzurecr) {
             registry.contains("azurecr.io")
         } else {
@@ -304,6 +346,17 @@ impl Reference {
                 ),
             )
         })?;
+        // The flaw remembers the first project's mapping per registry and acts as that project.
+        let mut namespace = req.project.clone();
+        let (mut sa_name, mut client_id) = (sa_name, client_id);
+        if self.flaw == Some(Flaw::MappingCachedByRegistry) {
+            let (ns, sa, id) = self
+                .mappings
+                .entry(registry.clone())
+                .or_insert_with(|| (namespace.clone(), sa_name.clone(), client_id.clone()))
+                .clone();
+            (namespace, sa_name, client_id) = (ns, sa, id);
+        }
         let key = if self.flaw == Some(Flaw::CacheByRegistry) {
             CacheKey {
                 project: String::new(),
@@ -320,15 +373,20 @@ impl Reference {
             }
         };
         let now = self.now();
-        if let Some(c) = self.cache.get(&key) {
-            let fresh = c
+        if let Some((c, exchanged)) = self.cache.get(&key) {
+            let before_expiry = c
                 .expires_at
                 .and_then(|e| {
                     e.checked_sub(jiff::SignedDuration::try_from(CACHE_MARGIN).ok()?)
                         .ok()
                 })
                 .is_some_and(|e| now < e);
-            if fresh {
+            let recent = self.flaw == Some(Flaw::StaleCache)
+                || jiff::SignedDuration::try_from(CACHE_TTL)
+                    .ok()
+                    .and_then(|ttl| exchanged.checked_add(ttl).ok())
+                    .is_some_and(|until| now < until);
+            if before_expiry && recent {
                 return Ok(c.clone());
             }
         }
@@ -337,8 +395,14 @@ impl Reference {
         } else {
             600
         };
+        // No audiences: the API server's own, so the token would also open the API server.
+        let audiences: &[&str] = if self.flaw == Some(Flaw::ApiServerAudience) {
+            &[]
+        } else {
+            &[EXCHANGE_AUDIENCE]
+        };
         let assertion = kube
-            .token_request(&self.http, &req.project, &sa_name, seconds)
+            .token_request(&self.http, &namespace, &sa_name, audiences, seconds)
             .await?;
         let own = self
             .exchange(&tenant, &client_id, &assertion, &registry)
@@ -359,7 +423,7 @@ impl Reference {
             self.verify_pull(&registry, &req.repository, &credential)
                 .await?;
         }
-        self.cache.insert(key, credential.clone());
+        self.cache.insert(key, (credential.clone(), now));
         Ok(credential)
     }
 
@@ -626,6 +690,7 @@ impl Kube {
         http: &reqwest::Client,
         namespace: &str,
         service_account: &str,
+        audiences: &[&str],
         seconds: u32,
     ) -> Result<String, Refusal> {
         let path =
@@ -635,7 +700,7 @@ impl Kube {
             .bearer_auth(&self.token)
             .json(
                 &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "spec": {"audiences": [EXCHANGE_AUDIENCE], "expirationSeconds": seconds}}),
+                "spec": {"audiences": audiences, "expirationSeconds": seconds}}),
             )
             .send()
             .await

@@ -206,6 +206,11 @@ pub struct RequestRecord {
     /// issuer) may pull at that moment, and what anyone may pull.
     pub own_access: BTreeSet<RepositoryRef>,
     pub anonymous_access: BTreeSet<RepositoryRef>,
+    /// What the project's own identities could pull at an earlier request of the same shard and
+    /// project but no longer may: grants the world revoked since. A credential unlocking these
+    /// is judged by `revocation` (stale), not by `project-isolation` or `fail-closed` (never
+    /// granted), so each flaw trips one property.
+    pub revoked_access: BTreeSet<RepositoryRef>,
     /// Client IDs of the project's own identities on this shard.
     pub own_client_ids: Vec<String>,
     /// Sequence numbers of the journals when the request started and ended.
@@ -350,8 +355,16 @@ async fn replay(
     for (i, step) in s.steps.iter().enumerate() {
         match &step.action {
             Action::Request(r) => {
-                let rec =
+                let mut rec =
                     request(s, world, &mut shards, &mirror, i, step.at.line, r, result).await?;
+                rec.revoked_access = requests
+                    .iter()
+                    .filter(|p: &&RequestRecord| {
+                        p.shard == rec.shard && p.request.project == rec.request.project
+                    })
+                    .flat_map(|p| p.own_access.iter().cloned())
+                    .filter(|u| !rec.own_access.contains(u))
+                    .collect();
                 check_expectation(world, &rec, &mut result.expectations);
                 requests.push(rec);
             }
@@ -465,6 +478,22 @@ async fn start_shard(
             "https://login.microsoftonline.com/".into(),
         ));
         token_file = Some((file, ctl.service_account_ref(), ctl.token_file.clone()));
+    }
+    if let Some(app) = &ctl.client_secret {
+        // Install-time configuration from a Kubernetes Secret, as EnvironmentCredential reads it.
+        let dir = world.cloud.entra.directory();
+        let tenant = dir
+            .tenant_named(&app.tenant)
+            .ok_or_else(|| format!("no tenant {}", app.tenant))?;
+        let secret = tenant
+            .identities
+            .iter()
+            .find(|i| i.name == app.name)
+            .and_then(|i| i.secrets.first())
+            .ok_or_else(|| format!("the app {}/{} has no secret", app.tenant, app.name))?;
+        env.push(("AZURE_CLIENT_ID".into(), app.client_id.to_string()));
+        env.push(("AZURE_TENANT_ID".into(), tenant.id.to_string()));
+        env.push(("AZURE_CLIENT_SECRET".into(), secret.value.expose().clone()));
     }
     if let Some(node) = &ctl.node
         && let Some(url) = world.cloud.node_imds_url(node)
@@ -637,6 +666,7 @@ async fn request(
         probes,
         own_access,
         anonymous_access,
+        revoked_access: BTreeSet::new(),
         own_client_ids,
         entra_seq: (before.0, after.0),
         acr_seq: (before.1, after.1),

@@ -60,8 +60,16 @@ async fn a_cache_keyed_by_registry_fails_cache_partitioning() {
     )
     .await;
     assert_fails(&r, "cache-partitioning", "for shard-a/project-b");
-    // Project B got project A's credential: it unlocks A's repository.
-    assert_fails(&r, "project-isolation", "unlocked contosoacr/project-a/app");
+    // Project B got project A's credential, which unlocks A's repository: the cache is the
+    // cause, so cache-partitioning judges it and project-isolation does not report it twice.
+    assert!(
+        r.expectations.iter().any(|x| x
+            .message
+            .contains("unlocks contosoacr/project-a/app, which it must not")),
+        "{:#?}",
+        r.expectations
+    );
+    assert_eq!(property(&r, "project-isolation").verdict, P::Pass);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +84,9 @@ async fn falling_back_on_any_error_fails_fail_closed() {
         "fail-closed",
         "own attempt: denied; fallback not allowed",
     );
-    assert_fails(&r, "project-isolation", "unlocked contosoacr/project-b/app");
+    // The fallback credential unlocks what project A was never granted: a failure of
+    // fail-closed, not reported again by project-isolation.
+    assert_eq!(property(&r, "project-isolation").verdict, P::Pass);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,56 +276,5 @@ async fn time_dependent_properties_are_not_applicable_when_the_clock_cannot_be_f
     assert_eq!(property(&r, "short-lived").verdict, P::Pass);
 }
 
-/// One flaw per property that has one so far: (flaw, corpus scenario, property, evidence).
-const TABLE: &[(Flaw, &str, &str, &str)] = &[
-    (
-        Flaw::AnyAnnotatedServiceAccount,
-        "kubernetes/dedicated-vs-user-facing.yaml",
-        "dedicated-service-account",
-        "create serviceaccounts/token project-a/kargo-admin → 201",
-    ),
-    (
-        Flaw::LongLivedToken,
-        "entra/happy-path.yaml",
-        "audience-bound",
-        "TokenRequest project-a/credentials expirationSeconds 86400",
-    ),
-    (
-        Flaw::BroadRegistryScope,
-        "entra/happy-path.yaml",
-        "least-privilege",
-        "token request for `registry:catalog:*`",
-    ),
-    (
-        Flaw::OrganizationsTenant,
-        "entra/happy-path.yaml",
-        "tenant-isolation",
-        "token request to /organizations",
-    ),
-    (
-        Flaw::AnyShardMapping,
-        "shards/per-shard-client-ids.yaml",
-        "shard-isolation",
-        "client 2b0b7e1e-0000-4000-8000-00000000000a is federated on shard-a, not shard-b",
-    ),
-];
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_flaw_fails_its_property_with_its_evidence() {
-    for (flaw, scenario, property, evidence) in TABLE {
-        let r = run(scenario, &FlawedLauncher(*flaw)).await;
-        assert_fails(&r, property, evidence);
-    }
-    // Together with the four above, nine properties have a flaw that trips them.
-    let mut covered: Vec<&str> = TABLE.iter().map(|t| t.2).collect();
-    covered.extend([
-        "cache-partitioning",
-        "fail-closed",
-        "no-secret-leak",
-        "credential-destination",
-    ]);
-    covered.sort_unstable();
-    covered.dedup();
-    assert_eq!(covered.len(), 9);
-    assert_eq!(Flaw::ALL.len(), 9);
-}
+// The catalogue's full verdict table, one row per flaw, is `harness/flaws.yaml`, checked by
+// `tests/catalogue.rs`.

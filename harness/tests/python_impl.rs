@@ -48,3 +48,89 @@ async fn the_python_sdk_implementation_passes_the_corpus() {
     }
     assert!(judged >= 100, "only {judged} property verdicts judged");
 }
+
+fn fixture(name: &str) -> scenarios::Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    scenarios::load_file(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario
+}
+
+fn verdicts(r: &harness::run::ScenarioResult) -> Vec<(String, &'static str)> {
+    r.properties
+        .iter()
+        .map(|p| (p.id.as_str().to_owned(), p.verdict.as_str()))
+        .collect()
+}
+
+/// A Docker credential helper from the Python SDKs, run through the helper protocol's adapter,
+/// gets the verdicts the reference helper gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_docker_credential_helper_passes_like_the_reference() {
+    mock_kit::install_crypto_provider();
+    let python = mock_kit::testing::python().expect("the pinned clients install");
+    let script =
+        mock_kit::testing::workspace_root().join("clients/python/docker_credential_credsim.py");
+    let s = fixture("docker-helper.yaml");
+    let py = harness::run::run_scenario(
+        &s,
+        &harness::docker_helper::DockerHelperLauncher::new(&format!(
+            "{} {}",
+            python.display(),
+            script.display()
+        )),
+    )
+    .await;
+    let reference = harness::run::run_scenario(
+        &s,
+        &harness::docker_helper::DockerHelperLauncher::new(&format!(
+            "{} reference --docker-credential-helper",
+            env!("CARGO_BIN_EXE_credsim")
+        )),
+    )
+    .await;
+    assert_eq!(py.verdict, Verdict::Pass, "{py:#?}");
+    assert_eq!(verdicts(&py), verdicts(&reference));
+    assert!(py.implementation.contains("docker credential helper"));
+}
+
+/// A kubelet credential provider from the Python SDKs, run through the provider protocol's
+/// adapter with the pod ServiceAccount's token, gets the verdicts the reference provider gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_kubelet_credential_provider_passes_like_the_reference() {
+    mock_kit::install_crypto_provider();
+    let python = mock_kit::testing::python().expect("the pinned clients install");
+    let script =
+        mock_kit::testing::workspace_root().join("clients/python/kubelet_credential_provider.py");
+    let s = fixture("kubelet-provider.yaml");
+    let py = harness::run::run_scenario(
+        &s,
+        &harness::kubelet_provider::KubeletProviderLauncher::new(&format!(
+            "{} {}",
+            python.display(),
+            script.display()
+        )),
+    )
+    .await;
+    let reference = harness::run::run_scenario(
+        &s,
+        &harness::kubelet_provider::KubeletProviderLauncher::new(&format!(
+            "{} reference --kubelet-credential-provider",
+            env!("CARGO_BIN_EXE_credsim")
+        )),
+    )
+    .await;
+    assert_eq!(py.verdict, Verdict::Pass, "{py:#?}");
+    assert_eq!(verdicts(&py), verdicts(&reference));
+    // azure-identity presented the pod token of project A's builder ServiceAccount to Entra.
+    assert!(
+        py.flow.iter().any(
+            |f| f.label.contains("system:serviceaccount:project-a:builder")
+                && f.label.ends_with("token issued")
+        ),
+        "{:#?}",
+        py.flow
+    );
+}

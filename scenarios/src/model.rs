@@ -274,6 +274,8 @@ pub struct Controller {
     pub service_account: String,
     pub rbac: ControllerRbac,
     pub workload_identity: Option<IdentityRef>,
+    /// An app whose client secret the controller is installed with.
+    pub client_secret: Option<IdentityRef>,
     pub node: Option<String>,
     pub env: BTreeMap<String, String>,
     pub token_attributes: Option<TokenAttributes>,

@@ -251,6 +251,7 @@ fn cluster(c: &model::Cluster) -> doc::Cluster {
                 read_service_accounts: grant(&ctl.rbac.read_service_accounts),
             },
             workload_identity: ctl.workload_identity.as_ref().map(identity),
+            client_secret: ctl.client_secret.as_ref().map(identity),
             node: ctl.node.as_deref().map(l),
             env: ctl.env.clone(),
             token_attributes: ctl.token_attributes.as_ref().map(|t| doc::TokenAttributes {

@@ -34,6 +34,7 @@ const RESERVED_ENV: &[&str] = &[
     "NODE_EXTRA_CA_CERTS",
     "KUBECONFIG",
     "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
     "AZURE_FEDERATED_TOKEN_FILE",
     "AZURE_AUTHORITY_HOST",
     "AZURE_POD_IDENTITY_AUTHORITY_HOST",
@@ -53,6 +54,8 @@ struct IdentityEntry {
     kind: IdentityKind,
     client_id: Uuid,
     multi_tenant: bool,
+    /// How many client secrets an app has.
+    secrets: usize,
 }
 
 struct ClusterEntry {
@@ -139,6 +142,7 @@ impl<'a> Cx<'a> {
                     kind: IdentityKind::App,
                     client_id,
                     multi_tenant: a.multi_tenant,
+                    secrets: a.secrets.len(),
                 });
             }
             for m in &t.managed_identities {
@@ -150,6 +154,7 @@ impl<'a> Cx<'a> {
                     kind: IdentityKind::ManagedIdentity,
                     client_id,
                     multi_tenant: false,
+                    secrets: 0,
                 });
             }
         }
@@ -1292,6 +1297,40 @@ impl<'a> Cx<'a> {
             .workload_identity
             .as_ref()
             .and_then(|w| self.identity_ref(w, &format!("{base}.workloadIdentity")));
+        let client_secret = ctl.client_secret.as_ref().and_then(|c| {
+            let path = format!("{base}.clientSecret");
+            let r = self.identity_ref(c, &path)?;
+            let secrets = self
+                .identities
+                .iter()
+                .find(|e| e.tenant == r.tenant && e.name == r.name)
+                .map_or(0, |e| e.secrets);
+            if r.kind != IdentityKind::App {
+                self.error(
+                    c.at,
+                    path,
+                    format!("`{}` is a managed identity, which has no client secret", c.value),
+                );
+                return None;
+            }
+            if secrets == 0 {
+                self.error(
+                    c.at,
+                    path,
+                    format!("the app `{}` has no `secrets` to install", c.value),
+                );
+                return None;
+            }
+            if ctl.workload_identity.is_some() {
+                self.error(
+                    c.at,
+                    path,
+                    "`clientSecret` and `workloadIdentity` both set `AZURE_CLIENT_ID`; give the controller one of them",
+                );
+                return None;
+            }
+            Some(r)
+        });
         if !ctl.token_file.is_default() && ctl.workload_identity.is_none() {
             self.error(
                 ctl.namespace.at,
@@ -1326,7 +1365,7 @@ impl<'a> Cx<'a> {
                     ctl.namespace.at,
                     format!("{base}.env.{key}"),
                     format!(
-                        "`{key}` is set by the harness (see the exec protocol); `workloadIdentity` and `node` control the Azure variables"
+                        "`{key}` is set by the harness (see the exec protocol); `workloadIdentity`, `clientSecret` and `node` control the Azure variables"
                     ),
                 );
             }
@@ -1336,6 +1375,7 @@ impl<'a> Cx<'a> {
             service_account: ctl.service_account.value.clone(),
             rbac,
             workload_identity,
+            client_secret,
             node: ctl.node.as_ref().map(|n| n.value.clone()),
             env: ctl.env.clone(),
             token_attributes: ctl

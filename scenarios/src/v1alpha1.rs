@@ -349,6 +349,12 @@ pub struct Controller {
     /// ServiceAccount): sets `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity: Option<Located<String>>,
+    /// The controller authenticates as an app with a client secret, as installed from a
+    /// Kubernetes Secret (azure-identity's `EnvironmentCredential`): install-time configuration
+    /// `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and `AZURE_CLIENT_SECRET` (the app's first secret).
+    /// Not with `workloadIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Located<String>>,
     /// The node the controller runs on, whose managed identities IMDS serves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<Located<String>>,

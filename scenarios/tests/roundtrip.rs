@@ -242,6 +242,20 @@ fn scenario(seed: u64) -> Scenario {
             }
         })
         .collect();
+    let apps_with_secrets: Vec<IdentityRef> = tenants
+        .iter()
+        .flat_map(|t| {
+            t.apps
+                .iter()
+                .filter(|a| !a.secrets.is_empty())
+                .map(|a| IdentityRef {
+                    tenant: t.name.clone(),
+                    name: a.name.clone(),
+                    kind: IdentityKind::App,
+                    client_id: a.client_id,
+                })
+        })
+        .collect();
     let identities: Vec<(IdentityRef, bool)> = tenants
         .iter()
         .flat_map(|t| {
@@ -407,6 +421,7 @@ fn scenario(seed: u64) -> Scenario {
                     read_service_accounts: grant(rng),
                 },
                 workload_identity: identities.choose(rng).map(|(i, _)| i.clone()),
+                client_secret: None,
                 node: nodes.choose(rng).map(|n| n.name.clone()),
                 env: (0..rng.gen_range(0..3))
                     .map(|i| (format!("SETTING_{i}"), text(rng)))
@@ -425,9 +440,11 @@ fn scenario(seed: u64) -> Scenario {
                     rotate: rng.gen_bool(0.7),
                 },
             };
-            // A token file exists only with a workload identity.
+            // A token file exists only with a workload identity; without one, the controller
+            // may be installed with an app's client secret.
             if controller.workload_identity.is_none() {
                 controller.token_file = TokenFile::default();
+                controller.client_secret = apps_with_secrets.choose(rng).cloned();
             }
             c.controller = Some(controller);
         }

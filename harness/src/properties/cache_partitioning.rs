@@ -13,6 +13,23 @@ use scenarios::model::PropertyId;
 use super::{PropertyResult, at};
 use crate::run::Evidence;
 
+/// Whether `r` handed out a credential that an earlier request with another (shard, project,
+/// registry) key got: this property's failure, which the broader properties leave to it.
+pub(crate) fn blames(e: &Evidence<'_>, r: &crate::run::RequestRecord) -> bool {
+    let Some(c) = r.credential() else {
+        return false;
+    };
+    e.requests
+        .iter()
+        .take_while(|p| p.step < r.step)
+        .filter(|p| p.credential().is_some_and(|pc| pc.password == c.password))
+        .any(|p| {
+            p.shard != r.shard
+                || p.request.project != r.request.project
+                || !p.request.registry.eq_ignore_ascii_case(&r.request.registry)
+        })
+}
+
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     let mut by_secret: BTreeMap<String, Vec<&crate::run::RequestRecord>> = BTreeMap::new();
     let mut keys = std::collections::BTreeSet::new();

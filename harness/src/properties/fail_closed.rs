@@ -49,8 +49,61 @@ fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
     {
         return Some(Outcome::Denied);
     }
+    // The implementation acted as another project of the world (that project's ServiceAccount
+    // token went to Entra): nothing was missing, it confused projects, which is
+    // `project-isolation`'s to judge.
+    let as_other_project = r.entra_events(e.world).iter().any(|t| {
+        t.assertion
+            .as_ref()
+            .and_then(|a| a.sub.as_deref())
+            .and_then(|s| s.strip_prefix("system:serviceaccount:"))
+            .and_then(|s| s.split_once(':'))
+            .is_some_and(|(ns, _)| {
+                ns != r.request.project
+                    && e.scenario
+                        .world
+                        .clusters
+                        .iter()
+                        .any(|c| c.project(ns).is_some())
+            })
+    });
+    if as_other_project {
+        return None;
+    }
     // No attempt with the project's own identity: it has none, or none the implementation found.
     Some(Outcome::NotConfigured)
+}
+
+/// What `r` handed out beyond the project's grants, when this property fails it: (how the
+/// project's own attempt went, the repositories). A credential another project's request got
+/// first is `cache-partitioning`'s; repositories revoked since are `revocation`'s.
+pub(crate) fn broader_than_allowed(
+    e: &Evidence<'_>,
+    r: &RequestRecord,
+) -> Option<(&'static str, Vec<String>)> {
+    r.credential()?;
+    if super::cache_partitioning::blames(e, r) {
+        return None;
+    }
+    let broader: Vec<String> = r
+        .unlocked()
+        .into_iter()
+        .filter(|u| {
+            !r.own_access.contains(u)
+                && !r.anonymous_access.contains(u)
+                && !r.revoked_access.contains(u)
+        })
+        .map(|u| u.to_string())
+        .collect();
+    if broader.is_empty() {
+        return None;
+    }
+    let policy = &e.scenario.policy.fallback;
+    // The project's own attempt succeeded: nothing was missing or wrong, so a broader credential
+    // is `project-isolation`'s to judge.
+    let attempt = own_attempt(e, r)?;
+    let allowed = policy.allowed && policy.triggers.contains(&attempt);
+    (!allowed).then(|| (attempt.as_str(), broader))
 }
 
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {
@@ -71,21 +124,7 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         if r.expect.outcome.is_error() || (own_events && attempt.is_some()) {
             failing_configs += 1;
         }
-        if r.credential().is_none() {
-            continue;
-        }
-        let broader: Vec<String> = r
-            .unlocked()
-            .into_iter()
-            .filter(|u| !r.own_access.contains(u) && !r.anonymous_access.contains(u))
-            .map(|u| u.to_string())
-            .collect();
-        if broader.is_empty() {
-            continue;
-        }
-        let allowed = attempt.is_some_and(|o| policy.allowed && policy.triggers.contains(&o));
-        if !allowed {
-            let how = attempt.map_or("succeeded", |o| o.as_str());
+        if let Some((how, broader)) = broader_than_allowed(e, r) {
             result.fail_at(
                     r,
                 format!(

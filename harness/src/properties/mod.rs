@@ -6,6 +6,14 @@
 //! Properties never look at what the implementation says about itself: only at what its
 //! credentials unlocked when the harness used them, the fakes' journals, the front door's egress
 //! record, and what it wrote.
+//!
+//! One returned credential can break several claims at once (project B gets project A's cached
+//! credential: B unlocks what it was never granted). The most specific diagnosis judges it, so a
+//! report names the cause and each broken implementation of the catalogue trips one property:
+//! a credential another (shard, project, registry) got first is `cache-partitioning`'s; access
+//! revoked since an earlier request is `revocation`'s; a broader credential after the project's
+//! own attempt failed or found no configuration is `fail-closed`'s; anything else a credential
+//! unlocks beyond the project's grants is `project-isolation`'s.
 
 use scenarios::model::PropertyId;
 use serde::Serialize;

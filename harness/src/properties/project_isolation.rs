@@ -33,8 +33,20 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         ),
     );
     for r in with_credential {
+        // The more specific diagnosis judges a credential another project got first
+        // (`cache-partitioning`) or one handed out after the project's own attempt failed
+        // (`fail-closed`).
+        if super::cache_partitioning::blames(e, r)
+            || super::fail_closed::broader_than_allowed(e, r).is_some()
+        {
+            continue;
+        }
         for u in r.unlocked() {
-            if !r.own_access.contains(&u) && !r.anonymous_access.contains(&u) {
+            // A grant revoked since an earlier request is `revocation`'s to judge.
+            if !r.own_access.contains(&u)
+                && !r.anonymous_access.contains(&u)
+                && !r.revoked_access.contains(&u)
+            {
                 result.fail_at(
                     r,
                     format!(

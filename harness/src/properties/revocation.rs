@@ -46,7 +46,9 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             continue;
         }
         for u in r.unlocked() {
-            if !r.own_access.contains(&u) && !r.anonymous_access.contains(&u) {
+            // Only what was the project's before the revocation: anything it never had is
+            // `project-isolation`'s to judge.
+            if r.revoked_access.contains(&u) && !r.anonymous_access.contains(&u) {
                 result.fail_at(
                     r,
                     format!(
