@@ -6,6 +6,10 @@
 //! steps. The ratio says how many bare worlds one scenario costs, and the breakdown says what the
 //! rest is (the implementation's work, probing every returned credential, judging).
 //!
+//! A bare world's time is then split: the same builds with their fresh RSA-2048 keys already
+//! generated (the key pool full before each build, not timed), against the time to generate one
+//! key, also measured here. Everything but key generation is the world builder's own cost.
+//!
 //! `cargo bench -p harness --bench corpus` (env `CREDSIM_BENCH_ROUNDS`, default 2).
 #![allow(clippy::print_stdout)]
 
@@ -45,6 +49,33 @@ fn main() {
         }
     }
     let world_ms = t.elapsed().as_secs_f64() * 1000.0 / (rounds * n) as f64;
+
+    // The same worlds with their keys generated ahead (waiting for the pool is not timed).
+    let keys_before = mock_kit::jwt::keys_generated();
+    let mut ahead = Vec::new();
+    for _ in 0..rounds {
+        for s in &scenarios {
+            mock_kit::jwt::wait_for_key_pool();
+            let t = Instant::now();
+            rt.block_on(async {
+                let w = World::start(s, SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .expect("the world starts");
+                w.shutdown().await;
+            });
+            ahead.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let keys_per_world =
+        (mock_kit::jwt::keys_generated() - keys_before) as f64 / (rounds * n) as f64;
+    ahead.sort_by(f64::total_cmp);
+    let ahead_median = ahead[ahead.len() / 2];
+    let t = Instant::now();
+    let samples = 5;
+    for _ in 0..samples {
+        mock_kit::RsaSigningKey::generate_unpooled(mock_kit::KidStyle::Kubernetes).expect("a key");
+    }
+    let key_ms = t.elapsed().as_secs_f64() * 1000.0 / samples as f64;
 
     let mut best = f64::MAX;
     let mut totals = Timings::default();
@@ -90,6 +121,14 @@ fn main() {
         n as f64 / best
     );
     println!("bare world (build + teardown, reference): {world_ms:.0} ms");
+    println!(
+        "  with its keys generated ahead: {ahead_median:.1} ms median ({:.1}% of a bare world)",
+        ahead_median * 100.0 / world_ms
+    );
+    println!(
+        "  fresh RSA-2048 keys: {keys_per_world:.1} per world, {key_ms:.0} ms each to generate ({:.1} key generations per bare world)",
+        world_ms / key_ms
+    );
     println!(
         "ratio: one scenario costs {:.2} bare worlds",
         per_scenario_ms / world_ms

@@ -98,10 +98,19 @@ impl RsaSigningKey {
     /// pure-Rust `rsa` crate, three keys per typical world), or is generated here when the pool is
     /// empty.
     pub fn generate(style: KidStyle) -> Result<Self, KeyError> {
+        key_pool::count_taken();
         let private = match key_pool::take() {
             Some(k) => k,
             None => RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(KeyError::Generate)?,
         };
+        Self::from_private(private, style)
+    }
+
+    /// A fresh key generated here and now, never from the pool (benchmarks time generation with
+    /// it).
+    pub fn generate_unpooled(style: KidStyle) -> Result<Self, KeyError> {
+        let private =
+            RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(KeyError::Generate)?;
         Self::from_private(private, style)
     }
 
@@ -597,10 +606,22 @@ mod tests {
     }
 }
 
+/// Blocks until the key pool is full (benchmarks use it to time a world build apart from the key
+/// generation it would otherwise wait for). Returns at once when there is no background thread.
+pub fn wait_for_key_pool() {
+    key_pool::wait_full();
+}
+
+/// How many keys [`RsaSigningKey::generate`] has handed out in this process.
+pub fn keys_generated() -> usize {
+    key_pool::taken()
+}
+
 /// Fresh RSA-2048 keys generated ahead of time on one background thread. Keys are handed out once
 /// each and never reused, so every world still gets fresh keys; the pool only moves the generation
 /// off the path that waits for it.
 mod key_pool {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Condvar, Mutex, OnceLock};
 
     use rsa::RsaPrivateKey;
@@ -611,21 +632,40 @@ mod key_pool {
     struct Pool {
         keys: Mutex<Vec<RsaPrivateKey>>,
         wanted: Condvar,
+        added: Condvar,
+        filling: AtomicBool,
     }
 
     static POOL: OnceLock<Pool> = OnceLock::new();
+    static TAKEN: AtomicUsize = AtomicUsize::new(0);
+
+    pub(super) fn count_taken() {
+        TAKEN.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn taken() -> usize {
+        TAKEN.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn wait_full() {
+        let pool = pool();
+        let mut keys = pool.keys.lock().expect("key pool");
+        while keys.len() < TARGET && pool.filling.load(Ordering::Relaxed) {
+            keys = pool.added.wait(keys).expect("key pool");
+        }
+    }
 
     fn pool() -> &'static Pool {
         POOL.get_or_init(|| {
             let spawned = std::thread::Builder::new()
                 .name("credsim-key-pool".into())
                 .spawn(fill);
-            if spawned.is_err() {
-                // No background thread: every key is generated where it is needed.
-            }
+            // Without a background thread every key is generated where it is needed.
             Pool {
                 keys: Mutex::new(Vec::new()),
                 wanted: Condvar::new(),
+                added: Condvar::new(),
+                filling: AtomicBool::new(spawned.is_ok()),
             }
         })
     }
@@ -640,8 +680,15 @@ mod key_pool {
                 }
             }
             match RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048) {
-                Ok(k) => pool.keys.lock().expect("key pool").push(k),
-                Err(_) => return,
+                Ok(k) => {
+                    pool.keys.lock().expect("key pool").push(k);
+                    pool.added.notify_all();
+                }
+                Err(_) => {
+                    pool.filling.store(false, Ordering::Relaxed);
+                    pool.added.notify_all();
+                    return;
+                }
             }
         }
     }
