@@ -84,10 +84,18 @@ pub enum Flaw {
     /// ServiceAccount tokens are requested for the API server's own audience, not the exchange
     /// audience: `audience-bound`.
     ApiServerAudience,
+    /// With fallback configured for denials, an unavailable Entra (5xx, throttling) falls back to
+    /// the controller's identity too: `fail-closed`.
+    FallbackOnUnavailable,
+    /// Every credential handed out is also written to a file in the working directory:
+    /// `no-secret-leak`.
+    TokenInWorkdir,
+    /// The pull check sends the registry's refresh token over plain HTTP: `credential-destination`.
+    PlainHttpPullCheck,
 }
 
 impl Flaw {
-    pub const ALL: [Flaw; 13] = [
+    pub const ALL: [Flaw; 16] = [
         Flaw::CacheByRegistry,
         Flaw::FallbackOnAnyError,
         Flaw::LogToken,
@@ -101,6 +109,9 @@ impl Flaw {
         Flaw::ClientSecretAsPassword,
         Flaw::MappingCachedByRegistry,
         Flaw::ApiServerAudience,
+        Flaw::FallbackOnUnavailable,
+        Flaw::TokenInWorkdir,
+        Flaw::PlainHttpPullCheck,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +129,9 @@ impl Flaw {
             Flaw::ClientSecretAsPassword => "client-secret-as-password",
             Flaw::MappingCachedByRegistry => "mapping-cached-by-registry",
             Flaw::ApiServerAudience => "api-server-audience",
+            Flaw::FallbackOnUnavailable => "fallback-on-unavailable",
+            Flaw::TokenInWorkdir => "token-in-workdir",
+            Flaw::PlainHttpPullCheck => "plain-http-pull-check",
         }
     }
 }
@@ -145,6 +159,8 @@ pub struct Reference {
     http: reqwest::Client,
     /// Credentials and when they were exchanged.
     cache: HashMap<CacheKey, (Credential, Timestamp)>,
+    /// The working directory (the process's own for `credsim reference`, the shard's in-process).
+    workdir: Option<std::path::PathBuf>,
     /// Only with [`Flaw::MappingCachedByRegistry`]: registry → (namespace, ServiceAccount, client ID).
     mappings: HashMap<String, (String, String, String)>,
     now: Option<Timestamp>,
@@ -195,6 +211,7 @@ impl Reference {
             env,
             cache: HashMap::new(),
             mappings: HashMap::new(),
+            workdir: std::env::current_dir().ok(),
             now: None,
             log: Vec::new(),
         })
@@ -203,6 +220,12 @@ impl Reference {
     /// The same reference with one deliberate flaw.
     pub fn with_flaw(mut self, flaw: Option<Flaw>) -> Self {
         self.flaw = flaw;
+        self
+    }
+
+    /// The same reference working in `dir` (in-process, the shard's working directory).
+    pub fn in_dir(mut self, dir: &std::path::Path) -> Self {
+        self.workdir = Some(dir.to_path_buf());
         self
     }
 
@@ -409,7 +432,12 @@ impl Reference {
             .await;
         let credential = match own {
             Ok(c) => c,
-            Err(Refusal(RefusalKind::Denied, why)) if self.fallback_on_denial() => {
+            Err(Refusal(kind, why))
+                if self.fallback_on_denial()
+                    && (kind == RefusalKind::Denied
+                        || (kind == RefusalKind::Unavailable
+                            && self.flaw == Some(Flaw::FallbackOnUnavailable))) =>
+            {
                 self.log.push(format!(
                     "{}'s identity was denied ({why}); falling back to the controller's identity as configured",
                     req.project
@@ -424,6 +452,16 @@ impl Reference {
                 .await?;
         }
         self.cache.insert(key, (credential.clone(), now));
+        if self.flaw == Some(Flaw::TokenInWorkdir)
+            && let Some(dir) = &self.workdir
+        {
+            // A "cache" that survives restarts, in the working directory.
+            let file = dir.join(format!(".credentials-{}.json", req.project));
+            let body = json!({"username": credential.username, "password": credential.password});
+            if let Err(e) = std::fs::write(&file, body.to_string()) {
+                self.log.push(format!("writing {}: {e}", file.display()));
+            }
+        }
         Ok(credential)
     }
 
@@ -442,9 +480,14 @@ impl Reference {
         } else {
             format!("repository:{repository}:pull")
         };
+        let scheme = if self.flaw == Some(Flaw::PlainHttpPullCheck) {
+            "http"
+        } else {
+            "https"
+        };
         let (status, body) = self
             .post_form(
-                &format!("https://{registry}/oauth2/token"),
+                &format!("{scheme}://{registry}/oauth2/token"),
                 &[
                     ("grant_type", "refresh_token"),
                     ("service", registry),
@@ -791,7 +834,8 @@ impl Launcher for FlawedLauncher {
             let env = shard.env.iter().cloned().collect();
             let r = Reference::from_env(env)
                 .map_err(ProtocolError::Other)?
-                .with_flaw(Some(self.0));
+                .with_flaw(Some(self.0))
+                .in_dir(&shard.workdir);
             Ok(Box::new(r) as Box<dyn Implementation>)
         })
     }
@@ -808,7 +852,9 @@ impl Launcher for ReferenceLauncher {
     ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
         Box::pin(async move {
             let env = shard.env.iter().cloned().collect();
-            let r = Reference::from_env(env).map_err(ProtocolError::Other)?;
+            let r = Reference::from_env(env)
+                .map_err(ProtocolError::Other)?
+                .in_dir(&shard.workdir);
             Ok(Box::new(r) as Box<dyn Implementation>)
         })
     }

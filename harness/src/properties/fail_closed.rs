@@ -74,6 +74,15 @@ fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
     Some(Outcome::NotConfigured)
 }
 
+/// Whether this property judges the credential `r` handed out: one handed out after the
+/// project's own attempt failed or found no configuration (allowed by the policy or not), unless
+/// another project's request got it first (`cache-partitioning`'s).
+pub(crate) fn judges(e: &Evidence<'_>, r: &RequestRecord) -> bool {
+    r.credential().is_some()
+        && !super::cache_partitioning::blames(e, r)
+        && own_attempt(e, r).is_some()
+}
+
 /// What `r` handed out beyond the project's grants, when this property fails it: (how the
 /// project's own attempt went, the repositories). A credential another project's request got
 /// first is `cache-partitioning`'s; repositories revoked since are `revocation`'s.

@@ -11,9 +11,10 @@
 //! credential: B unlocks what it was never granted). The most specific diagnosis judges it, so a
 //! report names the cause and each broken implementation of the catalogue trips one property:
 //! a credential another (shard, project, registry) got first is `cache-partitioning`'s; access
-//! revoked since an earlier request is `revocation`'s; a broader credential after the project's
-//! own attempt failed or found no configuration is `fail-closed`'s; anything else a credential
-//! unlocks beyond the project's grants is `project-isolation`'s.
+//! revoked since an earlier request is `revocation`'s; a credential handed out after the project's
+//! own attempt failed or found no configuration is `fail-closed`'s (which passes it only when the
+//! policy allows that fallback, broader by design); anything else a credential unlocks beyond the
+//! project's grants is `project-isolation`'s.
 
 use scenarios::model::PropertyId;
 use serde::Serialize;

@@ -34,11 +34,9 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     );
     for r in with_credential {
         // The more specific diagnosis judges a credential another project got first
-        // (`cache-partitioning`) or one handed out after the project's own attempt failed
-        // (`fail-closed`).
-        if super::cache_partitioning::blames(e, r)
-            || super::fail_closed::broader_than_allowed(e, r).is_some()
-        {
+        // (`cache-partitioning`) or one handed out after the project's own attempt failed, which
+        // `fail-closed` passes only when the policy allows that fallback.
+        if super::cache_partitioning::blames(e, r) || super::fail_closed::judges(e, r) {
             continue;
         }
         for u in r.unlocked() {
