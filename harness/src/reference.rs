@@ -92,10 +92,13 @@ pub enum Flaw {
     TokenInWorkdir,
     /// The pull check sends the registry's refresh token over plain HTTP: `credential-destination`.
     PlainHttpPullCheck,
+    /// The pull check follows whatever token realm the registry's challenge names, on any host:
+    /// `credential-destination`.
+    FollowForeignRealm,
 }
 
 impl Flaw {
-    pub const ALL: [Flaw; 16] = [
+    pub const ALL: [Flaw; 17] = [
         Flaw::CacheByRegistry,
         Flaw::FallbackOnAnyError,
         Flaw::LogToken,
@@ -112,6 +115,7 @@ impl Flaw {
         Flaw::FallbackOnUnavailable,
         Flaw::TokenInWorkdir,
         Flaw::PlainHttpPullCheck,
+        Flaw::FollowForeignRealm,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +136,7 @@ impl Flaw {
             Flaw::FallbackOnUnavailable => "fallback-on-unavailable",
             Flaw::TokenInWorkdir => "token-in-workdir",
             Flaw::PlainHttpPullCheck => "plain-http-pull-check",
+            Flaw::FollowForeignRealm => "follow-foreign-realm",
         }
     }
 }
@@ -470,7 +475,7 @@ impl Reference {
     /// else (least privilege), whose `access` claim must grant `pull`. A credential that cannot
     /// pull is a denial, not a credential.
     async fn verify_pull(
-        &self,
+        &mut self,
         registry: &str,
         repository: &str,
         credential: &Credential,
@@ -485,9 +490,34 @@ impl Reference {
         } else {
             "https"
         };
+        // As an OCI client does, ask the registry's challenge where its token endpoint is. Anyone
+        // on the path can forge a challenge, so only a realm on the registry's own host (over
+        // TLS) is followed; otherwise the registry's own endpoint is used.
+        let own = format!("{scheme}://{registry}/oauth2/token");
+        let realm = match self.challenge_realm(registry).await {
+            Some(r)
+                if self.flaw == Some(Flaw::FollowForeignRealm)
+                    || r.strip_prefix("https://")
+                        .and_then(|rest| rest.split('/').next())
+                        .is_some_and(|host| host.eq_ignore_ascii_case(registry)) =>
+            {
+                if self.flaw == Some(Flaw::PlainHttpPullCheck) {
+                    own
+                } else {
+                    r
+                }
+            }
+            Some(r) => {
+                self.log.push(format!(
+                    "{registry}'s challenge names the realm {r}, not on the registry's host: ignored"
+                ));
+                own
+            }
+            None => own,
+        };
         let (status, body) = self
             .post_form(
-                &format!("{scheme}://{registry}/oauth2/token"),
+                &realm,
                 &[
                     ("grant_type", "refresh_token"),
                     ("service", registry),
@@ -655,6 +685,28 @@ impl Reference {
 impl Reference {
     /// POSTs a form to `url` (on `who`'s service): the status and the JSON body (`null` when the
     /// body is not JSON); an unreachable service is `unavailable`.
+    /// The `realm` of the registry's `WWW-Authenticate: Bearer` challenge to an anonymous
+    /// `GET /v2/`, if it answers with one.
+    async fn challenge_realm(&self, registry: &str) -> Option<String> {
+        let resp = self
+            .http
+            .get(format!("https://{registry}/v2/"))
+            .send()
+            .await
+            .ok()?;
+        let challenge = resp
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)?
+            .to_str()
+            .ok()?
+            .to_owned();
+        let params = challenge.strip_prefix("Bearer ")?;
+        params.split(',').find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == "realm").then(|| v.trim_matches('"').to_owned())
+        })
+    }
+
     async fn post_form(
         &self,
         url: &str,

@@ -752,6 +752,9 @@ fn fault_rule(cloud: &Cloud, f: &model::Fault) -> Result<(Faults, FaultRule), Wo
         }
         model::FaultTarget::Acr => {
             matches.site = Some("mock-acr".into());
+            // A registry fault is on the implementation's path: the harness's probes measure
+            // what a returned credential really unlocks, outage or not.
+            matches.client = Some("iut/".into());
             matches.host = m
                 .registry
                 .as_ref()

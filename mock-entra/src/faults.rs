@@ -61,6 +61,7 @@ pub(crate) async fn check(
             method,
             path,
             tags: &tags,
+            client: None,
         })
         .await
 }

@@ -290,6 +290,7 @@ impl State {
                 method: "GET",
                 path,
                 tags: &[("node", node), ("endpoint", endpoint)],
+                client: None,
             })
             .await
     }

@@ -153,6 +153,7 @@ impl Dispatcher {
             method: &method,
             path: parts.uri.path(),
             tags: &[],
+            client: record.client.label.as_deref(),
         });
         match fault {
             Some((id, FaultAction::DropConnection)) => {

@@ -31,6 +31,11 @@ pub struct FaultMatch {
     /// the request's tags. The front door supplies none, so tagged rules are the fakes' own.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// A prefix of the client's label at the front door (`iut/` for the implementation under
+    /// test), so a fault can model one client's network path and not another's. A request with no
+    /// label (the fakes' own rules see none) never matches a rule that names one.
+    #[serde(default)]
+    pub client: Option<String>,
 }
 
 impl FaultMatch {
@@ -52,6 +57,10 @@ impl FaultMatch {
                 .tags
                 .iter()
                 .all(|(k, v)| req.tags.iter().any(|(rk, rv)| rk == k && rv == v))
+            && self
+                .client
+                .as_deref()
+                .is_none_or(|c| req.client.is_some_and(|l| l.starts_with(c)))
     }
 }
 
@@ -142,6 +151,8 @@ pub struct FaultRequest<'a> {
     pub path: &'a str,
     /// What the fake knows about the request (`("tenant", "contoso")`); empty at the front door.
     pub tags: &'a [(&'a str, &'a str)],
+    /// The client's label, where the front door knows it.
+    pub client: Option<&'a str>,
 }
 
 /// A response extension a fake sets to have the listener close the connection instead of
@@ -262,6 +273,7 @@ mod tests {
             method,
             path,
             tags: &[("tenant", "contoso")],
+            client: Some("iut/shard-a"),
         }
     }
 
@@ -340,6 +352,22 @@ mod tests {
         };
         assert!(faults.take(&other).is_none());
         assert!(faults.take(&untagged).is_none());
+        // A rule for one client's path.
+        let faults = Faults::new();
+        let mut rule = FaultRule::on_site("s", FaultAction::DropConnection);
+        rule.matches.client = Some("iut/".into());
+        faults.inject(rule);
+        let probe = FaultRequest {
+            client: Some("credsim-probe"),
+            ..req("s", "GET", "/")
+        };
+        let unlabelled = FaultRequest {
+            client: None,
+            ..req("s", "GET", "/")
+        };
+        assert!(faults.take(&probe).is_none());
+        assert!(faults.take(&unlabelled).is_none());
+        assert!(faults.take(&req("s", "GET", "/")).is_some());
         assert!(faults.take(&req("s", "GET", "/")).is_some());
     }
 
