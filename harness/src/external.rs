@@ -49,9 +49,6 @@ use serde_json::{Value, json};
 
 use crate::clusters::{Backend, ClusterError, ClusterHandle, KindBackend};
 
-/// The user the harness's own token mints are recorded as (the kubelet mints the controller's
-/// projected token and the pods' tokens), as mock-k8s records them.
-const KUBELET: &str = "system:node:kubelet";
 /// How long teardown waits for a namespace to finish terminating.
 const NAMESPACE_GONE_TIMEOUT: Duration = Duration::from_secs(120);
 /// The largest request body the site forwards.
@@ -379,28 +376,15 @@ impl ExternalCluster {
         };
         let (token, fp) =
             self.register(namespace, service_account, &shown, issued.token.expose())?;
-        let path =
-            format!("/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token");
-        self.inner.audit.push(AuditEvent {
-            at: self.inner.clock.now(),
-            cluster: self.inner.name.clone(),
-            user: KUBELET.into(),
-            impersonated_user: None,
-            verb: "create".into(),
-            path,
-            resource: Some("serviceaccounts/token".into()),
-            namespace: Some(namespace.into()),
-            name: Some(service_account.into()),
-            status: 201,
-            token_request: Some(TokenRequestRecord {
-                namespace: namespace.into(),
-                service_account: service_account.into(),
-                audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
-                expiration_seconds: i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
-                bound_object: None,
-                token: fp,
-            }),
-        });
+        self.inner.audit.push(AuditEvent::kubelet_token_request(
+            &self.inner.name,
+            self.inner.clock.now(),
+            namespace,
+            service_account,
+            audiences,
+            lifetime,
+            fp,
+        ));
         Ok(token)
     }
 

@@ -65,34 +65,50 @@ fn verdicts(r: &harness::run::ScenarioResult) -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// A Docker credential helper from the Python SDKs, run through the helper protocol's adapter,
-/// gets the verdicts the reference helper gets.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_docker_credential_helper_passes_like_the_reference() {
+/// The fixture run with the Python program `script` and with `credsim reference
+/// <reference_flag>`, each started through the launcher `protocol` makes; asserts the Python one
+/// passes with the reference's verdicts, property by property.
+async fn like_the_reference<L: harness::implementation::Launcher>(
+    fixture_name: &str,
+    script: &str,
+    reference_flag: &str,
+    protocol: impl Fn(&str) -> L,
+) -> harness::run::ScenarioResult {
     mock_kit::install_crypto_provider();
     let python = mock_kit::testing::python().expect("the pinned clients install");
-    let script =
-        mock_kit::testing::workspace_root().join("clients/python/docker_credential_credsim.py");
-    let s = fixture("docker-helper.yaml");
+    let script = mock_kit::testing::workspace_root()
+        .join("clients/python")
+        .join(script);
+    let s = fixture(fixture_name);
     let py = harness::run::run_scenario(
         &s,
-        &harness::docker_helper::DockerHelperLauncher::new(&format!(
-            "{} {}",
-            python.display(),
-            script.display()
-        )),
+        &protocol(&format!("{} {}", python.display(), script.display())),
     )
     .await;
     let reference = harness::run::run_scenario(
         &s,
-        &harness::docker_helper::DockerHelperLauncher::new(&format!(
-            "{} reference --docker-credential-helper",
+        &protocol(&format!(
+            "{} reference {reference_flag}",
             env!("CARGO_BIN_EXE_credsim")
         )),
     )
     .await;
     assert_eq!(py.verdict, Verdict::Pass, "{py:#?}");
     assert_eq!(verdicts(&py), verdicts(&reference));
+    py
+}
+
+/// A Docker credential helper from the Python SDKs, run through the helper protocol's adapter,
+/// gets the verdicts the reference helper gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_docker_credential_helper_passes_like_the_reference() {
+    let py = like_the_reference(
+        "docker-helper.yaml",
+        "docker_credential_credsim.py",
+        "--docker-credential-helper",
+        harness::docker_helper::DockerHelperLauncher::new,
+    )
+    .await;
     assert!(py.implementation.contains("docker credential helper"));
 }
 
@@ -100,30 +116,13 @@ async fn the_python_docker_credential_helper_passes_like_the_reference() {
 /// adapter with the pod ServiceAccount's token, gets the verdicts the reference provider gets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_kubelet_credential_provider_passes_like_the_reference() {
-    mock_kit::install_crypto_provider();
-    let python = mock_kit::testing::python().expect("the pinned clients install");
-    let script =
-        mock_kit::testing::workspace_root().join("clients/python/kubelet_credential_provider.py");
-    let s = fixture("kubelet-provider.yaml");
-    let py = harness::run::run_scenario(
-        &s,
-        &harness::kubelet_provider::KubeletProviderLauncher::new(&format!(
-            "{} {}",
-            python.display(),
-            script.display()
-        )),
+    let py = like_the_reference(
+        "kubelet-provider.yaml",
+        "kubelet_credential_provider.py",
+        "--kubelet-credential-provider",
+        harness::kubelet_provider::KubeletProviderLauncher::new,
     )
     .await;
-    let reference = harness::run::run_scenario(
-        &s,
-        &harness::kubelet_provider::KubeletProviderLauncher::new(&format!(
-            "{} reference --kubelet-credential-provider",
-            env!("CARGO_BIN_EXE_credsim")
-        )),
-    )
-    .await;
-    assert_eq!(py.verdict, Verdict::Pass, "{py:#?}");
-    assert_eq!(verdicts(&py), verdicts(&reference));
     // azure-identity presented the pod token of project A's builder ServiceAccount to Entra.
     assert!(
         py.flow.iter().any(

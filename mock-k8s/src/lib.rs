@@ -404,9 +404,34 @@ impl MockK8s {
             lifetime.as_secs() as i64,
             None,
         )?;
-        self.inner.audit.push(AuditEvent {
-            at: self.inner.clock.now(),
-            cluster: self.inner.name.clone(),
+        self.inner.audit.push(AuditEvent::kubelet_token_request(
+            &self.inner.name,
+            self.inner.clock.now(),
+            namespace,
+            service_account,
+            audiences,
+            lifetime,
+            fp,
+        ));
+        Ok(token)
+    }
+}
+
+impl AuditEvent {
+    /// A TokenRequest the kubelet made (a projected token, a pod's token for a credential
+    /// provider), as the audit log records it.
+    pub fn kubelet_token_request(
+        cluster: &str,
+        at: Timestamp,
+        namespace: &str,
+        service_account: &str,
+        audiences: &[&str],
+        lifetime: Duration,
+        token: Fingerprint,
+    ) -> Self {
+        Self {
+            at,
+            cluster: cluster.to_owned(),
             user: "system:node:kubelet".into(),
             impersonated_user: None,
             verb: "create".into(),
@@ -419,12 +444,11 @@ impl MockK8s {
                 namespace: namespace.into(),
                 service_account: service_account.into(),
                 audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
-                expiration_seconds: lifetime.as_secs() as i64,
+                expiration_seconds: i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
                 bound_object: None,
-                token: fp,
+                token,
             }),
-        });
-        Ok(token)
+        }
     }
 }
 
