@@ -69,7 +69,6 @@ class Implementation:
         return self.now if self.now is not None else time.time()
 
     def get(self, project, registry, repository):
-        from azure.identity import ClientAssertionCredential
         from kubernetes.client.rest import ApiException
 
         host = registry.lower()
@@ -102,13 +101,7 @@ class Implementation:
         except ApiException as e:
             kind = "denied" if e.status == 403 else "internal"
             raise Refusal(kind, f"TokenRequest for {project}/{sa_name} answered {e.status}")
-        assertion = resp.status.token
-        credential = ClientAssertionCredential(
-            tenant,
-            client_id,
-            func=lambda: assertion,
-            authority=os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
-        )
+        credential = assertion_credential(tenant, client_id, resp.status.token)
         try:
             result, expires = exchange(credential, host, repository, tenant)
         except Refusal as r:
@@ -122,6 +115,18 @@ class Implementation:
             result, expires = exchange(WorkloadIdentityCredential(), host, repository, tenant)
         self.cache[key] = (result, expires or 0, now)
         return result
+
+
+def assertion_credential(tenant, client_id, assertion):
+    """azure-identity's ClientAssertionCredential presenting a ServiceAccount token."""
+    from azure.identity import ClientAssertionCredential
+
+    return ClientAssertionCredential(
+        tenant,
+        client_id,
+        func=lambda: assertion,
+        authority=os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
+    )
 
 
 def exchange(credential, host, repository, tenant):

@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from credsim_impl import Refusal, exchange, is_acr_host, log  # noqa: E402
+from credsim_impl import Refusal, assertion_credential, exchange, is_acr_host, log  # noqa: E402
 
 API_VERSION = "credentialprovider.kubelet.k8s.io/v1"
 
@@ -35,8 +35,6 @@ def respond(auth, cache=True):
 
 
 def main():
-    from azure.identity import ClientAssertionCredential
-
     req = json.loads(sys.stdin.read())
     image = req.get("image", "")
     host = image.split("/", 1)[0].lower()
@@ -48,12 +46,7 @@ def main():
         log(f"no identity for {image}: answering with no credentials")
         respond({}, cache=False)
         return 0
-    credential = ClientAssertionCredential(
-        tenant,
-        client_id,
-        func=lambda: token,
-        authority=os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
-    )
+    credential = assertion_credential(tenant, client_id, token)
     try:
         result, _ = exchange(credential, host, repository_of(image), tenant)
     except Refusal as r:

@@ -460,6 +460,27 @@ impl WorldCluster {
         }
     }
 
+    /// A kubeconfig for `namespace/service_account` at `server` (trusting `ca_pem`), with a token
+    /// for the API server minted as the kubelet would.
+    pub async fn service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        service_account: &str,
+        server: &str,
+        ca_pem: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, String> {
+        match self {
+            Self::Embedded(k) => k
+                .service_account_kubeconfig(namespace, service_account, server, ca_pem, lifetime)
+                .map_err(|e| e.to_string()),
+            Self::External(e) => e
+                .service_account_kubeconfig(namespace, service_account, server, ca_pem, lifetime)
+                .await
+                .map_err(|e| crate::run::error_chain(&e)),
+        }
+    }
+
     /// Merge-patches a ServiceAccount.
     pub async fn patch_service_account(
         &self,

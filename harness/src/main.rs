@@ -151,18 +151,11 @@ fn main() -> ExitCode {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            match runtime.block_on(harness::reference::docker_helper_get(
+            one_shot_exit(runtime.block_on(harness::reference::docker_helper_get(
                 stdin,
                 &mut stdout,
                 &mut stderr,
-            )) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(1),
-                Err(e) => {
-                    eprintln!("credsim reference: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            )))
         }
         Command::Reference {
             kubelet_credential_provider: true,
@@ -171,18 +164,11 @@ fn main() -> ExitCode {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            match runtime.block_on(harness::reference::kubelet_provider_get(
+            one_shot_exit(runtime.block_on(harness::reference::kubelet_provider_get(
                 stdin,
                 &mut stdout,
                 &mut stderr,
-            )) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(1),
-                Err(e) => {
-                    eprintln!("credsim reference: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            )))
         }
         Command::Reference { flaw, no_clock, .. } => {
             let stdin = std::io::stdin().lock();
@@ -383,6 +369,19 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = int.recv() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// The exit status of a one-shot helper or provider run: 0 with an answer, 1 without one or when
+/// it could not run.
+fn one_shot_exit(result: std::io::Result<bool>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("credsim reference: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use mock_kit::{Clock, Faults, KidStyle, RsaSigningKey};
 use scenarios::model::{self, Action, KeyOwner, Leniency, Scenario};
 use serde_json::{Value, json};
 
-use crate::cloud::{Cloud, CloudError, WorldCluster, WorldSpec};
+use crate::cloud::{Cloud, CloudError, WorldSpec};
 use crate::external::ExternalCluster;
 
 /// The clock skew Entra tolerates under `leniency: [tolerate-clock-skew]`.
@@ -618,28 +618,15 @@ impl World {
         // The kubelet would keep the controller's own token fresh; a year outlives any scenario's
         // clock advances, so the controller never loses access to its own API server. (A real API
         // server may cap it; kube-apiserver's default cap is none.)
-        let lifetime = Duration::from_secs(365 * 86_400);
-        let ca = self.cloud.door.ca().cert_pem();
-        match k8s {
-            WorldCluster::Embedded(k) => k
-                .service_account_kubeconfig(
-                    &ctl.namespace,
-                    &ctl.service_account,
-                    &server,
-                    ca,
-                    lifetime,
-                )
-                .map_err(|e| WorldError::Change(e.to_string())),
-            WorldCluster::External(e) => Ok(e
-                .service_account_kubeconfig(
-                    &ctl.namespace,
-                    &ctl.service_account,
-                    &server,
-                    ca,
-                    lifetime,
-                )
-                .await?),
-        }
+        k8s.service_account_kubeconfig(
+            &ctl.namespace,
+            &ctl.service_account,
+            &server,
+            self.cloud.door.ca().cert_pem(),
+            Duration::from_secs(365 * 86_400),
+        )
+        .await
+        .map_err(WorldError::Change)
     }
 
     /// The running fakes, without the handles to switch faults (`credsim up` keeps them as the
