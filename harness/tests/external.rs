@@ -240,6 +240,21 @@ async fn refusals_name_what_a_real_api_server_cannot_do() {
         let error = r.error.as_deref().unwrap();
         assert!(error.contains(expected), "{error}");
     }
+    // A kubeconfig cluster sharing its issuer with an embedded one.
+    let text = format!(
+        "apiVersion: credsim.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: shared}}\nworld:\n  clusters:\n  - name: shard-a\n    issuer: https://oidc.shared.example/\n  - name: shard-b\n    issuer: https://oidc.shared.example/\n    backend: kubeconfig\n    kubeconfig: {}\n",
+        kubeconfig.display()
+    );
+    let shared = scenarios::load_str("shared.yaml", &text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let r = run_scenario(&shared, &ReferenceLauncher).await;
+    assert_eq!(r.verdict, Verdict::Error, "{r:#?}");
+    let error = r.error.as_deref().unwrap();
+    assert!(
+        error.contains("clusters shard-b and shard-a share the issuer https://oidc.shared.example/; a kubeconfig cluster publishes its own issuer documents"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,6 +369,38 @@ async fn credsim_run_reads_a_kubeconfig_next_to_the_scenario_file() {
     );
     let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(first["verdict"], "pass", "{first:#}");
+    assert!(
+        leftovers(&remote, &s).is_empty(),
+        "{:?}",
+        leftovers(&remote, &s)
+    );
+    remote.shutdown().await;
+}
+
+/// A real client through the forwarding site: the Python implementation (the `kubernetes` client
+/// for TokenRequest, azure-identity for the exchange) reaches the kubeconfig cluster's API server
+/// through the front door and is judged as on an embedded cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_implementation_passes_on_kubeconfig_clusters() {
+    mock_kit::install_crypto_provider();
+    let python = mock_kit::testing::python().expect("the pinned clients install");
+    let script = mock_kit::testing::workspace_root().join("clients/python/credsim_impl.py");
+    let launcher =
+        harness::exec::ExecLauncher::new(&format!("{} {}", python.display(), script.display()));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/corpus/entra/happy-path.yaml");
+    let s = scenarios::load_file(&path).unwrap().scenario;
+    let (embedded, external, remote) = both(&s, &launcher).await;
+    assert_eq!(external.verdict, Verdict::Pass, "{external:#?}");
+    assert_eq!(verdicts(&external), verdicts(&embedded));
+    // The TokenRequests the `kubernetes` client made are in the forwarding site's journal.
+    assert!(
+        external.flow.iter().any(|f| f.to == "cluster"
+            && f.label
+                .contains("create serviceaccounts/token project-a/credentials")),
+        "{:#?}",
+        external.flow
+    );
     assert!(
         leftovers(&remote, &s).is_empty(),
         "{:?}",
