@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::exec::{run_once, split_words};
 use crate::implementation::{
     Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
-    ProtocolError, RefusalKind, ShardContext,
+    ProtocolError, RefusalKind, ShardContext, StderrTail,
 };
 
 /// What Docker's helpers print when they have no credential for a server.
@@ -110,6 +110,12 @@ impl DockerHelper {
             "get",
         )
         .await?;
+        let stderr_tail = StderrTail::of(&out.stderr);
+        self.parse_helper_output(out).map_err(|e| e.with_stderr(stderr_tail))
+    }
+
+    /// What the program printed, as an answer.
+    fn parse_helper_output(&self, out: std::process::Output) -> Result<Answer, ProtocolError> {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         self.output

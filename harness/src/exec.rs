@@ -1,4 +1,4 @@
-//! The exec protocol, version 1 (`../shared/contracts/exec-protocol.md`), harness side.
+//! The exec protocol, version 1 (`docs/exec-protocol.md`), harness side.
 //!
 //! [`ExecLauncher`] starts the implementation's command line (split like a shell splits words,
 //! no shell involved) once per shard with exactly the protocol's environment (plus `PATH`, and
@@ -18,7 +18,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::implementation::{
     Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
-    ProtocolError, RefusalKind, ShardContext,
+    ProtocolError, RefusalKind, ShardContext, StderrTail,
 };
 
 /// The protocol versions this harness speaks.
@@ -146,6 +146,8 @@ pub struct ExecImplementation {
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The task that copies stderr into `stderr`; it ends when the pipe closes.
+    stderr_reader: Option<tokio::task::JoinHandle<()>>,
     /// Lines on stdout that were not protocol messages.
     stray: String,
     next_id: u64,
@@ -177,7 +179,7 @@ impl ExecImplementation {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut err_pipe = child.stderr.take().expect("piped stderr");
         let sink = stderr.clone();
-        tokio::spawn(async move {
+        let stderr_reader = tokio::spawn(async move {
             let mut buf = [0u8; 8192];
             while let Ok(n) = err_pipe.read(&mut buf).await {
                 if n == 0 {
@@ -193,11 +195,25 @@ impl ExecImplementation {
             stdin,
             stdout,
             stderr,
+            stderr_reader: Some(stderr_reader),
             stray: String::new(),
             next_id: 0,
             identity: String::new(),
             timeouts,
         };
+        match imp.initialize(shard, timeouts).await {
+            Ok(()) => Ok(imp),
+            Err(e) => Err(imp.with_stderr(e).await),
+        }
+    }
+
+    /// `initialize`: the version negotiation and who the implementation says it is.
+    async fn initialize(
+        &mut self,
+        shard: &ShardContext,
+        timeouts: Timeouts,
+    ) -> Result<(), ProtocolError> {
+        let imp = self;
         let result = imp
             .call(
                 "initialize",
@@ -228,7 +244,81 @@ impl ExecImplementation {
             .unwrap_or("unnamed");
         let ver = result["implementation"]["version"].as_str().unwrap_or("");
         imp.identity = format!("{name} {ver}").trim().to_owned();
-        Ok(imp)
+        Ok(())
+    }
+
+    /// `credentials/get`.
+    async fn get_credentials(
+        &mut self,
+        request: &CredentialRequest,
+    ) -> Result<Answer, ProtocolError> {
+        let params = serde_json::to_value(request).expect("a request serialises");
+        let timeout = self.timeouts.request;
+        match self.call("credentials/get", params, timeout).await? {
+            Ok(Value::Null) => Ok(Answer::Anonymous),
+            Ok(result) => {
+                let credential: Credential =
+                    serde_json::from_value(result.clone()).map_err(|e| {
+                        ProtocolError::Violation {
+                            reason: format!(
+                                "a credential needs `username` and `password` ({e})"
+                            ),
+                            line: redact_result(&result),
+                        }
+                    })?;
+                Ok(Answer::Credential(credential))
+            }
+            Err(error) => {
+                let kind = match error["data"]["kind"].as_str() {
+                    Some("not-configured") => RefusalKind::NotConfigured,
+                    Some("denied") => RefusalKind::Denied,
+                    Some("unavailable") => RefusalKind::Unavailable,
+                    Some("unsupported") => RefusalKind::Unsupported,
+                    Some("internal") | None => RefusalKind::Internal,
+                    Some(other) => {
+                        return Err(ProtocolError::Violation {
+                            reason: format!("unknown `data.kind` {other:?}"),
+                            line: error.to_string(),
+                        });
+                    }
+                };
+                Ok(Answer::Refused {
+                    kind,
+                    message: error["message"].as_str().unwrap_or_default().to_owned(),
+                })
+            }
+        }
+    }
+
+    /// `clock/set`.
+    async fn send_clock(&mut self, now: Timestamp) -> Result<bool, ProtocolError> {
+        let timeout = self.timeouts.request;
+        match self
+            .call("clock/set", json!({"now": now.to_string()}), timeout)
+            .await?
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e["code"] == -32601 => Ok(false),
+            Err(e) => Err(ProtocolError::Violation {
+                reason: "`clock/set` failed".into(),
+                line: e.to_string(),
+            }),
+        }
+    }
+
+    /// `error` with the last lines of the implementation's stderr. When the process has exited,
+    /// waits briefly for the stderr reader to see the end of the pipe first.
+    async fn with_stderr(&mut self, error: ProtocolError) -> ProtocolError {
+        if matches!(self.child.try_wait(), Ok(Some(_)))
+            && let Some(reader) = self.stderr_reader.take()
+        {
+            let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+        }
+        let tail = match self.stderr.lock() {
+            Ok(buf) => StderrTail::of(&buf),
+            Err(_) => StderrTail::default(),
+        };
+        error.with_stderr(tail)
     }
 
     /// Sends a request and waits for its answer: `Ok(Ok(result))` or `Ok(Err(error object))`.
@@ -305,58 +395,18 @@ impl Implementation for ExecImplementation {
         request: &'a CredentialRequest,
     ) -> BoxFuture<'a, Result<Answer, ProtocolError>> {
         Box::pin(async move {
-            let params = serde_json::to_value(request).expect("a request serialises");
-            let timeout = self.timeouts.request;
-            match self.call("credentials/get", params, timeout).await? {
-                Ok(Value::Null) => Ok(Answer::Anonymous),
-                Ok(result) => {
-                    let credential: Credential =
-                        serde_json::from_value(result.clone()).map_err(|e| {
-                            ProtocolError::Violation {
-                                reason: format!(
-                                    "a credential needs `username` and `password` ({e})"
-                                ),
-                                line: redact_result(&result),
-                            }
-                        })?;
-                    Ok(Answer::Credential(credential))
-                }
-                Err(error) => {
-                    let kind = match error["data"]["kind"].as_str() {
-                        Some("not-configured") => RefusalKind::NotConfigured,
-                        Some("denied") => RefusalKind::Denied,
-                        Some("unavailable") => RefusalKind::Unavailable,
-                        Some("unsupported") => RefusalKind::Unsupported,
-                        Some("internal") | None => RefusalKind::Internal,
-                        Some(other) => {
-                            return Err(ProtocolError::Violation {
-                                reason: format!("unknown `data.kind` {other:?}"),
-                                line: error.to_string(),
-                            });
-                        }
-                    };
-                    Ok(Answer::Refused {
-                        kind,
-                        message: error["message"].as_str().unwrap_or_default().to_owned(),
-                    })
-                }
+            match self.get_credentials(request).await {
+                Err(e) => Err(self.with_stderr(e).await),
+                answer => answer,
             }
         })
     }
 
     fn set_clock(&mut self, now: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>> {
         Box::pin(async move {
-            let timeout = self.timeouts.request;
-            match self
-                .call("clock/set", json!({"now": now.to_string()}), timeout)
-                .await?
-            {
-                Ok(_) => Ok(true),
-                Err(e) if e["code"] == -32601 => Ok(false),
-                Err(e) => Err(ProtocolError::Violation {
-                    reason: "`clock/set` failed".into(),
-                    line: e.to_string(),
-                }),
+            match self.send_clock(now).await {
+                Err(e) => Err(self.with_stderr(e).await),
+                followed => followed,
             }
         })
     }
@@ -397,14 +447,11 @@ impl Implementation for ExecImplementation {
 /// (plus `PATH`, and `HOME` set to the working directory), run in the working directory, all three
 /// pipes captured, killed when dropped. `words` is not empty.
 pub(crate) fn shard_command(words: &[String], extra: &[&str], shard: &ShardContext) -> Command {
-    let (program, args) = words.split_first().expect("a command has a program");
-    // The implementation runs in its own working directory, so a relative program path is
-    // resolved against the harness's, as the user who typed it meant.
-    let program: std::path::PathBuf = if program.contains('/') {
-        std::path::absolute(program).unwrap_or_else(|_| program.into())
-    } else {
-        program.into()
+    let words = match std::env::current_dir() {
+        Ok(base) => resolve_paths(words, &base),
+        Err(_) => words.to_vec(),
     };
+    let (program, args) = words.split_first().expect("a command has a program");
     let mut cmd = Command::new(program);
     cmd.args(args)
         .args(extra)
@@ -418,6 +465,50 @@ pub(crate) fn shard_command(words: &[String], extra: &[&str], shard: &ShardConte
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     cmd
+}
+
+/// The command line as the user who typed it meant it. The implementation runs in a working
+/// directory of its own, so paths relative to the directory `credsim` was started in (`base`)
+/// are made absolute:
+/// - the program, when it contains a `/` (`./my-shim`, `target/debug/credsim`);
+/// - an argument that names an existing file relative to `base` (`python3 my_shim.py`), or that
+///   contains a `/` and names an existing file or directory (`--config conf/`);
+/// - the value of `--name=VALUE` by the same rule (`--config=shim.yaml`).
+///
+/// Everything else is passed as typed: absolute paths, words that name nothing in `base` (`get`,
+/// `reference`, a flag), and `-` (standard input). A program without a `/` is looked up in `PATH`.
+pub fn resolve_paths(words: &[String], base: &Path) -> Vec<String> {
+    let absolute = |word: &str| base.join(word).display().to_string();
+    let names_file = |word: &str| {
+        let candidate = Path::new(word);
+        !word.is_empty()
+            && word != "-"
+            && candidate.is_relative()
+            && (base.join(candidate).is_file() || (word.contains('/') && base.join(candidate).exists()))
+    };
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| {
+            if i == 0 {
+                return if word.contains('/') && Path::new(word).is_relative() {
+                    absolute(word)
+                } else {
+                    word.clone()
+                };
+            }
+            if let Some((flag, value)) = word.split_once('=')
+                && flag.starts_with("--")
+                && names_file(value)
+            {
+                return format!("{flag}={}", absolute(value));
+            }
+            if !word.starts_with('-') && names_file(word) {
+                return absolute(word);
+            }
+            word.clone()
+        })
+        .collect()
 }
 
 /// Runs a one-shot protocol command (a credential helper's `get`, a credential provider): `input`
@@ -483,6 +574,78 @@ pub fn files_written(dir: &Path) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_resolve_against_the_directory_credsim_started_in() {
+        let base = tempfile::tempdir().unwrap();
+        let b = base.path();
+        std::fs::write(b.join("my_shim.py"), "").unwrap();
+        std::fs::create_dir_all(b.join("conf/sub")).unwrap();
+        std::fs::write(b.join("conf/shim.yaml"), "").unwrap();
+        std::fs::create_dir(b.join("reference")).unwrap();
+        let words: Vec<String> = [
+            "python3",
+            "my_shim.py",
+            "--config=conf/shim.yaml",
+            "--dir",
+            "conf/sub",
+            "reference",
+            "missing.py",
+            "-",
+            "/abs/path",
+            "--verbose",
+            "--level=my_shim.py.bak",
+        ]
+        .map(String::from)
+        .into();
+        let at = |p: &str| b.join(p).display().to_string();
+        assert_eq!(
+            resolve_paths(&words, b),
+            [
+                "python3".to_owned(),
+                at("my_shim.py"),
+                format!("--config={}", at("conf/shim.yaml")),
+                "--dir".to_owned(),
+                at("conf/sub"),
+                // A bare word that names a directory is a subcommand more often than a path.
+                "reference".to_owned(),
+                "missing.py".to_owned(),
+                "-".to_owned(),
+                "/abs/path".to_owned(),
+                "--verbose".to_owned(),
+                "--level=my_shim.py.bak".to_owned(),
+            ]
+        );
+        let program: Vec<String> = ["./target/debug/credsim", "reference"].map(String::from).into();
+        assert_eq!(
+            resolve_paths(&program, b),
+            [at("./target/debug/credsim"), "reference".to_owned()]
+        );
+    }
+
+    #[test]
+    fn stderr_tails_keep_the_last_lines_and_cut_long_ones() {
+        let text = (1..=20).map(|i| format!("line {i}\n\n")).collect::<String>();
+        let tail = StderrTail::of(text.as_bytes());
+        assert_eq!(tail.lines().len(), StderrTail::LINES);
+        assert_eq!(tail.lines().first().map(String::as_str), Some("line 9"));
+        assert_eq!(tail.lines().last().map(String::as_str), Some("line 20"));
+        let long = "é".repeat(StderrTail::LINE_BYTES);
+        let cut = StderrTail::of(long.as_bytes());
+        assert!(cut.lines()[0].ends_with(" [cut]"));
+        assert!(cut.lines()[0].len() <= StderrTail::LINE_BYTES + " [cut]".len());
+        assert!(StderrTail::of(b"\n  \n").is_empty());
+        let e = ProtocolError::Exited {
+            method: "initialize".into(),
+            status: "exit status: 2".into(),
+        };
+        assert_eq!(
+            e.with_stderr(StderrTail::of(b"python3: can't open file 'x.py'\n"))
+                .to_string(),
+            "the implementation exited (exit status: 2) while `initialize` was pending; \
+             the last lines of its stderr:\n    python3: can't open file 'x.py'"
+        );
+    }
 
     #[test]
     fn splits_words_like_a_shell() {

@@ -1,5 +1,5 @@
 //! The implementation under test, as the runner sees it: one [`Implementation`] per shard, started
-//! by a [`Launcher`] with the shard's environment (`../shared/contracts/exec-protocol.md`).
+//! by a [`Launcher`] with the shard's environment (`docs/exec-protocol.md`).
 //!
 //! The exec protocol ([`crate::exec`]) and the in-process reference ([`crate::reference`]) both
 //! implement it, so Rust projects can run scenarios against their own code from `cargo test`.
@@ -100,6 +100,83 @@ pub enum ProtocolError {
     Version(String),
     #[error("{0}")]
     Other(String),
+    /// One of the above, with the last lines the implementation wrote to stderr (what explains an
+    /// early exit: `can't open file ...`, a stack trace).
+    #[error("{error}{stderr}")]
+    WithStderr {
+        error: Box<ProtocolError>,
+        stderr: StderrTail,
+    },
+}
+
+impl ProtocolError {
+    /// This error, shown with the end of what the implementation wrote to stderr (nothing is added
+    /// when it wrote nothing).
+    pub fn with_stderr(self, stderr: StderrTail) -> Self {
+        match self {
+            ProtocolError::WithStderr { .. } => self,
+            error if !stderr.is_empty() => ProtocolError::WithStderr {
+                error: Box::new(error),
+                stderr,
+            },
+            error => error,
+        }
+    }
+}
+
+/// The last lines of an implementation's stderr, kept to explain an error it caused. Shown raw
+/// here; the runner redacts every registered secret before an error reaches a report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StderrTail(Vec<String>);
+
+impl StderrTail {
+    /// How many lines, and how many bytes of each, are kept.
+    pub const LINES: usize = 12;
+    pub const LINE_BYTES: usize = 400;
+
+    /// The tail of `stderr` (lossy UTF-8), blank lines dropped, long lines cut.
+    pub fn of(stderr: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(stderr);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let start = lines.len().saturating_sub(Self::LINES);
+        StderrTail(
+            lines[start..]
+                .iter()
+                .map(|l| {
+                    let l = l.trim_end();
+                    if l.len() <= Self::LINE_BYTES {
+                        return l.to_owned();
+                    }
+                    let mut end = Self::LINE_BYTES;
+                    while !l.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    format!("{} [cut]", &l[..end])
+                })
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn lines(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StderrTail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        write!(f, "; the last lines of its stderr:")?;
+        for line in &self.0 {
+            write!(f, "\n    {line}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a shard's implementation is started with.

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::exec::{run_once, split_words};
 use crate::implementation::{
     Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
-    ProtocolError, RefusalKind, ShardContext,
+    ProtocolError, RefusalKind, ShardContext, StderrTail,
 };
 
 /// The API version spoken.
@@ -162,6 +162,16 @@ impl Provider {
             "CredentialProviderRequest",
         )
         .await?;
+        let stderr_tail = StderrTail::of(&out.stderr);
+        self.parse_provider_output(&image, out).map_err(|e| e.with_stderr(stderr_tail))
+    }
+
+    /// What the program printed, as an answer.
+    fn parse_provider_output(
+        &self,
+        image: &str,
+        out: std::process::Output,
+    ) -> Result<Answer, ProtocolError> {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         self.output
@@ -198,7 +208,7 @@ impl Provider {
             .as_object()
             .into_iter()
             .flatten()
-            .filter_map(|(k, v)| auth_key_matches(k, &image).map(|score| (score, v)))
+            .filter_map(|(k, v)| auth_key_matches(k, image).map(|score| (score, v)))
             .max_by_key(|(score, _)| *score);
         match best {
             None => Ok(Answer::Anonymous),

@@ -391,7 +391,7 @@ async fn replay(
                             let ok = imp
                                 .set_clock(now)
                                 .await
-                                .map_err(|e| format!("{}: {e}", sh.name))?;
+                                .map_err(|e| redact(world, &format!("{}: {e}", sh.name)))?;
                             follows_clock.insert(sh.name.clone(), ok);
                         }
                     }
@@ -556,7 +556,7 @@ async fn start_shard(
     let imp = launcher
         .launch(&ctx)
         .await
-        .map_err(|e| format!("{}: {e}", cluster.name))?;
+        .map_err(|e| redact(world, &format!("{}: {e}", cluster.name)))?;
     shard.imp = Some(imp);
     Ok(shard)
 }
@@ -631,7 +631,12 @@ async fn request(
     let answer = imp
         .get(&req)
         .await
-        .map_err(|e| format!("step {} (line {line}): {}: {e}", step + 1, r.shard))?;
+        .map_err(|e| {
+            redact(
+                world,
+                &format!("step {} (line {line}): {}: {e}", step + 1, r.shard),
+            )
+        })?;
     let after = seqs(cloud);
     result.timings.implementation_us += micros(t);
     let t = Instant::now();

@@ -198,3 +198,81 @@ async fn the_environment_is_exactly_the_protocols() {
         "the controller's install-time env"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_implementation_that_exits_at_once_shows_its_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Exits before answering `initialize`, explaining why on stderr only.
+    let script = d.join("early.py");
+    std::fs::write(
+        &script,
+        "import sys\nsys.stderr.write('loading my settings\\n')\nsys.stderr.write('shim: cannot read /etc/shim/settings.yaml: no such file\\n')\nsys.exit(4)\n",
+    )
+    .unwrap();
+    let e = error_of(&ExecLauncher::new(&format!(
+        "{} {}",
+        interpreter(),
+        script.display()
+    )))
+    .await;
+    assert!(
+        e.contains("the implementation exited (exit status: 4) while `initialize` was pending"),
+        "{e}"
+    );
+    assert!(
+        e.contains(
+            "the last lines of its stderr:\n    loading my settings\n    shim: cannot read /etc/shim/settings.yaml: no such file"
+        ),
+        "{e}"
+    );
+
+    // A script path that names nothing: the interpreter's own complaint is the explanation.
+    let e = error_of(&ExecLauncher::new(&format!(
+        "{} {}",
+        interpreter(),
+        d.join("no_such_shim.py").display()
+    )))
+    .await;
+    assert!(e.contains("can't open file"), "{e}");
+    assert!(e.contains("no_such_shim.py"), "{e}");
+
+    // The stderr tail also explains a protocol violation and a hang.
+    let e = error_of(&python(
+        d,
+        "garbage_with_reason",
+        "    sys.stderr.write('debug: about to answer\\n'); sys.stderr.flush(); print('not json', flush=True)",
+    ))
+    .await;
+    assert!(e.contains("not a JSON-RPC message: not json"), "{e}");
+    assert!(e.contains("\n    debug: about to answer"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_an_exiting_implementations_stderr_are_redacted() {
+    mock_kit::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    // The controller is installed with a client secret; this implementation prints it and dies.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/corpus/acr/controller-secret-never-handed-out.yaml");
+    let s = scenarios::load_file(&path).unwrap().scenario;
+    let script = dir.path().join("leaky.py");
+    std::fs::write(
+        &script,
+        "import os, sys\nsys.stderr.write('secret is ' + os.environ['AZURE_CLIENT_SECRET'] + '\\n')\nsys.exit(1)\n",
+    )
+    .unwrap();
+    let r = run_scenario(
+        &s,
+        &ExecLauncher::new(&format!("{} {}", interpreter(), script.display())),
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Error, "{r:#?}");
+    let e = r.error.unwrap();
+    assert!(e.contains("the last lines of its stderr:"), "{e}");
+    let shown = e.split("secret is ").nth(1).unwrap_or_default();
+    assert!(
+        shown.starts_with('<') && shown.contains('>'),
+        "the secret is shown by kind and fingerprint only: {e}"
+    );
+}

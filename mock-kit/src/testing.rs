@@ -1,7 +1,7 @@
 //! Locating the real clients the integration tests drive.
 //!
 //! The Python clients (`requests`, `azure-identity`, `msal`, `azure-containerregistry`,
-//! `kubernetes`) live in a venv that `.ci/install-clients` creates from the frozen
+//! `kubernetes`) live in a venv that `scripts/install-clients` creates from the frozen
 //! `clients/requirements.txt`. [`python`] finds that venv and creates it on first use, so
 //! `cargo test` works on a fresh checkout; the script is idempotent and serialises concurrent
 //! callers with a lock.
@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The workspace root (where `Cargo.toml`, `.ci/` and `clients/` are).
+/// The workspace root (where `Cargo.toml`, `scripts/` and `clients/` are).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -20,7 +20,7 @@ pub fn workspace_root() -> PathBuf {
 /// The venv's Python interpreter, installing the pinned clients first if needed.
 pub fn python() -> Result<PathBuf, String> {
     let root = workspace_root();
-    let script = root.join(".ci/install-clients");
+    let script = root.join("scripts/install-clients");
     let output = Command::new("bash")
         .arg(&script)
         .output()
