@@ -129,11 +129,21 @@ def assertion_credential(tenant, client_id, assertion):
     )
 
 
+def post(url, data):
+    """A form POST; a registry that cannot be reached safely (refused connection, failed TLS
+    verification) is `unavailable`."""
+    import requests
+
+    try:
+        return requests.post(url, data=data, timeout=20)
+    except requests.exceptions.ConnectionError as e:  # SSLError is one
+        raise Refusal("unavailable", f"{url.split('/')[2]} is unreachable: {type(e).__name__}")
+
+
 def exchange(credential, host, repository, tenant):
     """Entra token (ACR audience) for `credential` → ACR refresh token; when `repository` is
     known, checked to pull it (a Docker credential helper is not told the repository)."""
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
-    import requests
 
     try:
         access_token = credential.get_token(ACR_SCOPE).token
@@ -145,25 +155,23 @@ def exchange(credential, host, repository, tenant):
     except ServiceRequestError as e:
         raise Refusal("unavailable", f"Entra is unreachable: {e}")
     tid = claims_of(access_token).get("tid", tenant)
-    r = requests.post(
+    r = post(
         f"https://{host}/oauth2/exchange",
-        data={"grant_type": "access_token", "service": host, "tenant": tid, "access_token": access_token},
-        timeout=20,
+        {"grant_type": "access_token", "service": host, "tenant": tid, "access_token": access_token},
     )
     if r.status_code != 200:
         kind = "unavailable" if r.status_code == 429 or r.status_code >= 500 else "denied"
         raise Refusal(kind, f"{host} refused the exchange ({r.status_code})")
     refresh = r.json()["refresh_token"]
     if repository:
-        check = requests.post(
+        check = post(
             f"https://{host}/oauth2/token",
-            data={
+            {
                 "grant_type": "refresh_token",
                 "service": host,
                 "scope": f"repository:{repository}:pull",
                 "refresh_token": refresh,
             },
-            timeout=20,
         )
         access = claims_of(check.json().get("access_token", "")) if check.status_code == 200 else {}
         pulls = any(

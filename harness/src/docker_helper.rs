@@ -111,7 +111,8 @@ impl DockerHelper {
         )
         .await?;
         let stderr_tail = StderrTail::of(&out.stderr);
-        self.parse_helper_output(out).map_err(|e| e.with_stderr(stderr_tail))
+        self.parse_helper_output(out)
+            .map_err(|e| e.with_stderr(stderr_tail))
     }
 
     /// What the program printed, as an answer.

@@ -168,12 +168,7 @@ impl ExecImplementation {
                 "the implementation's command is empty".into(),
             ));
         }
-        let mut child = shard_command(&words, &[], shard)
-            .spawn()
-            .map_err(|source| ProtocolError::Spawn {
-                command: command.to_owned(),
-                source,
-            })?;
+        let mut child = spawn_shard(&words, &[], shard, command)?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -260,9 +255,7 @@ impl ExecImplementation {
                 let credential: Credential =
                     serde_json::from_value(result.clone()).map_err(|e| {
                         ProtocolError::Violation {
-                            reason: format!(
-                                "a credential needs `username` and `password` ({e})"
-                            ),
+                            reason: format!("a credential needs `username` and `password` ({e})"),
                             line: redact_result(&result),
                         }
                     })?;
@@ -443,6 +436,42 @@ impl Implementation for ExecImplementation {
     }
 }
 
+/// Starts the shard's command. In the sandbox, a program that cannot be found is refused here, as
+/// it is without one, rather than as bubblewrap's own exit.
+fn spawn_shard(
+    words: &[String],
+    extra: &[&str],
+    shard: &ShardContext,
+    command: &str,
+) -> Result<tokio::process::Child, ProtocolError> {
+    let spawn_error = |source| ProtocolError::Spawn {
+        command: command.to_owned(),
+        source,
+    };
+    if shard.sandbox.is_some() {
+        let base = std::env::current_dir().unwrap_or_default();
+        let resolved = resolve_paths(words, &base);
+        let program = resolved.first().map(String::as_str).unwrap_or_default();
+        let found = if program.contains('/') {
+            Path::new(program).is_file()
+        } else {
+            std::env::var("PATH")
+                .unwrap_or_default()
+                .split(':')
+                .any(|d| Path::new(d).join(program).is_file())
+        };
+        if !found {
+            return Err(spawn_error(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "No such file or directory",
+            )));
+        }
+    }
+    shard_command(words, extra, shard)
+        .spawn()
+        .map_err(spawn_error)
+}
+
 /// The command `words` (plus `extra` arguments) for a shard: exactly the protocol's environment
 /// (plus `PATH`, and `HOME` set to the working directory), run in the working directory, all three
 /// pipes captured, killed when dropped. `words` is not empty.
@@ -452,7 +481,14 @@ pub(crate) fn shard_command(words: &[String], extra: &[&str], shard: &ShardConte
         Err(_) => words.to_vec(),
     };
     let (program, args) = words.split_first().expect("a command has a program");
-    let mut cmd = Command::new(program);
+    let mut cmd = match &shard.sandbox {
+        Some(sb) => {
+            let mut c = Command::new(&sb.bwrap);
+            c.args(sb.command_prefix(&words)).arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
     cmd.args(args)
         .args(extra)
         .env_clear()
@@ -484,7 +520,8 @@ pub fn resolve_paths(words: &[String], base: &Path) -> Vec<String> {
         !word.is_empty()
             && word != "-"
             && candidate.is_relative()
-            && (base.join(candidate).is_file() || (word.contains('/') && base.join(candidate).exists()))
+            && (base.join(candidate).is_file()
+                || (word.contains('/') && base.join(candidate).exists()))
     };
     words
         .iter()
@@ -521,12 +558,7 @@ pub(crate) async fn run_once(
     timeout: Duration,
     method: &str,
 ) -> Result<std::process::Output, ProtocolError> {
-    let mut child = shard_command(words, extra, shard)
-        .spawn()
-        .map_err(|source| ProtocolError::Spawn {
-            command: words.join(" "),
-            source,
-        })?;
+    let mut child = spawn_shard(words, extra, shard, &words.join(" "))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     // A program that exits without reading its input is judged by what it printed.
     let _ = stdin.write_all(input).await;
@@ -549,26 +581,13 @@ fn redact_result(v: &Value) -> String {
     v.to_string()
 }
 
-/// Files an implementation left in `dir` (recursively), for the leak search: `(path, content)`.
+/// How much of each file an implementation left is read for the leak search.
+pub const FILE_READ_LIMIT: usize = 8 << 20;
+
+/// Files an implementation left in `dir` (recursively, at most [`FILE_READ_LIMIT`] bytes each),
+/// for the leak search: `(path relative to dir, content)`.
 pub fn files_written(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
-                out.push((rel, String::from_utf8_lossy(&bytes).into_owned()));
-            }
-        }
-    }
-    out.sort();
-    out
+    crate::sandbox::read_tree(dir, FILE_READ_LIMIT)
 }
 
 #[cfg(test)]
@@ -616,7 +635,9 @@ mod tests {
                 "--level=my_shim.py.bak".to_owned(),
             ]
         );
-        let program: Vec<String> = ["./target/debug/credsim", "reference"].map(String::from).into();
+        let program: Vec<String> = ["./target/debug/credsim", "reference"]
+            .map(String::from)
+            .into();
         assert_eq!(
             resolve_paths(&program, b),
             [at("./target/debug/credsim"), "reference".to_owned()]
@@ -625,7 +646,9 @@ mod tests {
 
     #[test]
     fn stderr_tails_keep_the_last_lines_and_cut_long_ones() {
-        let text = (1..=20).map(|i| format!("line {i}\n\n")).collect::<String>();
+        let text = (1..=20)
+            .map(|i| format!("line {i}\n\n"))
+            .collect::<String>();
         let tail = StderrTail::of(text.as_bytes());
         assert_eq!(tail.lines().len(), StderrTail::LINES);
         assert_eq!(tail.lines().first().map(String::as_str), Some("line 9"));

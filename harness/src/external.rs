@@ -398,7 +398,7 @@ impl ExternalCluster {
         self.inner
             .secrets
             .register(
-                "k8s-service-account-token",
+                mock_kit::SecretKind::K8sServiceAccountToken,
                 &format!(
                     "{}/{namespace}/{service_account} for {}",
                     self.inner.name,

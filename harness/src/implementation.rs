@@ -191,6 +191,8 @@ pub struct ShardContext {
     /// For kubelet credential providers with `tokenAttributes`: tokens of a project's pod
     /// ServiceAccount, as the kubelet would pass them.
     pub pod_tokens: Option<PodTokens>,
+    /// The sandbox a program runs in (`crate::sandbox`); `None` runs it as is.
+    pub sandbox: Option<crate::sandbox::ShardSandbox>,
 }
 
 /// A pod ServiceAccount token and the ServiceAccount's annotations, being minted.

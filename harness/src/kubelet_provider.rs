@@ -163,7 +163,8 @@ impl Provider {
         )
         .await?;
         let stderr_tail = StderrTail::of(&out.stderr);
-        self.parse_provider_output(&image, out).map_err(|e| e.with_stderr(stderr_tail))
+        self.parse_provider_output(&image, out)
+            .map_err(|e| e.with_stderr(stderr_tail))
     }
 
     /// What the program printed, as an answer.

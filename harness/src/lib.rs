@@ -15,6 +15,8 @@
 //!   shard, and a launcher), so exec programs and in-process Rust code are driven alike.
 //! - [`exec`]: the exec protocol (JSON-RPC over stdio, version negotiation, timeouts, protocol
 //!   violations with the offending line).
+//! - [`sandbox`]: the bubblewrap sandbox implementations run in: the file system read-only,
+//!   private captured `/tmp`, `/var/tmp`, `/dev/shm` and XDG folders, nothing outliving it.
 //! - [`docker_helper`]: the Docker credential-helper protocol (`get`, server URL on stdin),
 //!   single-identity, so scenarios with several projects are skipped.
 //! - [`kubelet_provider`]: the kubelet image credential provider protocol, with the project's
@@ -55,6 +57,7 @@ pub mod properties;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod sandbox;
 pub mod suite;
 pub mod up;
 pub mod world;

@@ -95,10 +95,29 @@ pub enum Flaw {
     /// The pull check follows whatever token realm the registry's challenge names, on any host:
     /// `credential-destination`.
     FollowForeignRealm,
+    /// The registry is found by the first `<name>.azurecr.io` inside the host as written, and that
+    /// registry's credential is returned for it: every request on the wire goes to the right
+    /// host, but the OCI client presents the credential to `attacker.example`:
+    /// `credential-destination` (the consumer's view).
+    RegistryFoundInsideHost,
+    /// Before the registry token, it also asks Entra for an Azure Resource Manager token with the
+    /// project's identity ("to look the registry up"): `least-privilege`.
+    ManagementToken,
+    /// Logs the registry login it hands out as the HTTP header an OCI client sends
+    /// (`Authorization: Basic <base64 of user:password>`): `no-secret-leak` (an encoded form).
+    LogBasicAuth,
+    /// Stores credentials the way `docker login` does, in `$HOME/.docker/config.json`
+    /// (`auths.<host>.auth` is base64 of `user:password`): `no-secret-leak` (an encoded form).
+    DockerConfig,
+    /// Keeps a credential cache in the temporary folder (`$TMPDIR`, `/tmp`), outside its working
+    /// directory: `no-secret-leak`, seen only because the sandbox captures `/tmp`.
+    CacheInTmp,
+    /// Certificates are not verified (`danger_accept_invalid_certs`): `tls-verification`.
+    NoTlsVerification,
 }
 
 impl Flaw {
-    pub const ALL: [Flaw; 17] = [
+    pub const ALL: [Flaw; 23] = [
         Flaw::CacheByRegistry,
         Flaw::FallbackOnAnyError,
         Flaw::LogToken,
@@ -116,6 +135,12 @@ impl Flaw {
         Flaw::TokenInWorkdir,
         Flaw::PlainHttpPullCheck,
         Flaw::FollowForeignRealm,
+        Flaw::RegistryFoundInsideHost,
+        Flaw::ManagementToken,
+        Flaw::LogBasicAuth,
+        Flaw::DockerConfig,
+        Flaw::CacheInTmp,
+        Flaw::NoTlsVerification,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +162,12 @@ impl Flaw {
             Flaw::TokenInWorkdir => "token-in-workdir",
             Flaw::PlainHttpPullCheck => "plain-http-pull-check",
             Flaw::FollowForeignRealm => "follow-foreign-realm",
+            Flaw::RegistryFoundInsideHost => "registry-found-inside-host",
+            Flaw::ManagementToken => "management-token",
+            Flaw::LogBasicAuth => "log-basic-auth",
+            Flaw::DockerConfig => "docker-config",
+            Flaw::CacheInTmp => "cache-in-tmp",
+            Flaw::NoTlsVerification => "no-tls-verification",
         }
     }
 }
@@ -166,6 +197,9 @@ pub struct Reference {
     cache: HashMap<CacheKey, (Credential, Timestamp)>,
     /// The working directory (the process's own for `credsim reference`, the shard's in-process).
     workdir: Option<std::path::PathBuf>,
+    /// The temporary folder (the process's own for `credsim reference`; in-process, the shard's
+    /// captured `/tmp` when sandboxed).
+    tmpdir: std::path::PathBuf,
     /// Only with [`Flaw::MappingCachedByRegistry`]: registry → (namespace, ServiceAccount, client ID).
     mappings: HashMap<String, (String, String, String)>,
     now: Option<Timestamp>,
@@ -191,6 +225,36 @@ struct CacheKey {
 
 struct Refusal(RefusalKind, String);
 
+/// The HTTP client: the run's CA only, through the front door; with `insecure`, certificates are
+/// not verified at all ([`Flaw::NoTlsVerification`]).
+fn http_client(env: &HashMap<String, String>, insecure: bool) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(20));
+    if let Some(ca) = env.get("SSL_CERT_FILE") {
+        let pem = std::fs::read(ca).map_err(|e| format!("reading {ca}: {e}"))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())?;
+        builder = builder.tls_certs_only([cert]);
+    }
+    if insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder = match env.get("HTTPS_PROXY").filter(|p| !p.is_empty()) {
+        Some(p) => builder.proxy(reqwest::Proxy::all(p).map_err(|e| e.to_string())?),
+        None => builder.no_proxy(),
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The first `<name>.azurecr.io` that stands inside `host` between separators (`.` `/` `:`), as a
+/// matcher that is not anchored at the host's start finds it.
+fn login_server_inside(host: &str) -> Option<String> {
+    let at = host.find(".azurecr.io")?;
+    let name_start = host[..at]
+        .rfind(|c: char| !c.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    let name = &host[name_start..at];
+    (!name.is_empty()).then(|| format!("{name}.azurecr.io"))
+}
+
 fn refuse(kind: RefusalKind, message: impl Into<String>) -> Refusal {
     Refusal(kind, message.into())
 }
@@ -199,24 +263,15 @@ impl Reference {
     /// Configures the reference from an exec-protocol environment.
     pub fn from_env(env: HashMap<String, String>) -> Result<Self, String> {
         mock_kit::install_crypto_provider();
-        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(20));
-        if let Some(ca) = env.get("SSL_CERT_FILE") {
-            let pem = std::fs::read(ca).map_err(|e| format!("reading {ca}: {e}"))?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())?;
-            builder = builder.tls_certs_only([cert]);
-        }
-        builder = match env.get("HTTPS_PROXY").filter(|p| !p.is_empty()) {
-            Some(p) => builder.proxy(reqwest::Proxy::all(p).map_err(|e| e.to_string())?),
-            None => builder.no_proxy(),
-        };
         Ok(Self {
             flaw: None,
             shard: env.get("CREDSIM_SHARD").cloned().unwrap_or_default(),
-            http: builder.build().map_err(|e| e.to_string())?,
+            http: http_client(&env, false)?,
             env,
             cache: HashMap::new(),
             mappings: HashMap::new(),
             workdir: std::env::current_dir().ok(),
+            tmpdir: std::env::temp_dir(),
             now: None,
             log: Vec::new(),
         })
@@ -225,6 +280,14 @@ impl Reference {
     /// The same reference with one deliberate flaw.
     pub fn with_flaw(mut self, flaw: Option<Flaw>) -> Self {
         self.flaw = flaw;
+        if flaw == Some(Flaw::NoTlsVerification) {
+            match http_client(&self.env, true) {
+                Ok(http) => self.http = http,
+                Err(e) => self
+                    .log
+                    .push(format!("building the HTTP client failed: {e}")),
+            }
+        }
         self
     }
 
@@ -232,6 +295,23 @@ impl Reference {
     pub fn in_dir(mut self, dir: &std::path::Path) -> Self {
         self.workdir = Some(dir.to_path_buf());
         self
+    }
+
+    /// The same reference in a shard's folders, as it would be in the shard's sandbox: its
+    /// working directory, and `/tmp` as the sandbox captures it. Without a sandbox, a folder
+    /// beside the working directory that no leak search reads stands for the host's `/tmp`,
+    /// which the harness would not see either.
+    pub fn in_shard(self, shard: &ShardContext) -> Self {
+        let mut r = self.in_dir(&shard.workdir);
+        r.tmpdir = match &shard.sandbox {
+            Some(sb) => sb.captured.join("tmp"),
+            None => shard
+                .workdir
+                .parent()
+                .unwrap_or(&shard.workdir)
+                .join("unseen-tmp"),
+        };
+        r
     }
 
     fn now(&self) -> Timestamp {
@@ -264,7 +344,12 @@ impl Reference {
     }
 
     async fn credential(&mut self, req: &CredentialRequest) -> Result<Credential, Refusal> {
-        let registry = req.registry.to_ascii_lowercase();
+        let mut registry = req.registry.to_ascii_lowercase();
+        if self.flaw == Some(Flaw::RegistryFoundInsideHost)
+            && let Some(found) = login_server_inside(&registry)
+        {
+            registry = found;
+        }
         if self.flaw == Some(Flaw::ClientSecretAsPassword)
             && let (Some(id), Some(secret)) = (
                 self.env.get("AZURE_CLIENT_ID"),
@@ -467,6 +552,48 @@ impl Reference {
                 self.log.push(format!("writing {}: {e}", file.display()));
             }
         }
+        let basic = || {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", credential.username, credential.password))
+        };
+        if self.flaw == Some(Flaw::CacheInTmp) {
+            let file = self
+                .tmpdir
+                .join(format!("credsim-cache-{}.json", req.project));
+            let body = json!({"registry": registry, "username": credential.username, "password": credential.password});
+            let written = std::fs::create_dir_all(&self.tmpdir)
+                .and_then(|()| std::fs::write(&file, body.to_string()));
+            if let Err(e) = written {
+                self.log.push(format!("writing {}: {e}", file.display()));
+            }
+        }
+        if self.flaw == Some(Flaw::LogBasicAuth) {
+            self.log.push(format!(
+                "debug: GET https://{registry}/v2/{}/tags/list\n  Authorization: Basic {}",
+                req.repository,
+                basic()
+            ));
+        }
+        if self.flaw == Some(Flaw::DockerConfig)
+            && let Some(dir) = &self.workdir
+        {
+            let config = dir.join(".docker/config.json");
+            let mut auths = std::fs::read_to_string(&config)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .unwrap_or_else(|| json!({"auths": {}}));
+            auths["auths"][registry.as_str()] = json!({"auth": basic()});
+            let written = std::fs::create_dir_all(dir.join(".docker")).and_then(|()| {
+                std::fs::write(
+                    &config,
+                    serde_json::to_string_pretty(&auths).unwrap_or_default(),
+                )
+            });
+            if let Err(e) = written {
+                self.log.push(format!("writing {}: {e}", config.display()));
+            }
+        }
         Ok(credential)
     }
 
@@ -604,6 +731,26 @@ impl Reference {
             "{}/{segment}/oauth2/v2.0/token",
             authority.trim_end_matches('/')
         );
+        if self.flaw == Some(Flaw::ManagementToken) {
+            // What it would use to find the registry's resource ID through ARM; the answer does
+            // not matter to the flaw.
+            let _ = self
+                .post_form(
+                    &url,
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id),
+                        (
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                        ),
+                        ("client_assertion", assertion),
+                        ("scope", "https://management.azure.com/.default"),
+                    ],
+                    "Entra",
+                )
+                .await;
+        }
         let (status, body) = self
             .post_form(
                 &url,
@@ -887,7 +1034,7 @@ impl Launcher for FlawedLauncher {
             let r = Reference::from_env(env)
                 .map_err(ProtocolError::Other)?
                 .with_flaw(Some(self.0))
-                .in_dir(&shard.workdir);
+                .in_shard(shard);
             Ok(Box::new(r) as Box<dyn Implementation>)
         })
     }
@@ -906,7 +1053,7 @@ impl Launcher for ReferenceLauncher {
             let env = shard.env.iter().cloned().collect();
             let r = Reference::from_env(env)
                 .map_err(ProtocolError::Other)?
-                .in_dir(&shard.workdir);
+                .in_shard(shard);
             Ok(Box::new(r) as Box<dyn Implementation>)
         })
     }

@@ -31,6 +31,9 @@ pub struct Summary {
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
+    /// Which evidence of what implementations write was available: the sandbox, or why not
+    /// (`crate::sandbox`). Said once in every report.
+    pub evidence: &'static str,
 }
 
 impl Summary {
@@ -144,6 +147,9 @@ impl Reporter for Human {
                 }
             }
             Event::RunFinished(s) => {
+                if !s.evidence.is_empty() {
+                    writeln!(out, "{}", s.evidence)?;
+                }
                 writeln!(
                     out,
                     "{} scenario(s): {} passed, {} failed, {} errors, {} skipped",

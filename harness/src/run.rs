@@ -302,6 +302,7 @@ struct Shard {
     /// Holds the working and secrets folders until the scenario ends (deleted on drop).
     _dir: tempfile::TempDir,
     workdir: PathBuf,
+    sandbox: Option<crate::sandbox::ShardSandbox>,
     token_file: Option<(PathBuf, model::ServiceAccountRef, model::TokenFile)>,
     max_token_expiration: Duration,
 }
@@ -408,7 +409,11 @@ async fn replay(
             outputs.insert(sh.name.clone(), imp.shutdown().await);
             result.timings.shutdown_us += micros(t);
         }
-        files.insert(sh.name.clone(), files_written(&sh.workdir));
+        let mut written = files_written(&sh.workdir);
+        if let Some(sb) = &sh.sandbox {
+            written.extend(sb.captured_files(crate::exec::FILE_READ_LIMIT));
+        }
+        files.insert(sh.name.clone(), written);
     }
     for sh in &shards {
         follows_clock.entry(sh.name.clone()).or_insert(true);
@@ -503,10 +508,25 @@ async fn start_shard(
     for (k, v) in &ctl.env {
         env.push((k.clone(), v.clone()));
     }
+    let sandbox = match crate::sandbox::Sandbox::detect() {
+        crate::sandbox::Sandbox::Bubblewrap(bwrap) => {
+            let sb = crate::sandbox::ShardSandbox::prepare(
+                bwrap.clone(),
+                dir.path().join("sandbox"),
+                workdir.clone(),
+                vec![private.clone()],
+            )
+            .map_err(|e| format!("making the shard's sandbox folders failed: {e}"))?;
+            env.extend(sb.env());
+            Some(sb)
+        }
+        crate::sandbox::Sandbox::Unavailable(_) => None,
+    };
     let mut shard = Shard {
         name: cluster.name.clone(),
         imp: None,
         workdir: workdir.clone(),
+        sandbox: sandbox.clone(),
         _dir: dir,
         token_file,
         max_token_expiration: cluster.max_token_expiration,
@@ -552,6 +572,7 @@ async fn start_shard(
         env,
         workdir,
         pod_tokens,
+        sandbox,
     };
     let imp = launcher
         .launch(&ctx)
@@ -628,15 +649,12 @@ async fn request(
     let at = cloud.clock.now();
     let imp = shard.imp.as_mut().ok_or("the implementation is gone")?;
     let t = Instant::now();
-    let answer = imp
-        .get(&req)
-        .await
-        .map_err(|e| {
-            redact(
-                world,
-                &format!("step {} (line {line}): {}: {e}", step + 1, r.shard),
-            )
-        })?;
+    let answer = imp.get(&req).await.map_err(|e| {
+        redact(
+            world,
+            &format!("step {} (line {line}): {}: {e}", step + 1, r.shard),
+        )
+    })?;
     let after = seqs(cloud);
     result.timings.implementation_us += micros(t);
     let t = Instant::now();
@@ -879,22 +897,27 @@ fn describe_request(world: &World, rec: &RequestRecord) -> String {
     )
 }
 
-/// `text` with every registered secret replaced by `<kind fingerprint>`.
+/// `text` with every registered secret, raw or encoded, replaced by `<kind fingerprint>` (an
+/// encoded one with the whole encoded text that holds it).
 pub fn redact(world: &World, text: &str) -> String {
-    let mut hits = world.cloud.secrets.find_in(text);
-    hits.sort_by_key(|h| std::cmp::Reverse(h.offset));
-    let mut out = text.to_owned();
-    for h in hits {
-        // The hit's value length is not known here; secrets are replaced up to the next
-        // character that cannot be part of a token.
-        let end = out[h.offset..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.~+/=".contains(c)))
-            .map_or(out.len(), |e| h.offset + e);
-        out.replace_range(
-            h.offset..end,
-            &format!("<{} {}>", h.secret.kind, h.secret.fingerprint.as_str()),
-        );
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for h in world.cloud.secrets.search(text.as_bytes()) {
+        let span = h.span();
+        // Overlapping hits were merged by the search; a later one inside a replaced span is gone.
+        if span.start < at || !text.is_char_boundary(span.start) || !text.is_char_boundary(span.end)
+        {
+            continue;
+        }
+        out.push_str(&text[at..span.start]);
+        out.push_str(&format!(
+            "<{} {}>",
+            h.secret.kind,
+            h.secret.fingerprint.as_str()
+        ));
+        at = span.end;
     }
+    out.push_str(&text[at..]);
     out
 }
 

@@ -708,6 +708,13 @@ fn fault_rule(cloud: &Cloud, f: &model::Fault) -> Result<(Faults, FaultRule), Wo
         ..FaultMatch::default()
     };
     let set = match f.target {
+        // A certificate is the front door's to present, on the implementation's own tunnels.
+        model::FaultTarget::Entra if matches!(f.answer, model::Answer::BadCertificate(_)) => {
+            matches.site = Some("mock-entra".into());
+            matches.host = Some("login.microsoftonline.com".into());
+            matches.client = Some("iut/".into());
+            cloud.door.faults().clone()
+        }
         model::FaultTarget::Entra => {
             matches.site = Some("mock-entra".into());
             if let Some(t) = &m.tenant {
@@ -837,5 +844,16 @@ fn fault_action(f: &model::Fault) -> FaultAction {
         },
         (Answer::Delay(d), _) => FaultAction::Delay { by: *d },
         (Answer::Drop, _) => FaultAction::DropConnection,
+        (Answer::BadCertificate(c), _) => FaultAction::BadCertificate {
+            flaw: match c {
+                scenarios::vocab::CertificateFault::UntrustedIssuer => {
+                    mock_kit::fault::CertificateFlaw::UntrustedIssuer
+                }
+                scenarios::vocab::CertificateFault::WrongHost => {
+                    mock_kit::fault::CertificateFlaw::WrongHost
+                }
+                scenarios::vocab::CertificateFault::Expired => mock_kit::fault::CertificateFlaw::Expired,
+            },
+        },
     }
 }

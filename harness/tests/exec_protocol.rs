@@ -135,22 +135,47 @@ async fn silence_exits_and_version_mismatches_are_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_environment_is_exactly_the_protocols() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = dir.path().join("env.json");
+    // The environment as one stderr line (the sandbox lets it write nowhere the test could read
+    // afterwards, which is the point of the sandbox).
     let launcher = python(
         dir.path(),
         "env",
         &format!(
-            "    json.dump(dict(os.environ), open({:?}, 'w'))\n{INIT}    out({{'jsonrpc': '2.0', 'id': msg['id'], 'error': {{'code': -32000, 'message': 'n/a', 'data': {{'kind': 'unsupported'}}}}}})",
-            dump.display().to_string()
+            "    sys.stderr.write('ENV ' + json.dumps(dict(os.environ)) + '\\n'); sys.stderr.flush()\n{INIT}    out({{'jsonrpc': '2.0', 'id': msg['id'], 'error': {{'code': -32000, 'message': 'n/a', 'data': {{'kind': 'unsupported'}}}}}})"
         ),
     );
     mock_kit::install_crypto_provider();
-    let _ = run_scenario(&scenario(), &launcher).await;
-    let env: std::collections::BTreeMap<String, String> =
-        serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+    let r = run_scenario(&scenario(), &launcher).await;
+    let line = r
+        .transcript
+        .iter()
+        .find_map(|l| {
+            l.split_once("stderr: ENV ")
+                .map(|(_, json)| json.to_owned())
+        })
+        .unwrap_or_else(|| panic!("the environment on stderr: {:#?}", r.transcript));
+    let env: std::collections::BTreeMap<String, String> = serde_json::from_str(&line).unwrap();
     let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
     // Python adds LC_CTYPE on some systems when the locale is unset; it is not ours.
     names.retain(|n| *n != "LC_CTYPE");
+    // In the sandbox, the temporary and XDG folders are named too (its private, captured ones).
+    let sandboxed = harness::sandbox::Sandbox::detect().is_available();
+    let sandbox_vars = [
+        "TMPDIR",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_RUNTIME_DIR",
+        "XDG_STATE_HOME",
+    ];
+    for v in sandbox_vars {
+        assert_eq!(env.contains_key(v), sandboxed, "{v}");
+    }
+    if sandboxed {
+        assert_eq!(env["TMPDIR"], "/tmp");
+        assert_eq!(env["XDG_CACHE_HOME"], format!("{}/.cache", env["HOME"]));
+    }
+    names.retain(|n| !sandbox_vars.contains(n));
     assert_eq!(
         names,
         [

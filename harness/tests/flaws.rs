@@ -136,7 +136,7 @@ fn credsim_run_prints_a_failure_a_person_understands() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL  happy-path"), "{stdout}");
-    assert!(stdout.contains("cache-partitioning FAILED: the credential obtained for project-a on shard-a was returned for project-b on shard-a"), "{stdout}");
+    assert!(stdout.contains("cache-partitioning FAILED: the credential obtained for project-a on shard-a for contosoacr.azurecr.io was returned for project-b on shard-a for contosoacr.azurecr.io"), "{stdout}");
     assert!(stdout.contains("claim: a credential obtained for one (project, shard, registry) is never returned for another"), "{stdout}");
     assert!(
         stdout.contains("happy-path.yaml:60: step 2: expectation"),

@@ -341,7 +341,7 @@ impl MockAcrBuilder {
                 (0..2)
                     .map(|i| {
                         secrets.mint(
-                            "acr-admin-password",
+                            mock_kit::SecretKind::AcrAdminPassword,
                             &format!("{}/admin/password{}", spec.name, i + 1),
                             "",
                             52,
@@ -361,7 +361,7 @@ impl MockAcrBuilder {
                     }
                     let pw = |i: usize| {
                         secrets.mint(
-                            "acr-token-password",
+                            mock_kit::SecretKind::AcrTokenPassword,
                             &format!("{}/token/{}/password{i}", spec.name, t.name),
                             "",
                             52,

@@ -29,7 +29,7 @@ pub(crate) fn routes() -> Router<Arc<Inner>> {
 pub(crate) fn sas_url(inner: &Inner, reg: &RegistryState, repo: &str, digest: &str) -> String {
     let expires = inner.clock.unix_seconds() + inner.options.sas_lifetime.as_secs() as i64;
     let sig = inner.secrets.mint(
-        "acr-blob-sas",
+        mock_kit::SecretKind::AcrBlobSas,
         &format!("{}/{repo}@{digest}", reg.login_server),
         "",
         43,

@@ -40,7 +40,7 @@ fn sign(
     inner: &Inner,
     reg: &RegistryState,
     claims: Map<String, Value>,
-    kind: &str,
+    kind: mock_kit::SecretKind,
     label: &str,
 ) -> (String, Fingerprint) {
     let token = reg
@@ -81,7 +81,7 @@ pub(crate) fn refresh_token(
         inner,
         reg,
         c,
-        "acr-refresh-token",
+        mock_kit::SecretKind::AcrRefreshToken,
         &format!("{} for {principal}", reg.login_server),
     )
 }
@@ -108,7 +108,7 @@ pub(crate) fn access_token(
         inner,
         reg,
         c,
-        "acr-access-token",
+        mock_kit::SecretKind::AcrAccessToken,
         &format!("{} for {principal}", reg.login_server),
     )
 }

@@ -553,7 +553,7 @@ impl Tenant {
             for expires in std::mem::take(&mut identity.mint_secrets) {
                 // Entra client secrets look like `abc8Q~` followed by 34 characters.
                 let value = secrets.mint(
-                    "entra-client-secret",
+                    mock_kit::SecretKind::EntraClientSecret,
                     &format!("{tenant}/{}", identity.name),
                     "cs8Q~",
                     35,
@@ -566,7 +566,7 @@ impl Tenant {
             }
             for secret in &identity.secrets {
                 let _ = secrets.register(
-                    "entra-client-secret",
+                    mock_kit::SecretKind::EntraClientSecret,
                     &format!("{tenant}/{}", identity.name),
                     secret.value.expose().clone(),
                 );

@@ -793,7 +793,11 @@ pub(crate) fn mint(
     let label = format!("{}/{} for {aud}", tenant.name, identity.name);
     let (_, fingerprint) = inner
         .secrets
-        .register("entra-access-token", &label, token.clone())
+        .register(
+            mock_kit::SecretKind::EntraAccessToken,
+            &label,
+            token.clone(),
+        )
         .expect("tokens are long");
     Minted {
         token,

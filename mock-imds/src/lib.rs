@@ -214,7 +214,7 @@ impl MockImdsBuilder {
                 identities.push(attached(id, false));
             }
             let identity_header = secrets.mint(
-                "imds-identity-header",
+                mock_kit::SecretKind::ImdsIdentityHeader,
                 &format!("{}/app-service", node.name),
                 "",
                 32,

@@ -205,7 +205,12 @@ impl MockK8sBuilder {
             .map_err(|e| K8sError::Issuer(spec.name.clone(), e))?;
         let secrets = self.secrets.unwrap_or_default();
         let clock = self.clock.unwrap_or_else(Clock::system);
-        let admin_token = secrets.mint("k8s-admin-token", &format!("{}/admin", spec.name), "", 40);
+        let admin_token = secrets.mint(
+            mock_kit::SecretKind::K8sAdminToken,
+            &format!("{}/admin", spec.name),
+            "",
+            40,
+        );
         let mut store = Store::default();
         let now = clock.now();
         for (index, obj) in spec.objects.iter().enumerate() {
@@ -477,7 +482,7 @@ pub(crate) fn mint(
     inner
         .secrets
         .register(
-            "k8s-service-account-token",
+            mock_kit::SecretKind::K8sServiceAccountToken,
             &format!(
                 "{}/{namespace}/{service_account} for {}",
                 inner.name,

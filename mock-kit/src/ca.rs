@@ -129,8 +129,34 @@ impl CertificateAuthority {
     /// A leaf certificate for `names` (DNS names, `*.` wildcards, IP addresses), cached by the
     /// exact list of names.
     pub fn issue(&self, names: &[&str]) -> Result<IssuedCert, CaError> {
+        self.issue_valid(names, validity(), "")
+    }
+
+    /// A leaf for `names` that expired an hour ago (for certificate fault injection).
+    pub fn issue_expired(&self, names: &[&str]) -> Result<IssuedCert, CaError> {
+        let now = time::OffsetDateTime::now_utc();
+        self.issue_valid(
+            names,
+            (
+                now - time::Duration::days(2),
+                now - time::Duration::hours(1),
+            ),
+            "expired",
+        )
+    }
+
+    fn issue_valid(
+        &self,
+        names: &[&str],
+        (not_before, not_after): (time::OffsetDateTime, time::OffsetDateTime),
+        variant: &str,
+    ) -> Result<IssuedCert, CaError> {
         let key: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
-        if let Some(hit) = self.inner.cache.lock().expect("ca cache").get(&key) {
+        let mut cache_key = key.clone();
+        if !variant.is_empty() {
+            cache_key.push(format!("\0{variant}"));
+        }
+        if let Some(hit) = self.inner.cache.lock().expect("ca cache").get(&cache_key) {
             return Ok(hit.clone());
         }
         let gen_err = |source| CaError::Generate {
@@ -152,7 +178,6 @@ impl CertificateAuthority {
         ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
-        let (not_before, not_after) = validity();
         params.not_before = not_before;
         params.not_after = not_after;
         let cert = params
@@ -174,7 +199,7 @@ impl CertificateAuthority {
             .cache
             .lock()
             .expect("ca cache")
-            .insert(key, issued.clone());
+            .insert(cache_key, issued.clone());
         Ok(issued)
     }
 }

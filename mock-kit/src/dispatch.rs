@@ -20,7 +20,7 @@ use crate::egress::{CarriedSecret, EgressRecord, Outcome, Refusal};
 use crate::fault::{DropConnection, FaultAction, FaultId, FaultRequest, Faults};
 use crate::journal::Journal;
 use crate::secret::SecretRegistry;
-use crate::site::{ClientInfo, RequestContext, Scheme, Site, SiteTable, Via, basic_credentials};
+use crate::site::{ClientInfo, RequestContext, Scheme, Site, SiteTable, Via};
 
 /// Request bodies larger than this are refused (413); credential flows send a few KiB.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -50,6 +50,9 @@ pub(crate) struct ConnInfo {
     pub sni: Option<String>,
     /// For a direct listener: the site it belongs to.
     pub direct_site: Option<Arc<Site>>,
+    /// The flawed certificate this TLS connection was served with (fault injection), which the
+    /// client accepted.
+    pub certificate: Option<crate::fault::CertificateFlaw>,
 }
 
 /// The service failed on purpose: close the connection without answering.
@@ -92,6 +95,7 @@ impl Dispatcher {
                 reason: Refusal::BadRequest,
             },
             secrets: Vec::new(),
+            certificate: conn.certificate,
         };
 
         let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -186,7 +190,7 @@ impl Dispatcher {
                 return Ok(resp);
             }
             Some((_, FaultAction::Delay { by })) => tokio::time::sleep(by).await,
-            None => {}
+            Some((_, FaultAction::BadCertificate { .. })) | None => {}
         }
 
         parts.extensions.insert(RequestContext {
@@ -248,43 +252,43 @@ impl Dispatcher {
         resp
     }
 
-    /// Every registered secret in the headers (Basic credentials decoded), query and body.
+    /// Every registered secret in the headers, query and body, raw or encoded (HTTP Basic
+    /// credentials, percent-encoding, base64 at any alignment: [`crate::leak`]).
     fn scan(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Vec<CarriedSecret> {
         if self.secrets.is_empty() {
             return Vec::new();
         }
-        let mut places: Vec<(String, String)> = Vec::new();
+        let mut places: Vec<(String, &[u8])> = Vec::new();
         for (name, value) in headers {
-            let Ok(text) = value.to_str() else { continue };
-            places.push((format!("header:{name}"), text.to_owned()));
-            if let Some(decoded) = basic_credentials(text) {
-                places.push((format!("basic:{name}"), decoded));
-            }
+            places.push((name.as_str().to_owned(), value.as_bytes()));
         }
         if let Some(q) = query {
-            places.push(("query".into(), q.to_owned()));
-            places.push(("query".into(), percent_decode(q)));
+            places.push(("query".into(), q.as_bytes()));
         }
         if !body.is_empty() {
-            let text = String::from_utf8_lossy(body).into_owned();
-            let decoded = percent_decode(&text);
-            places.push(("body".into(), text));
-            places.push(("body".into(), decoded));
+            places.push(("body".into(), body));
         }
         let mut found: Vec<CarriedSecret> = Vec::new();
-        for (location, text) in &places {
-            for hit in self.secrets.find_in(text) {
-                if !found
+        for (place, text) in places {
+            for hit in self.secrets.search(text) {
+                if found
                     .iter()
                     .any(|c| c.fingerprint == hit.secret.fingerprint)
                 {
-                    found.push(CarriedSecret {
-                        fingerprint: hit.secret.fingerprint,
-                        kind: hit.secret.kind,
-                        label: hit.secret.label,
-                        location: location.clone(),
-                    });
+                    continue;
                 }
+                let location = match (place.as_str(), hit.form.context) {
+                    ("query" | "body", _) => place.clone(),
+                    (header, Some(crate::leak::Context::HttpBasic)) => format!("basic:{header}"),
+                    (header, _) => format!("header:{header}"),
+                };
+                found.push(CarriedSecret {
+                    fingerprint: hit.secret.fingerprint,
+                    kind: hit.secret.kind,
+                    label: hit.secret.label,
+                    location,
+                    form: hit.form,
+                });
             }
         }
         found
@@ -324,16 +328,9 @@ fn destination(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
     )
 }
 
-fn percent_decode(s: &str) -> String {
-    let plus_as_space = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_as_space)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::site::basic_credentials;
 
     #[test]
     fn basic_credentials_decode() {
@@ -347,10 +344,5 @@ mod tests {
         );
         assert_eq!(basic_credentials("Bearer dXNlcjpwYXNz"), None);
         assert_eq!(basic_credentials("Basic !!!"), None);
-    }
-
-    #[test]
-    fn percent_decoding_handles_form_bodies() {
-        assert_eq!(percent_decode("a%2Bb+c%7E"), "a+b c~");
     }
 }

@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::fault::FaultId;
-use crate::secret::Fingerprint;
+use crate::leak::Form;
+use crate::secret::{Fingerprint, SecretKind};
 use crate::site::{ClientInfo, Scheme, Via};
 
 /// One request as the network saw it.
@@ -34,6 +35,11 @@ pub struct EgressRecord {
     pub outcome: Outcome,
     /// Every registered secret found in the request, once each, with where it was first seen.
     pub secrets: Vec<CarriedSecret>,
+    /// The flawed certificate the connection was served with on purpose, when it was: the
+    /// client accepted it and sent this request anyway (or, with the `tls-handshake-failed`
+    /// refusal, refused it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<crate::fault::CertificateFlaw>,
 }
 
 /// What became of a request.
@@ -84,10 +90,13 @@ impl Refusal {
 #[serde(rename_all = "camelCase")]
 pub struct CarriedSecret {
     pub fingerprint: Fingerprint,
-    pub kind: String,
+    pub kind: SecretKind,
     pub label: String,
     /// `header:<name>`, `basic:<header name>` (inside HTTP Basic credentials), `query` or `body`.
     pub location: String,
+    /// How it was carried there: raw (left out), or through which encodings.
+    #[serde(default, skip_serializing_if = "Form::is_plain")]
+    pub form: Form,
 }
 
 impl EgressRecord {

@@ -83,6 +83,42 @@ pub enum FaultAction {
     },
     /// Close the connection without answering.
     DropConnection,
+    /// Present a certificate the client must refuse on the next TLS connection through the
+    /// front door's proxy (matched by host and client when the tunnel opens, before any
+    /// request), then serve the connection normally if the client goes on anyway: what a
+    /// man-in-the-middle with a forged certificate would see. Request-level matching skips it.
+    BadCertificate { flaw: CertificateFlaw },
+}
+
+/// What is wrong with a certificate the front door presents on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateFlaw {
+    /// Signed by a certificate authority the client was never told to trust.
+    UntrustedIssuer,
+    /// Signed by the run's CA, for another host name.
+    WrongHost,
+    /// Signed by the run's CA for the right names, and expired.
+    Expired,
+}
+
+impl CertificateFlaw {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateFlaw::UntrustedIssuer => "untrusted-issuer",
+            CertificateFlaw::WrongHost => "wrong-host",
+            CertificateFlaw::Expired => "expired",
+        }
+    }
+
+    /// What is wrong with it, for evidence: "a certificate {describe}".
+    pub fn describe(self) -> &'static str {
+        match self {
+            CertificateFlaw::UntrustedIssuer => "signed by an untrusted issuer",
+            CertificateFlaw::WrongHost => "for another host",
+            CertificateFlaw::Expired => "that had expired",
+        }
+    }
 }
 
 mod millis {
@@ -216,6 +252,8 @@ impl Faults {
                 tokio::time::sleep(by).await;
                 None
             }
+            // Never returned by `take`.
+            FaultAction::BadCertificate { .. } => None,
             FaultAction::DropConnection => {
                 let mut resp = axum::response::Response::new(axum::body::Body::empty());
                 resp.extensions_mut().insert(DropConnection);
@@ -244,12 +282,30 @@ impl Faults {
     }
 
     /// The action for `req`, if a live rule matches; counts the use and drops spent rules.
+    /// Certificate rules are not request actions and never match here.
     pub fn take(&self, req: &FaultRequest<'_>) -> Option<(FaultId, FaultAction)> {
+        self.take_where(req, |a| !matches!(a, FaultAction::BadCertificate { .. }))
+    }
+
+    /// The certificate flaw for a TLS connection opening to `req.host` (method `CONNECT`, no
+    /// path), if a live certificate rule matches; counts the use.
+    pub fn take_certificate(&self, req: &FaultRequest<'_>) -> Option<(FaultId, CertificateFlaw)> {
+        match self.take_where(req, |a| matches!(a, FaultAction::BadCertificate { .. }))? {
+            (id, FaultAction::BadCertificate { flaw }) => Some((id, flaw)),
+            _ => None,
+        }
+    }
+
+    fn take_where(
+        &self,
+        req: &FaultRequest<'_>,
+        kind: impl Fn(&FaultAction) -> bool,
+    ) -> Option<(FaultId, FaultAction)> {
         let mut inner = self.inner.lock().expect("faults lock");
         let at = inner
             .rules
             .iter()
-            .position(|(_, r)| r.matches.matches(req))?;
+            .position(|(_, r)| kind(&r.action) && r.matches.matches(req))?;
         let (id, rule) = &mut inner.rules[at];
         let found = (*id, rule.action.clone());
         if let Some(n) = rule.remaining.as_mut() {

@@ -131,6 +131,7 @@ impl FrontDoorBuilder {
             .map_err(|source| FrontDoorError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
             ca,
+            rogue_ca: Arc::default(),
             dispatcher: Dispatcher {
                 sites: SiteTable::new(),
                 faults: self.faults.unwrap_or_default(),
@@ -167,6 +168,8 @@ pub struct FrontDoor {
 #[derive(Debug)]
 struct Shared {
     ca: CertificateAuthority,
+    /// A CA no client trusts, made on first use, for certificate fault injection.
+    rogue_ca: Arc<std::sync::OnceLock<CertificateAuthority>>,
     dispatcher: Dispatcher,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -340,6 +343,7 @@ impl FrontDoor {
         let cancel = self.shared.cancel.child_token();
         let shared = Arc::new(Shared {
             ca: self.shared.ca.clone(),
+            rogue_ca: self.shared.rogue_ca.clone(),
             dispatcher: self.shared.dispatcher.clone(),
             cancel: cancel.clone(),
             tracker: self.shared.tracker.clone(),
@@ -496,6 +500,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, role: Role) {
                         tunnel_target: None,
                         sni: None,
                         direct_site: site.clone(),
+                        certificate: None,
                     };
                     serve_http(stream, &shared2, conn).await
                 }
@@ -530,6 +535,7 @@ async fn serve_direct_tls(
         tunnel_target: None,
         sni,
         direct_site: site,
+        certificate: None,
     };
     serve_http(tls, &shared, conn).await;
 }
@@ -635,6 +641,7 @@ async fn proxy_request(
                 tunnel_target: None,
                 sni: None,
                 direct_site: None,
+                certificate: None,
             };
             shared.dispatcher.handle(req, &conn).await
         }
@@ -661,7 +668,30 @@ async fn tunnel(
         sites: shared.dispatcher.sites.clone(),
         target: target.0.clone(),
     };
-    let acceptor = match server_config(&shared.ca, names) {
+    // A certificate fault for this tunnel: the flawed certificate instead of the right one.
+    let site_name = shared
+        .dispatcher
+        .sites
+        .lookup(&target.0)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let certificate = shared
+        .dispatcher
+        .faults
+        .take_certificate(&crate::fault::FaultRequest {
+            site: &site_name,
+            host: &target.0,
+            method: "CONNECT",
+            path: "",
+            tags: &[],
+            client: client.label.as_deref(),
+        })
+        .map(|(_, flaw)| flaw);
+    let config = match certificate {
+        Some(flaw) => flawed_config(&shared, &names, flaw),
+        None => server_config(&shared.ca, names),
+    };
+    let acceptor = match config {
         Ok(config) => TlsAcceptor::from(config),
         Err(error) => {
             tracing::warn!(%error, "TLS configuration for a tunnel failed");
@@ -685,6 +715,7 @@ async fn tunnel(
                 tunnel_target: Some(target),
                 sni,
                 direct_site: None,
+                certificate,
             };
             serve_http(tls, &shared, conn).await;
         }
@@ -705,9 +736,46 @@ async fn tunnel(
                     reason: Refusal::TlsHandshakeFailed,
                 },
                 secrets: Vec::new(),
+                certificate,
             });
         }
     }
+}
+
+/// A server configuration presenting a certificate with `flaw` for the tunnel's target.
+fn flawed_config(
+    shared: &Shared,
+    names: &TunnelNames,
+    flaw: crate::fault::CertificateFlaw,
+) -> Result<Arc<ServerConfig>, FrontDoorError> {
+    use crate::fault::CertificateFlaw;
+    let right = names
+        .names_for(None)
+        .and_then(|n| n.into_iter().next())
+        .unwrap_or_else(|| names.target.clone());
+    let issued = match flaw {
+        CertificateFlaw::UntrustedIssuer => {
+            let rogue = match shared.rogue_ca.get() {
+                Some(ca) => ca.clone(),
+                None => {
+                    let ca = CertificateAuthority::new("trusted by no client")?;
+                    let _ = shared.rogue_ca.set(ca.clone());
+                    ca
+                }
+            };
+            rogue.issue(&[&right])?
+        }
+        CertificateFlaw::WrongHost => shared.ca.issue(&["wrong-host.credsim.invalid"])?,
+        CertificateFlaw::Expired => shared.ca.issue_expired(&[&right])?,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(issued.key_pkcs8_der.clone().into());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(issued.chain.clone(), key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 fn server_config(

@@ -20,6 +20,8 @@
 //! - [`fault`]: fault injection (fixed answers, latency, dropped connections, "fail the next N").
 //! - [`secret`]: [`Secret<T>`](secret::Secret) and the registry of every secret the fakes mint, so
 //!   leak checks can search any text for them.
+//! - [`leak`]: the forms secrets travel in (base64 at every alignment, line-wrapped, percent, JSON
+//!   and shell escapes, JWT signatures), for [`SecretRegistry::search`].
 //! - [`jwt`]: RS256/PS256 signing keys, `kid` computed as each key owner computes it, JWKS
 //!   rendering, JWT minting and verification.
 //! - [`testing`]: locating the pinned real clients (the Python venv) for integration tests.
@@ -36,6 +38,7 @@ pub mod front_door;
 pub mod issuer;
 pub mod journal;
 pub mod jwt;
+pub mod leak;
 pub mod secret;
 pub mod site;
 pub mod testing;
@@ -48,7 +51,7 @@ pub use front_door::{FrontDoor, FrontDoorBuilder};
 pub use issuer::OidcIssuer;
 pub use journal::Journal;
 pub use jwt::{Jwk, Jwks, KidStyle, RsaSigningKey};
-pub use secret::{Fingerprint, Secret, SecretRegistry};
+pub use secret::{Fingerprint, Secret, SecretKind, SecretRegistry};
 pub use site::{HostPattern, RequestContext, Site};
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.

@@ -9,11 +9,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::leak::{self, Form};
 
 /// A value that must never be printed. Read it with [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -73,12 +76,97 @@ impl fmt::Display for Fingerprint {
     }
 }
 
+/// What kind of secret a fake minted. Closed: a new kind is a compile error in every `match` that
+/// decides where a secret may go (the harness's `credential-destination`), until it is handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretKind {
+    /// An Entra access token (v1 or v2), from the token endpoint or IMDS.
+    EntraAccessToken,
+    /// An app's client secret.
+    EntraClientSecret,
+    /// An ACR refresh token (the registry login's password), from `/oauth2/exchange`.
+    AcrRefreshToken,
+    /// An ACR access token, from `/oauth2/token`.
+    AcrAccessToken,
+    /// A registry's admin user password.
+    AcrAdminPassword,
+    /// A repository-scoped token's password (ACR tokens and scope maps).
+    AcrTokenPassword,
+    /// The signature of a blob storage SAS URL a registry redirects to.
+    AcrBlobSas,
+    /// A ServiceAccount token (TokenRequest, a projected volume).
+    K8sServiceAccountToken,
+    /// A cluster's administrator bearer token.
+    K8sAdminToken,
+    /// The App Service managed-identity endpoint's `X-IDENTITY-HEADER` value.
+    ImdsIdentityHeader,
+    /// A value a test or a user plants to see where it goes: allowed nowhere.
+    Canary,
+}
+
+impl SecretKind {
+    pub const ALL: [SecretKind; 11] = [
+        SecretKind::EntraAccessToken,
+        SecretKind::EntraClientSecret,
+        SecretKind::AcrRefreshToken,
+        SecretKind::AcrAccessToken,
+        SecretKind::AcrAdminPassword,
+        SecretKind::AcrTokenPassword,
+        SecretKind::AcrBlobSas,
+        SecretKind::K8sServiceAccountToken,
+        SecretKind::K8sAdminToken,
+        SecretKind::ImdsIdentityHeader,
+        SecretKind::Canary,
+    ];
+
+    /// The kebab-case name evidence uses (`acr-refresh-token`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretKind::EntraAccessToken => "entra-access-token",
+            SecretKind::EntraClientSecret => "entra-client-secret",
+            SecretKind::AcrRefreshToken => "acr-refresh-token",
+            SecretKind::AcrAccessToken => "acr-access-token",
+            SecretKind::AcrAdminPassword => "acr-admin-password",
+            SecretKind::AcrTokenPassword => "acr-token-password",
+            SecretKind::AcrBlobSas => "acr-blob-sas",
+            SecretKind::K8sServiceAccountToken => "k8s-service-account-token",
+            SecretKind::K8sAdminToken => "k8s-admin-token",
+            SecretKind::ImdsIdentityHeader => "imds-identity-header",
+            SecretKind::Canary => "canary",
+        }
+    }
+
+    /// Secrets a registry mints, whose label starts with that registry's login server.
+    pub fn is_registry_secret(self) -> bool {
+        matches!(
+            self,
+            SecretKind::AcrRefreshToken
+                | SecretKind::AcrAccessToken
+                | SecretKind::AcrAdminPassword
+                | SecretKind::AcrTokenPassword
+                | SecretKind::AcrBlobSas
+        )
+    }
+}
+
+impl fmt::Display for SecretKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for SecretKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What a registered secret is, for evidence ("an ACR refresh token for contosoacr").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretInfo {
     pub fingerprint: Fingerprint,
-    /// A closed-ish vocabulary chosen by the minting fake, e.g. `entra-access-token`.
-    pub kind: String,
+    pub kind: SecretKind,
     /// Free text naming whose secret it is, e.g. `contoso/ci-app`. Never the value.
     pub label: String,
 }
@@ -87,10 +175,24 @@ pub struct SecretInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretHit {
     pub secret: SecretInfo,
-    /// Byte offset of the occurrence in the searched text.
+    /// Byte offset of the occurrence in the searched text: the raw value's, or the start of the
+    /// encoded text it was decoded from.
     pub offset: usize,
+    /// Bytes from `offset` that hold it (the raw value, or the whole encoded text), so that a
+    /// redaction can replace them.
+    pub len: usize,
     /// 1-based line of the occurrence, for `file:line` evidence.
     pub line: usize,
+    /// How it was found: raw, or through which encodings.
+    #[serde(default)]
+    pub form: Form,
+}
+
+impl SecretHit {
+    /// The bytes of the searched text that hold the secret.
+    pub fn span(&self) -> Range<usize> {
+        self.offset..self.offset + self.len
+    }
 }
 
 /// Why a value was not registered.
@@ -117,7 +219,114 @@ pub struct SecretRegistry {
 struct Inner {
     values: Vec<String>,
     infos: Vec<SecretInfo>,
+    /// For a JWT, the length of its signature segment, which counts as the secret on its own
+    /// (it shares the JWT's tail, so the same index finds it).
+    signature_len: Vec<Option<usize>>,
     by_tail: HashMap<[u8; MIN_SECRET_LEN], Vec<usize>>,
+}
+
+/// A raw occurrence: which secret, where it starts and ends, and whether only its JWT signature
+/// segment appeared.
+struct RawHit {
+    id: usize,
+    start: usize,
+    end: usize,
+    signature_only: bool,
+}
+
+impl Inner {
+    /// Every registered secret in `bytes`, raw.
+    fn raw_hits(&self, bytes: &[u8]) -> Vec<RawHit> {
+        let mut hits = Vec::new();
+        if self.values.is_empty() || bytes.len() < MIN_SECRET_LEN {
+            return hits;
+        }
+        for end in MIN_SECRET_LEN..=bytes.len() {
+            let window: &[u8; MIN_SECRET_LEN] = bytes[end - MIN_SECRET_LEN..end]
+                .try_into()
+                .expect("window has the key length");
+            let Some(ids) = self.by_tail.get(window) else {
+                continue;
+            };
+            for &id in ids {
+                let value = self.values[id].as_bytes();
+                if end >= value.len() && &bytes[end - value.len()..end] == value {
+                    hits.push(RawHit {
+                        id,
+                        start: end - value.len(),
+                        end,
+                        signature_only: false,
+                    });
+                } else if let Some(n) = self.signature_len[id]
+                    && end >= n
+                    && bytes[end - n..end] == value[value.len() - n..]
+                {
+                    hits.push(RawHit {
+                        id,
+                        start: end - n,
+                        end,
+                        signature_only: true,
+                    });
+                }
+            }
+        }
+        hits
+    }
+
+    /// Hits in `bytes` decoded through `layers` (outermost first) from the text's `span`; then one
+    /// layer deeper, while `layers` allows.
+    fn decoded_hits(
+        &self,
+        bytes: &[u8],
+        layers: &mut Vec<leak::Layer>,
+        wrapped: bool,
+        outer: &Outer<'_>,
+        out: &mut Vec<SecretHit>,
+    ) {
+        for raw in self.raw_hits(bytes) {
+            out.push(outer.hit(
+                &self.infos[raw.id],
+                Form {
+                    layers: layers.clone(),
+                    jwt_signature: raw.signature_only,
+                    wrapped,
+                    context: outer.context,
+                },
+            ));
+        }
+        if layers.len() >= leak::MAX_LAYERS {
+            return;
+        }
+        for c in leak::candidates(bytes) {
+            layers.push(c.layer);
+            self.decoded_hits(&c.bytes, layers, wrapped || c.wrapped, outer, out);
+            layers.pop();
+        }
+    }
+}
+
+/// The outermost encoded text a nested search started from.
+struct Outer<'a> {
+    text: &'a [u8],
+    start: usize,
+    end: usize,
+    context: Option<leak::Context>,
+}
+
+impl Outer<'_> {
+    fn hit(&self, info: &SecretInfo, form: Form) -> SecretHit {
+        SecretHit {
+            secret: info.clone(),
+            offset: self.start,
+            len: self.end - self.start,
+            line: line_of(self.text, self.start),
+            form,
+        }
+    }
+}
+
+fn line_of(text: &[u8], offset: usize) -> usize {
+    text[..offset].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 fn tail(value: &[u8]) -> [u8; MIN_SECRET_LEN] {
@@ -144,7 +353,7 @@ impl SecretRegistry {
     /// Registers `value` (idempotent for the same value) and wraps it.
     pub fn register(
         &self,
-        kind: &str,
+        kind: SecretKind,
         label: &str,
         value: impl Into<String>,
     ) -> Result<(Secret<String>, Fingerprint), SecretError> {
@@ -164,10 +373,11 @@ impl SecretRegistry {
             .is_some_and(|ids| ids.iter().any(|&i| inner.values[i] == value));
         if !known {
             let id = inner.values.len();
+            inner.signature_len.push(leak::jwt_signature_len(&value));
             inner.values.push(value.clone());
             inner.infos.push(SecretInfo {
                 fingerprint: fingerprint.clone(),
-                kind: kind.to_owned(),
+                kind,
                 label: label.to_owned(),
             });
             inner.by_tail.entry(key).or_default().push(id);
@@ -176,7 +386,7 @@ impl SecretRegistry {
     }
 
     /// Mints a fresh random secret of `len` URL-safe characters after `prefix`, registers it.
-    pub fn mint(&self, kind: &str, label: &str, prefix: &str, len: usize) -> Secret<String> {
+    pub fn mint(&self, kind: SecretKind, label: &str, prefix: &str, len: usize) -> Secret<String> {
         let value = format!("{prefix}{}", random_token(len.max(MIN_SECRET_LEN)));
         self.register(kind, label, value)
             .expect("minted secrets are long enough")
@@ -223,35 +433,86 @@ impl SecretRegistry {
         Some(inner.infos[*at].clone())
     }
 
-    /// Every occurrence of every registered secret in `text`, in order of position.
+    /// Every occurrence of every registered secret in `text` as it was minted (a JWT also by its
+    /// signature segment alone), in order of position.
     pub fn find_in(&self, text: &str) -> Vec<SecretHit> {
         let bytes = text.as_bytes();
         let inner = self.inner.read().expect("secret registry lock");
-        if inner.values.is_empty() || bytes.len() < MIN_SECRET_LEN {
-            return Vec::new();
-        }
-        let mut hits = Vec::new();
-        for end in MIN_SECRET_LEN..=bytes.len() {
-            let window: &[u8; MIN_SECRET_LEN] = bytes[end - MIN_SECRET_LEN..end]
-                .try_into()
-                .expect("window has the key length");
-            let Some(ids) = inner.by_tail.get(window) else {
-                continue;
-            };
-            for &id in ids {
-                let value = inner.values[id].as_bytes();
-                if end >= value.len() && &bytes[end - value.len()..end] == value {
-                    let start = end - value.len();
-                    hits.push(SecretHit {
-                        secret: inner.infos[id].clone(),
-                        offset: start,
-                        line: bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1,
-                    });
-                }
-            }
-        }
+        let mut hits: Vec<SecretHit> = inner
+            .raw_hits(bytes)
+            .into_iter()
+            .map(|raw| SecretHit {
+                secret: inner.infos[raw.id].clone(),
+                offset: raw.start,
+                len: raw.end - raw.start,
+                line: line_of(bytes, raw.start),
+                form: Form {
+                    jwt_signature: raw.signature_only,
+                    ..Form::raw()
+                },
+            })
+            .collect();
         hits.sort_by_key(|h| h.offset);
         hits
+    }
+
+    /// Every occurrence of every registered secret in `text`, raw or in any of the encodings
+    /// credentials take in logs, files and requests (see [`crate::leak`]): one hit per secret
+    /// and place, the plainest form first, in order of position.
+    pub fn search(&self, text: &[u8]) -> Vec<SecretHit> {
+        let inner = self.inner.read().expect("secret registry lock");
+        if inner.values.is_empty() || text.len() < MIN_SECRET_LEN {
+            return Vec::new();
+        }
+        let mut hits: Vec<SecretHit> = Vec::new();
+        for raw in inner.raw_hits(text) {
+            hits.push(SecretHit {
+                secret: inner.infos[raw.id].clone(),
+                offset: raw.start,
+                len: raw.end - raw.start,
+                line: line_of(text, raw.start),
+                form: Form {
+                    jwt_signature: raw.signature_only,
+                    ..Form::raw()
+                },
+            });
+        }
+        for c in leak::candidates(text) {
+            let outer = Outer {
+                text,
+                start: c.start,
+                end: c.end,
+                context: leak::context_before(text, c.start),
+            };
+            let mut layers = vec![c.layer];
+            inner.decoded_hits(&c.bytes, &mut layers, c.wrapped, &outer, &mut hits);
+        }
+        // One hit per secret and place (overlapping spans are the same occurrence, found again
+        // from another alignment or line join): the plainest form wins.
+        hits.sort_by(|a, b| {
+            let plainness = |h: &SecretHit| {
+                (
+                    h.form.layers.len(),
+                    h.form.wrapped,
+                    h.form.jwt_signature,
+                    h.offset,
+                )
+            };
+            plainness(a).cmp(&plainness(b))
+        });
+        let mut kept: Vec<SecretHit> = Vec::new();
+        for h in hits {
+            let seen = kept.iter().any(|k| {
+                k.secret.fingerprint == h.secret.fingerprint
+                    && k.offset < h.offset + h.len.max(1)
+                    && h.offset < k.offset + k.len.max(1)
+            });
+            if !seen {
+                kept.push(h);
+            }
+        }
+        kept.sort_by_key(|h| h.offset);
+        kept
     }
 
     /// The distinct secrets that occur in any of `texts`, in order of first appearance.
@@ -303,9 +564,13 @@ mod tests {
     fn registry_finds_every_registered_secret_with_lines() {
         let reg = SecretRegistry::new();
         let (a, fa) = reg
-            .register("entra-access-token", "contoso/app", "eyJhbGciOi.canary-one")
+            .register(
+                SecretKind::EntraAccessToken,
+                "contoso/app",
+                "eyJhbGciOi.canary-one",
+            )
             .unwrap();
-        let b = reg.mint("acr-refresh-token", "contosoacr", "acr_", 24);
+        let b = reg.mint(SecretKind::AcrRefreshToken, "contosoacr", "acr_", 24);
         assert_eq!(reg.len(), 2);
         let text = format!(
             "starting\nAuthorization: Bearer {}\nok\npassword={} and again {}\n",
@@ -329,11 +594,13 @@ mod tests {
     #[test]
     fn registration_is_idempotent_and_refuses_short_values() {
         let reg = SecretRegistry::new();
-        reg.register("k", "l", "the-same-value-twice").unwrap();
-        reg.register("k", "l", "the-same-value-twice").unwrap();
+        reg.register(SecretKind::Canary, "l", "the-same-value-twice")
+            .unwrap();
+        reg.register(SecretKind::Canary, "l", "the-same-value-twice")
+            .unwrap();
         assert_eq!(reg.len(), 1);
         assert_eq!(
-            reg.register("k", "l", "short").unwrap_err(),
+            reg.register(SecretKind::Canary, "l", "short").unwrap_err(),
             SecretError::TooShort { len: 5, min: 12 }
         );
         assert_eq!(
@@ -346,8 +613,8 @@ mod tests {
     #[test]
     fn minted_secrets_are_unique() {
         let reg = SecretRegistry::new();
-        let a = reg.mint("k", "l", "p_", 32);
-        let b = reg.mint("k", "l", "p_", 32);
+        let a = reg.mint(SecretKind::Canary, "l", "p_", 32);
+        let b = reg.mint(SecretKind::Canary, "l", "p_", 32);
         assert_ne!(a.expose(), b.expose());
         assert_eq!(a.expose().len(), 34);
         assert!(a.expose().starts_with("p_"));
@@ -358,8 +625,8 @@ mod tests {
         let reg = SecretRegistry::new();
         let a = "eyJhbGciOiJSUzI1NiJ9.same-claims.signature-AAAAAAAAAAAA";
         let b = "eyJhbGciOiJSUzI1NiJ9.same-claims.signature-BBBBBBBBBBBB";
-        reg.register("jwt", "a", a).unwrap();
-        reg.register("jwt", "b", b).unwrap();
+        reg.register(SecretKind::Canary, "a", a).unwrap();
+        reg.register(SecretKind::Canary, "b", b).unwrap();
         let hits = reg.find_in(&format!("token={b}"));
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].secret.label, "b");
@@ -368,9 +635,157 @@ mod tests {
         assert!(reg.find_in(&a[..a.len() - 1]).is_empty());
         // Thousands of registrations stay searchable.
         for i in 0..5000 {
-            reg.mint("jwt", &format!("n{i}"), "eyJhbGciOiJSUzI1NiJ9.", 40);
+            reg.mint(
+                SecretKind::Canary,
+                &format!("n{i}"),
+                "eyJhbGciOiJSUzI1NiJ9.",
+                40,
+            );
         }
         assert_eq!(reg.find_in(a).len(), 1);
+    }
+
+    /// A registry with one ACR refresh token (a JWT) and one client secret.
+    fn canaries() -> (SecretRegistry, String, String) {
+        let reg = SecretRegistry::new();
+        let jwt = format!(
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwcm9qZWN0LWEifQ.{}",
+            random_token(342)
+        );
+        reg.register(
+            SecretKind::AcrRefreshToken,
+            "contosoacr.azurecr.io for a",
+            jwt.clone(),
+        )
+        .unwrap();
+        let cs = reg
+            .mint(SecretKind::EntraClientSecret, "contoso/app", "cs8Q~", 35)
+            .into_inner();
+        (reg, jwt, cs)
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn forms(reg: &SecretRegistry, text: &str) -> Vec<(usize, SecretKind, String)> {
+        reg.search(text.as_bytes())
+            .into_iter()
+            .map(|h| (h.line, h.secret.kind, h.form.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn encoded_secrets_are_found_with_their_form() {
+        let (reg, jwt, cs) = canaries();
+        let basic = b64(format!("00000000-0000-0000-0000-000000000000:{jwt}").as_bytes());
+        let text = format!("GET /v2/ HTTP/1.1\nAuthorization: Basic {basic}\n");
+        assert_eq!(
+            forms(&reg, &text),
+            [(
+                2,
+                SecretKind::AcrRefreshToken,
+                "as base64 in an HTTP Basic header".to_owned()
+            )]
+        );
+        // Docker's config.json: auths.<host>.auth is base64 of user:password.
+        let config = format!(
+            "{{\n  \"auths\": {{\n    \"contosoacr.azurecr.io\": {{\n      \"auth\": \"{basic}\"\n    }}\n  }}\n}}\n"
+        );
+        assert_eq!(
+            forms(&reg, &config),
+            [(
+                4,
+                SecretKind::AcrRefreshToken,
+                "as base64 in a Docker config `auth` field".to_owned()
+            )]
+        );
+        // A Kubernetes Secret: base64 of that config.json, wrapped at 76 characters.
+        let secret_data = b64(config.as_bytes());
+        let wrapped: Vec<String> = secret_data
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("    {}", String::from_utf8_lossy(c)))
+            .collect();
+        let manifest = format!("data:\n  .dockerconfigjson: |\n{}\n", wrapped.join("\n"));
+        let found = forms(&reg, &manifest);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 3);
+        assert_eq!(found[0].2, "as base64 inside base64, line-wrapped");
+        // base64url without padding, at every alignment of the blob.
+        for prefix in ["", "a", "ab", "abc", "abcd"] {
+            let blob = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("{prefix}:{cs}:suffix"));
+            let found = forms(&reg, &format!("cache={blob}"));
+            assert_eq!(found.len(), 1, "prefix {prefix:?}: {found:?}");
+            assert_eq!(found[0].1, SecretKind::EntraClientSecret);
+            // "base64url" when the text uses `-` or `_`; random text may use neither.
+            assert!(found[0].2.starts_with("as base64"), "{found:?}");
+        }
+        // A base64 blob glued to other text still decodes from the right offset.
+        let glued = format!("x{}", b64(format!("::{cs}").as_bytes()));
+        assert_eq!(forms(&reg, &glued).len(), 1, "{glued}");
+    }
+
+    #[test]
+    fn escaped_and_partial_forms_are_found() {
+        let (reg, jwt, cs) = canaries();
+        let sig = jwt.rsplit('.').next().unwrap();
+        assert_eq!(
+            forms(&reg, &format!("signature: {sig}\n")),
+            [(
+                1,
+                SecretKind::AcrRefreshToken,
+                "as its JWT signature segment".to_owned()
+            )]
+        );
+        let pct: String = cs.bytes().map(|b| format!("%{b:02X}")).collect();
+        assert_eq!(
+            forms(&reg, &format!("POST /x?client_secret={pct}&a=b")),
+            [(
+                1,
+                SecretKind::EntraClientSecret,
+                "as percent-encoding".to_owned()
+            )]
+        );
+        assert_eq!(
+            forms(
+                &reg,
+                &format!("{{\"secret\":\"{}\"}}", cs.replace('~', "\\u007e"))
+            ),
+            [(
+                1,
+                SecretKind::EntraClientSecret,
+                "as JSON string escapes".to_owned()
+            )]
+        );
+        assert_eq!(
+            forms(&reg, &format!("export S={}", cs.replace('~', "\\~"))),
+            [(
+                1,
+                SecretKind::EntraClientSecret,
+                "as shell escapes".to_owned()
+            )]
+        );
+        // The raw value is found once, raw, not again through a decoding of its own characters.
+        assert_eq!(
+            forms(&reg, &format!("a\n{jwt} and {cs}")),
+            [
+                (2, SecretKind::AcrRefreshToken, "raw".to_owned()),
+                (2, SecretKind::EntraClientSecret, "raw".to_owned())
+            ]
+        );
+        // Text that merely looks encoded finds nothing.
+        let noise = b64(&[7u8; 600]);
+        assert!(
+            reg.search(format!("{noise} %41%42 a\\x41").as_bytes())
+                .is_empty()
+        );
+        // Spans cover the encoded text, so a redaction can replace all of it.
+        let basic = b64(format!("u:{cs}").as_bytes());
+        let text = format!("Authorization: Basic {basic} done");
+        let hit = &reg.search(text.as_bytes())[0];
+        assert_eq!(&text[hit.span()], basic);
     }
 
     #[test]

@@ -159,7 +159,7 @@ async fn unknown_destinations_are_refused_recorded_with_the_secrets_they_carried
     let (token, fingerprint) = w
         .secrets
         .register(
-            "entra-access-token",
+            mock_kit::SecretKind::EntraAccessToken,
             "contoso/project-a",
             "canary-token-0123456789",
         )
@@ -442,7 +442,7 @@ async fn egress_record_format() {
     let (token, _) = w
         .secrets
         .register(
-            "acr-refresh-token",
+            mock_kit::SecretKind::AcrRefreshToken,
             "contosoacr",
             "canary-refresh-0123456789",
         )
@@ -701,4 +701,104 @@ async fn direct_urls_work_through_the_proxy_too() {
     // A loopback port no site listens on is still refused.
     let resp = http.get("http://127.0.0.1:9/").send().await.unwrap();
     assert_eq!(resp.status(), 502);
+}
+
+#[tokio::test]
+async fn flawed_certificates_are_refused_by_verifying_clients_and_marked_when_accepted() {
+    use mock_kit::fault::{CertificateFlaw, FaultMatch};
+    let w = world().await;
+    for flaw in [
+        CertificateFlaw::UntrustedIssuer,
+        CertificateFlaw::WrongHost,
+        CertificateFlaw::Expired,
+    ] {
+        w.door.faults().inject(FaultRule {
+            matches: FaultMatch {
+                host: Some("login.microsoftonline.com".into()),
+                client: Some("iut/".into()),
+                ..FaultMatch::default()
+            },
+            action: FaultAction::BadCertificate { flaw },
+            remaining: Some(2),
+        });
+        // A verifying client refuses the certificate: nothing is sent, the refusal is recorded
+        // with the flaw.
+        let before = w.door.egress().len();
+        let err = client(&w.door, &w.door.proxy_url_for("iut/shard-a"))
+            .get("https://login.microsoftonline.com/verifying")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_connect() || err.is_request(), "{flaw:?}: {err:?}");
+        let rec = w
+            .door
+            .egress()
+            .wait_for(
+                |r| r.method == "CONNECT" && r.certificate == Some(flaw),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("the refused handshake is recorded");
+        assert_eq!(
+            rec.outcome,
+            Outcome::Refused {
+                reason: Refusal::TlsHandshakeFailed
+            }
+        );
+        assert!(w.door.egress().len() > before);
+        // A client that verifies nothing goes on; its request is served and marked.
+        let insecure = reqwest::Client::builder()
+            .proxy(reqwest::Proxy::all(w.door.proxy_url_for("iut/shard-a")).unwrap())
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let resp = insecure
+            .get("https://login.microsoftonline.com/insecure")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{flaw:?}");
+        let rec = w
+            .door
+            .egress()
+            .wait_for(
+                |r| r.path == "/insecure" && r.certificate == Some(flaw),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("the accepted connection's request is marked");
+        assert_eq!(rec.status, 200);
+        // The rule is spent: the next connection gets the right certificate, for a verifying client.
+        let ok = client(&w.door, &w.door.proxy_url_for("iut/shard-a"))
+            .get("https://login.microsoftonline.com/clean")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{flaw:?}");
+    }
+    // A rule for the implementation's tunnels leaves other clients (the harness's probes) alone.
+    w.door.faults().inject(FaultRule {
+        matches: FaultMatch {
+            host: Some("login.microsoftonline.com".into()),
+            client: Some("iut/".into()),
+            ..FaultMatch::default()
+        },
+        action: FaultAction::BadCertificate {
+            flaw: CertificateFlaw::Expired,
+        },
+        remaining: None,
+    });
+    let ok = client(&w.door, &w.door.proxy_url_for("harness/probe"))
+        .get("https://login.microsoftonline.com/probe")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // And a request-level look-up never picks a certificate rule.
+    let ok = client(&w.door, &w.door.proxy_url())
+        .get("https://contoso.azurecr.io/v2/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
 }

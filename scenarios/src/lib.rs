@@ -42,6 +42,8 @@ pub use model::Scenario;
 ///   nodes; faults; leniency; options), steps (`request`, `advance`, `addRoleAssignment`,
 ///   `removeRoleAssignment`, `addFederatedCredential`, `deleteFederatedCredential`, `annotate`,
 ///   `rotateKeys`, `fault`), properties and policy.
+///   Additive since: `policy.tokenResources` (resources an identity may also ask Entra or IMDS
+///   for).
 pub const API_VERSION: &str = "credsim.dev/v1alpha1";
 
 /// Every `apiVersion` this crate reads.

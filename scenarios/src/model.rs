@@ -374,6 +374,7 @@ pub enum Answer {
     },
     Delay(Duration),
     Drop,
+    BadCertificate(crate::vocab::CertificateFault),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -500,6 +501,20 @@ pub struct Policy {
     pub max_credential_lifetime: Duration,
     pub max_service_account_token_lifetime: Duration,
     pub revocation_staleness: Duration,
+    /// identity name → resources it may also ask Entra or IMDS for (normalised: lower case, no
+    /// trailing `/`, no `/.default`).
+    pub token_resources: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The resource every registry pull needs a token for.
+pub const ACR_RESOURCE: &str = "https://containerregistry.azure.net";
+
+/// A v1 `resource` or a v2 scope as a resource URI: lower case, without `/.default` and the
+/// trailing `/` (`https://management.azure.com/.default` → `https://management.azure.com`).
+pub fn token_resource(scope_or_resource: &str) -> String {
+    let s = scope_or_resource.trim().to_ascii_lowercase();
+    let s = s.strip_suffix("/.default").unwrap_or(&s);
+    s.trim_end_matches('/').to_owned()
 }
 
 impl Default for Policy {
@@ -510,6 +525,7 @@ impl Default for Policy {
             max_credential_lifetime: Duration::from_secs(3 * 3600),
             max_service_account_token_lifetime: Duration::from_secs(3600),
             revocation_staleness: Duration::ZERO,
+            token_resources: Default::default(),
         }
     }
 }

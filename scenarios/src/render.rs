@@ -307,6 +307,7 @@ fn fault(f: &model::Fault) -> doc::Fault {
             },
             model::Answer::Delay(d) => doc::Answer::Delay(span(*d)),
             model::Answer::Drop => doc::Answer::Drop,
+            model::Answer::BadCertificate(c) => doc::Answer::BadCertificate(Located::new(*c)),
         },
         times: f.times.map(Located::new),
         active: f.active,
@@ -415,5 +416,13 @@ fn policy(p: &model::Policy) -> doc::Policy {
         max_credential_lifetime: Some(span(p.max_credential_lifetime)),
         max_service_account_token_lifetime: Some(span(p.max_service_account_token_lifetime)),
         revocation_staleness: Some(span(p.revocation_staleness)),
+        token_resources: p
+            .token_resources
+            .iter()
+            .map(|(identity, resources)| doc::TokenResources {
+                identity: l(identity),
+                resources: resources.iter().map(|r| l(r)).collect(),
+            })
+            .collect(),
     }
 }

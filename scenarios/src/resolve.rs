@@ -1481,12 +1481,28 @@ impl<'a> Cx<'a> {
         let base = format!("world.faults[{i}]");
         let m = &f.matches;
         let target = f.target.value;
+        let certificate = matches!(f.answer, doc::Answer::BadCertificate(_));
         let allowed: &[&str] = match target {
+            // A certificate is presented before any request: only the host can be matched.
+            FaultTarget::Entra if certificate => &[],
+            FaultTarget::Acr if certificate => &["registry"],
             FaultTarget::Entra => &["tenant", "identity", "endpoint", "method", "pathPrefix"],
             FaultTarget::Imds => &["node", "endpoint", "method", "pathPrefix"],
             FaultTarget::Acr => &["registry", "method", "pathPrefix"],
             FaultTarget::Cluster => &["cluster", "method", "pathPrefix"],
         };
+        if let doc::Answer::BadCertificate(c) = &f.answer
+            && matches!(target, FaultTarget::Imds | FaultTarget::Cluster)
+        {
+            self.error(
+                c.at,
+                format!("{base}.answer.badCertificate"),
+                format!(
+                    "a certificate fault applies to `entra` and `acr`, which the implementation reaches through the front door's proxy; `{}` is not",
+                    target.as_str()
+                ),
+            );
+        }
         let given: [(&str, Option<&Located<String>>); 8] = [
             ("tenant", m.tenant.as_ref()),
             ("identity", m.identity.as_ref()),
@@ -1505,13 +1521,18 @@ impl<'a> Cx<'a> {
                     v.at,
                     format!("{base}.match.{field}"),
                     format!(
-                        "a fault on `{}` cannot match on `{field}`; it can match on {}",
+                        "a {}fault on `{}` cannot match on `{field}`; it can match on {}",
+                        if certificate { "certificate " } else { "" },
                         target.as_str(),
-                        allowed
-                            .iter()
-                            .map(|a| format!("`{a}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        if allowed.is_empty() {
+                            "nothing (it applies to the next connections to the target)".to_owned()
+                        } else {
+                            allowed
+                                .iter()
+                                .map(|a| format!("`{a}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
                     ),
                 );
             }
@@ -1605,6 +1626,7 @@ impl<'a> Cx<'a> {
             }
             doc::Answer::Delay(d) => model::Answer::Delay(d.value.0),
             doc::Answer::Drop => model::Answer::Drop,
+            doc::Answer::BadCertificate(c) => model::Answer::BadCertificate(c.value),
         };
         model::Fault {
             name: f.name.value.clone(),
@@ -1704,6 +1726,41 @@ impl<'a> Cx<'a> {
                 );
             }
         }
+        let mut token_resources = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for (i, tr) in p.token_resources.iter().enumerate() {
+            let known = self.doc.world.tenants.iter().any(|t| {
+                t.apps.iter().any(|a| a.name.value == tr.identity.value)
+                    || t.managed_identities
+                        .iter()
+                        .any(|m| m.name.value == tr.identity.value)
+            });
+            if !known {
+                self.error(
+                    tr.identity.at,
+                    format!("policy.tokenResources[{i}].identity"),
+                    format!(
+                        "no app or managed identity is named `{}`",
+                        tr.identity.value
+                    ),
+                );
+            }
+            for (j, r) in tr.resources.iter().enumerate() {
+                if !r.value.starts_with("https://") && !r.value.starts_with("api://") {
+                    self.error(
+                        r.at,
+                        format!("policy.tokenResources[{i}].resources[{j}]"),
+                        format!(
+                            "`{}` is not a resource URI (`https://management.azure.com`)",
+                            r.value
+                        ),
+                    );
+                }
+                token_resources
+                    .entry(tr.identity.value.clone())
+                    .or_default()
+                    .push(model::token_resource(&r.value));
+            }
+        }
         let span =
             |v: &Option<Located<crate::duration::Span>>, d| v.as_ref().map_or(d, |s| s.value.0);
         model::Policy {
@@ -1721,6 +1778,7 @@ impl<'a> Cx<'a> {
                 defaults.max_service_account_token_lifetime,
             ),
             revocation_staleness: span(&p.revocation_staleness, defaults.revocation_staleness),
+            token_resources,
         }
     }
 

@@ -526,6 +526,10 @@ pub enum Answer {
     /// Close the connection without answering.
     #[default]
     Drop,
+    /// Present this flawed certificate on the implementation's next TLS connection to the
+    /// target (Entra, or a registry), before any request; `times` counts connections. A client
+    /// that goes on anyway is served normally, as a man-in-the-middle would relay it.
+    BadCertificate(Located<crate::vocab::CertificateFault>),
 }
 
 fn default_retry_after() -> Located<Span> {
@@ -709,6 +713,23 @@ pub struct Policy {
     /// How long after a revocation a cached credential may still be handed out; 0s when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_staleness: Option<Located<Span>>,
+    /// Entra and IMDS resources an identity may also ask tokens for, beyond what pulling needs
+    /// (`https://containerregistry.azure.net`): a design that looks registries up through Azure
+    /// Resource Manager as the controller declares `https://management.azure.com` for it here.
+    /// Any other resource breaks `least-privilege`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_resources: Vec<TokenResources>,
+}
+
+/// Resources one identity may ask Entra or IMDS for.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenResources {
+    /// An app or managed identity of the world, by name.
+    pub identity: Located<String>,
+    /// Resource URIs (`https://management.azure.com`), as a v1 `resource` or a v2 scope without
+    /// `/.default`.
+    pub resources: Vec<Located<String>>,
 }
 
 /// Falling back to the controller's own identity.

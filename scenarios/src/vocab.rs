@@ -39,10 +39,14 @@ pub enum PropertyId {
     NoSecretLeak,
     /// After the world removes a grant, working credentials stop within the staleness bound.
     Revocation,
+    /// No secret is sent over, and no credential returned after, a TLS connection whose
+    /// certificate the implementation should have refused (untrusted issuer, wrong host,
+    /// expired).
+    TlsVerification,
 }
 
 impl PropertyId {
-    pub const ALL: [PropertyId; 12] = [
+    pub const ALL: [PropertyId; 13] = [
         PropertyId::ProjectIsolation,
         PropertyId::CachePartitioning,
         PropertyId::TenantIsolation,
@@ -55,6 +59,7 @@ impl PropertyId {
         PropertyId::CredentialDestination,
         PropertyId::NoSecretLeak,
         PropertyId::Revocation,
+        PropertyId::TlsVerification,
     ];
 
     /// The id as scenario files and reports write it.
@@ -72,6 +77,7 @@ impl PropertyId {
             PropertyId::CredentialDestination => "credential-destination",
             PropertyId::NoSecretLeak => "no-secret-leak",
             PropertyId::Revocation => "revocation",
+            PropertyId::TlsVerification => "tls-verification",
         }
     }
 }
@@ -274,4 +280,26 @@ pub enum Leniency {
     /// Entra accepts client assertions up to one hour outside their validity window (the real
     /// service tolerates five minutes of clock skew).
     TolerateClockSkew,
+}
+
+/// A certificate a fault presents on purpose, which the implementation must refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateFault {
+    /// Signed by a certificate authority the implementation was never told to trust.
+    UntrustedIssuer,
+    /// Signed by the run's CA, for another host name.
+    WrongHost,
+    /// Signed by the run's CA for the right host, and expired.
+    Expired,
+}
+
+impl CertificateFault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateFault::UntrustedIssuer => "untrusted-issuer",
+            CertificateFault::WrongHost => "wrong-host",
+            CertificateFault::Expired => "expired",
+        }
+    }
 }

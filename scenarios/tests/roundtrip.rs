@@ -564,6 +564,16 @@ fn scenario(seed: u64) -> Scenario {
             max_credential_lifetime: secs(rng),
             max_service_account_token_lifetime: secs(rng),
             revocation_staleness: Duration::from_secs(rng.gen_range(0..600)),
+            token_resources: identities
+                .iter()
+                .filter(|_| rng.gen_bool(0.3))
+                .map(|(id, _)| {
+                    (
+                        id.name.clone(),
+                        vec!["https://management.azure.com".to_owned()],
+                    )
+                })
+                .collect(),
         },
         world,
     }

@@ -70,11 +70,21 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                     .registry
                     .eq_ignore_ascii_case(&first.request.registry)
             {
+                if super::credential_destination::presented_elsewhere(e, first)
+                    || super::credential_destination::presented_elsewhere(e, r)
+                {
+                    continue;
+                }
                 result.fail_at(
                     r,
                     format!(
-                        "the credential obtained for {} on {} was returned for {} on {}",
-                        first.request.project, first.shard, r.request.project, r.shard
+                        "the credential obtained for {} on {} for {} was returned for {} on {} for {}",
+                        first.request.project,
+                        first.shard,
+                        first.request.registry,
+                        r.request.project,
+                        r.shard,
+                        r.request.registry
                     ),
                     format!(
                         "secret {fp}: returned at {} for {}/{} ({}) and at {} for {}/{} ({})",

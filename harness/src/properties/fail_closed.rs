@@ -74,6 +74,69 @@ fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
     Some(Outcome::NotConfigured)
 }
 
+/// What the harness saw of the project's own attempt and of the credential, in words a reviewer
+/// can follow without reading this code.
+fn seen(e: &Evidence<'_>, r: &RequestRecord, attempt: Outcome) -> String {
+    let prefix = format!("system:serviceaccount:{}:", r.request.project);
+    let own: Vec<_> = r
+        .entra_events(e.world)
+        .into_iter()
+        .filter(|t| {
+            t.assertion
+                .as_ref()
+                .and_then(|a| a.sub.as_deref())
+                .is_some_and(|s| s.starts_with(&prefix))
+                || t.client_id
+                    .as_ref()
+                    .is_some_and(|c| r.own_client_ids.contains(c))
+        })
+        .collect();
+    let mut words = match attempt {
+        Outcome::Denied => {
+            let codes: Vec<String> = own
+                .iter()
+                .filter_map(|t| t.error_code())
+                .map(|c| format!("AADSTS{c}"))
+                .collect();
+            format!(
+                "Entra refused the project's own token request ({})",
+                codes.join(", ")
+            )
+        }
+        Outcome::Unavailable => {
+            "Entra's answer to the project's own token request was a fault (5xx or throttling)"
+                .to_owned()
+        }
+        _ if r.own_client_ids.is_empty() => format!(
+            "no own attempt: the implementation made no token request for {}'s ServiceAccounts, \
+             and the project has no identity federated on this shard",
+            r.request.project
+        ),
+        _ => format!(
+            "no own attempt: the implementation made no token request for {}'s ServiceAccounts \
+             or identities ({}) during the request",
+            r.request.project,
+            r.own_client_ids.join(", ")
+        ),
+    };
+    if let Some(c) = r.credential()
+        && let Some(first) = e
+            .requests
+            .iter()
+            .take_while(|p| p.step < r.step)
+            .find(|p| p.credential().is_some_and(|pc| pc.password == c.password))
+    {
+        words.push_str(&format!(
+            "; the credential is the same secret it handed out at step {} (line {}) for {}/{}",
+            first.step + 1,
+            first.line,
+            first.shard,
+            first.request.project
+        ));
+    }
+    words
+}
+
 /// Whether this property judges the credential `r` handed out: one handed out after the
 /// project's own attempt failed or found no configuration (allowed by the policy or not), unless
 /// another project's request got it first (`cache-partitioning`'s).
@@ -134,14 +197,29 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             failing_configs += 1;
         }
         if let Some((how, broader)) = broader_than_allowed(e, r) {
-            result.fail_at(
-                    r,
+            // A request that made no attempt with the project's identity counts as
+            // not-configured for the policy's triggers, and is said as what it is.
+            let no_attempt = how == Outcome::NotConfigured.as_str() && !own_events;
+            let how = if no_attempt {
+                "none (counted as not-configured)"
+            } else {
+                how
+            };
+            let headline = if no_attempt {
                 format!(
-                    "project {}'s own identity {how}, and the implementation answered with a broader credential instead of an error",
+                    "the implementation made no attempt with project {}'s own identity",
                     r.request.project
+                )
+            } else {
+                format!("project {}'s own attempt was {how}", r.request.project)
+            };
+            result.fail_at(
+                r,
+                format!(
+                    "{headline}, and the implementation answered with a broader credential instead of an error"
                 ),
                 format!(
-                    "{}: {} for {} (own attempt: {how}; fallback {}) unlocked [{}]",
+                    "{}: {} for {} (own attempt: {how}; fallback {}) unlocked [{}]; seen: {}",
                     at(r),
                     r.shard,
                     r.request.project,
@@ -153,7 +231,8 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                     } else {
                         "not allowed".into()
                     },
-                    broader.join(", ")
+                    broader.join(", "),
+                    attempt.map_or_else(String::new, |a| seen(e, r, a))
                 ),
             );
         }

@@ -1,18 +1,73 @@
 //! `least-privilege`: registry access tokens the implementation requests cover only the
-//! repository it was asked about and the actions it needs (`pull`, `metadata_read`).
+//! repository it was asked about and the actions it needs (`pull`, `metadata_read`), and every
+//! token it asks Entra or IMDS for is for what pulling needs (`https://containerregistry.azure.net`)
+//! or for a resource the policy allows that identity (`policy.tokenResources`).
 //!
-//! Threat: `registry:catalog:*`, `push`, wildcard repositories. Evidence: the registry token
-//! journal (requested scopes) during each request.
+//! Threat: `registry:catalog:*`, `push`, wildcard repositories; an Azure Resource Manager or Graph
+//! token obtained with a project's identity (an ARM token that reaches the wrong host is
+//! subscription-wide, which is why several projects narrowed their token audiences). Evidence: the
+//! registry token journal (requested scopes) and the Entra journal (requested scope or resource,
+//! and for which identity; IMDS mints are journalled there too) during each request.
 
-use scenarios::model::PropertyId;
+use scenarios::model::{self, PropertyId};
 
 use super::{PropertyResult, at};
 use crate::run::Evidence;
 
+/// OpenID Connect scopes that ask for no resource.
+const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
+
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     let mut examined = 0;
+    let mut entra_examined = 0;
     let mut result = PropertyResult::new(PropertyId::LeastPrivilege, String::new());
     for r in &e.requests {
+        for ev in r.entra_events(e.world) {
+            let Some(requested) = ev.scope.as_deref() else {
+                continue;
+            };
+            entra_examined += 1;
+            let identity = ev.identity.as_deref().unwrap_or("an unknown client");
+            let allowed = e
+                .scenario
+                .policy
+                .token_resources
+                .get(identity)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for scope in requested.split_whitespace() {
+                if OIDC_SCOPES.contains(&scope) {
+                    continue;
+                }
+                let resource = model::token_resource(scope);
+                if resource == model::ACR_RESOURCE || allowed.contains(&resource) {
+                    continue;
+                }
+                let how = match ev.credential {
+                    mock_entra::journal::CredentialKind::ManagedIdentity => "IMDS",
+                    _ => "Entra",
+                };
+                result.fail_at(
+                    r,
+                    format!(
+                        "asked about {}, the implementation asked {how} for a {resource} token as {identity}",
+                        r.request.repository
+                    ),
+                    format!(
+                        "{}: {how} {} token request by {identity} (client {}) for `{scope}`: pulling needs only {}{}",
+                        at(r),
+                        ev.endpoint,
+                        ev.client_id.as_deref().unwrap_or("none"),
+                        model::ACR_RESOURCE,
+                        if allowed.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", and the policy allows {identity} also {}", allowed.join(", "))
+                        }
+                    ),
+                );
+            }
+        }
         for ev in r
             .acr_events(e.world)
             .into_iter()
@@ -45,12 +100,14 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             }
         }
     }
-    if examined == 0 {
+    if examined + entra_examined == 0 {
         return PropertyResult::not_applicable(
             PropertyId::LeastPrivilege,
-            "the implementation requested no registry access token (it hands out refresh tokens)",
+            "the implementation asked for no token: neither Entra, IMDS nor a registry token endpoint",
         );
     }
-    result.examined = format!("{examined} registry token request(s)");
+    result.examined = format!(
+        "{entra_examined} Entra or IMDS token request(s), {examined} registry token request(s)"
+    );
     result
 }

@@ -10,7 +10,10 @@
 //! One returned credential can break several claims at once (project B gets project A's cached
 //! credential: B unlocks what it was never granted). The most specific diagnosis judges it, so a
 //! report names the cause and each broken implementation of the catalogue trips one property:
-//! a credential another (shard, project, registry) got first is `cache-partitioning`'s; access
+//! a long-lived secret handed out (an app's client secret, an admin password) is `short-lived`'s;
+//! a credential returned for a registry whose host is not the one it was minted for (what the
+//! OCI client will present it to) is `credential-destination`'s; a credential another (shard,
+//! project, registry) got first is `cache-partitioning`'s; access
 //! revoked since an earlier request is `revocation`'s; a credential handed out after the project's
 //! own attempt failed or found no configuration is `fail-closed`'s (which passes it only when the
 //! policy allows that fallback, broader by design); anything else a credential unlocks beyond the
@@ -33,6 +36,7 @@ mod revocation;
 mod shard_isolation;
 mod short_lived;
 mod tenant_isolation;
+mod tls_verification;
 
 /// A property's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -73,6 +77,9 @@ pub struct PropertyResult {
     /// The scenario line of the first step that shows the failure, when a step does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// How long judging it took, in microseconds (for the corpus benchmark; not reported).
+    #[serde(skip)]
+    pub judged_us: u64,
 }
 
 impl PropertyResult {
@@ -85,6 +92,7 @@ impl PropertyResult {
             evidence: Vec::new(),
             expected_failure: None,
             line: None,
+            judged_us: 0,
         }
     }
 
@@ -97,6 +105,7 @@ impl PropertyResult {
             evidence: Vec::new(),
             expected_failure: None,
             line: None,
+            judged_us: 0,
         }
     }
 
@@ -160,6 +169,9 @@ pub fn claim(id: PropertyId) -> &'static str {
         PropertyId::Revocation => {
             "after the world removes a grant, working credentials stop within the staleness bound"
         }
+        PropertyId::TlsVerification => {
+            "no secret is sent over, and no credential returned after, a connection whose certificate should have been refused"
+        }
     }
 }
 
@@ -182,30 +194,43 @@ pub fn judge(e: &Evidence<'_>) -> Vec<PropertyResult> {
     e.scenario
         .judged_properties()
         .into_iter()
-        .map(|id| match id {
-            id if advances && !deaf.is_empty() && TIME_DEPENDENT.contains(&id) => {
-                PropertyResult::not_applicable(
-                    id,
-                    format!(
-                        "the scenario moves the clock and the implementation on {} cannot follow it (`clock/set` is not supported)",
-                        deaf.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            }
-            PropertyId::ProjectIsolation => project_isolation::judge(e),
-            PropertyId::CachePartitioning => cache_partitioning::judge(e),
-            PropertyId::TenantIsolation => tenant_isolation::judge(e),
-            PropertyId::ShardIsolation => shard_isolation::judge(e),
-            PropertyId::FailClosed => fail_closed::judge(e),
-            PropertyId::DedicatedServiceAccount => dedicated_service_account::judge(e),
-            PropertyId::AudienceBound => audience_bound::judge(e),
-            PropertyId::LeastPrivilege => least_privilege::judge(e),
-            PropertyId::ShortLived => short_lived::judge(e),
-            PropertyId::CredentialDestination => credential_destination::judge(e),
-            PropertyId::NoSecretLeak => no_secret_leak::judge(e),
-            PropertyId::Revocation => revocation::judge(e),
+        .map(|id| {
+            let t = std::time::Instant::now();
+            let mut result = judge_one(e, id, advances, &deaf);
+            result.judged_us = t.elapsed().as_micros() as u64;
+            result
         })
         .collect()
+}
+
+fn judge_one(e: &Evidence<'_>, id: PropertyId, advances: bool, deaf: &[&String]) -> PropertyResult {
+    match id {
+        id if advances && !deaf.is_empty() && TIME_DEPENDENT.contains(&id) => {
+            PropertyResult::not_applicable(
+                id,
+                format!(
+                    "the scenario moves the clock and the implementation on {} cannot follow it (`clock/set` is not supported)",
+                    deaf.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        }
+        PropertyId::ProjectIsolation => project_isolation::judge(e),
+        PropertyId::CachePartitioning => cache_partitioning::judge(e),
+        PropertyId::TenantIsolation => tenant_isolation::judge(e),
+        PropertyId::ShardIsolation => shard_isolation::judge(e),
+        PropertyId::FailClosed => fail_closed::judge(e),
+        PropertyId::DedicatedServiceAccount => dedicated_service_account::judge(e),
+        PropertyId::AudienceBound => audience_bound::judge(e),
+        PropertyId::LeastPrivilege => least_privilege::judge(e),
+        PropertyId::ShortLived => short_lived::judge(e),
+        PropertyId::CredentialDestination => credential_destination::judge(e),
+        PropertyId::NoSecretLeak => no_secret_leak::judge(e),
+        PropertyId::Revocation => revocation::judge(e),
+        PropertyId::TlsVerification => tls_verification::judge(e),
+    }
 }
 
 /// `step N (line L)` for evidence lines.

@@ -2,8 +2,10 @@
 //! stderr or files.
 //!
 //! Threat: logging tokens, writing them into reports or caches on disk. Evidence: every secret
-//! the fakes minted (each unique and registered) searched in every captured channel, reported as
-//! `shard channel:line` with the secret's kind and fingerprint, never its value.
+//! the fakes minted (each unique and registered) searched in every captured channel, raw and in
+//! the encodings credentials take (base64 at any alignment and across line wraps, percent, JSON
+//! and shell escapes, a JWT's signature alone: `mock_kit::leak`), reported as
+//! `shard channel:line` with the secret's kind, fingerprint and form, never its value.
 
 use scenarios::model::PropertyId;
 
@@ -35,14 +37,15 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         ),
     );
     for (channel, text) in channels {
-        for hit in secrets.find_in(text) {
+        for hit in secrets.search(text.as_bytes()) {
             result.fail(
                 format!("a {} appeared in {channel}", hit.secret.kind),
                 format!(
-                    "{channel}:{}: {} {} ({})",
+                    "{channel}:{}: {} {} {} ({})",
                     hit.line,
                     hit.secret.kind,
                     hit.secret.fingerprint.as_str(),
+                    hit.form,
                     hit.secret.label
                 ),
             );

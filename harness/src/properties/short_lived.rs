@@ -6,16 +6,28 @@
 //! each returned password identified among the run's secrets (by kind), and the expiry in the
 //! token itself (never the implementation's `expiresAt` alone).
 
+use mock_kit::SecretKind;
 use scenarios::model::PropertyId;
 
 use super::{PropertyResult, at};
 use crate::run::Evidence;
 
-const LONG_LIVED: &[&str] = &[
-    "entra-client-secret",
-    "acr-admin-password",
-    "acr-token-password",
-];
+/// Secrets that live until someone rotates them: never a credential to hand out.
+fn long_lived(kind: SecretKind) -> bool {
+    match kind {
+        SecretKind::EntraClientSecret
+        | SecretKind::AcrAdminPassword
+        | SecretKind::AcrTokenPassword => true,
+        SecretKind::EntraAccessToken
+        | SecretKind::AcrRefreshToken
+        | SecretKind::AcrAccessToken
+        | SecretKind::AcrBlobSas
+        | SecretKind::K8sServiceAccountToken
+        | SecretKind::K8sAdminToken
+        | SecretKind::ImdsIdentityHeader
+        | SecretKind::Canary => false,
+    }
+}
 
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     let returned: Vec<_> = e
@@ -37,7 +49,7 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
     for r in returned {
         let c = r.credential().expect("filtered");
         let kind = e.world.cloud.secrets.identify(&c.password).map(|i| i.kind);
-        if let Some(k) = kind.as_deref().filter(|k| LONG_LIVED.contains(k)) {
+        if let Some(k) = kind.filter(|k| long_lived(*k)) {
             result.fail_at(
                 r,
                 format!("the implementation handed out a long-lived {k}"),
@@ -76,7 +88,7 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                     at(r),
                     r.shard,
                     r.request.project,
-                    kind.as_deref().unwrap_or("an unregistered secret")
+                    kind.map_or("an unregistered secret", SecretKind::as_str)
                 ),
             ),
         }

@@ -44,7 +44,7 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
         for s in rec
             .secrets
             .iter()
-            .filter(|s| s.kind == "entra-access-token")
+            .filter(|s| s.kind == mock_kit::SecretKind::EntraAccessToken)
         {
             examined += 1;
             // Labels read `<tenant>/<identity> for <audience>`.
