@@ -11,7 +11,9 @@
 //!   `XDG_DATA_HOME` and `XDG_STATE_HOME` point) writable at its own path; `TMPDIR` is `/tmp` and
 //!   `XDG_RUNTIME_DIR` a folder in it;
 //! - the harness's files for the shard (CA bundle, kubeconfig, token file) read-only at their own
-//!   paths, and so is any file the command line names inside a masked folder (a script in `/tmp`);
+//!   paths; a file the command line names inside a masked folder (a script, a checkout or a venv
+//!   under `/tmp`) comes with the top folder it stands in there, read-only, and so does the
+//!   folder credsim was started in;
 //! - every process it starts dies with it (`--die-with-parent`, its own PID namespace), so nothing
 //!   outlives a scenario.
 //!
@@ -115,6 +117,19 @@ impl Sandbox {
     }
 }
 
+/// For a path inside a masked folder, the folder directly below the masked one that holds it
+/// (`/tmp/checkout/target/x` → `/tmp/checkout`).
+fn masked_top(p: &Path) -> Option<PathBuf> {
+    if !p.is_absolute() {
+        return None;
+    }
+    MASKED.iter().find_map(|(m, _)| {
+        let rest = p.strip_prefix(m).ok()?;
+        let first = rest.components().next()?;
+        Some(Path::new(m).join(first))
+    })
+}
+
 fn find_in_path(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
@@ -205,15 +220,25 @@ impl ShardSandbox {
                 a.extend(["--ro-bind".into(), s(p), s(p)]);
             }
         }
-        for w in words {
-            let p = Path::new(w.split_once('=').map_or(w.as_str(), |(_, v)| v));
-            if p.is_absolute()
+        // A program or file the command line names inside a masked folder (a checkout or a venv
+        // under /tmp) comes with the whole top folder it stands in there, so that its siblings
+        // (a venv's libraries, a script's modules) come too; and so does the folder credsim was
+        // started in, which relative paths were resolved against.
+        let mut tops: Vec<PathBuf> = Vec::new();
+        let cwd = std::env::current_dir().ok();
+        let named = words
+            .iter()
+            .map(|w| PathBuf::from(w.split_once('=').map_or(w.as_str(), |(_, v)| v)))
+            .chain(cwd);
+        for p in named {
+            if let Some(top) = masked_top(&p)
                 && p.exists()
-                && hidden(p)
-                && let Some(dir) = if p.is_dir() { Some(p) } else { p.parent() }
-                && !dir.starts_with(&self.workdir)
+                && !self.workdir.starts_with(&top)
+                && !self.captured.starts_with(&top)
+                && !tops.contains(&top)
             {
-                a.extend(["--ro-bind".into(), s(dir), s(dir)]);
+                a.extend(["--ro-bind".into(), s(&top), s(&top)]);
+                tops.push(top);
             }
         }
         a.extend([
