@@ -731,22 +731,26 @@ impl Reference {
             "{}/{segment}/oauth2/v2.0/token",
             authority.trim_end_matches('/')
         );
+        // The client-credentials grant with the ServiceAccount token as the client assertion.
+        let grant = |scope| {
+            [
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+                ("scope", scope),
+            ]
+        };
         if self.flaw == Some(Flaw::ManagementToken) {
             // What it would use to find the registry's resource ID through ARM; the answer does
             // not matter to the flaw.
             let _ = self
                 .post_form(
                     &url,
-                    &[
-                        ("grant_type", "client_credentials"),
-                        ("client_id", client_id),
-                        (
-                            "client_assertion_type",
-                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                        ),
-                        ("client_assertion", assertion),
-                        ("scope", "https://management.azure.com/.default"),
-                    ],
+                    &grant("https://management.azure.com/.default"),
                     "Entra",
                 )
                 .await;
@@ -754,16 +758,7 @@ impl Reference {
         let (status, body) = self
             .post_form(
                 &url,
-                &[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id),
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", assertion),
-                    ("scope", "https://containerregistry.azure.net/.default"),
-                ],
+                &grant("https://containerregistry.azure.net/.default"),
                 "Entra",
             )
             .await?;

@@ -44,6 +44,21 @@ const MASKED: &[(&str, &str)] = &[
     ("/dev/shm", "shm"),
 ];
 
+/// The namespaces and mounts every sandbox starts from (and the probe tries): the host's file
+/// system read-only, fresh `/dev` and `/proc`, own PID and IPC namespaces, gone with its parent.
+const BASE_ARGS: [&str; 10] = [
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--die-with-parent",
+];
+
 /// coreutils' `env`, which runs the program without the `PWD` bubblewrap sets.
 const ENV: &str = "/usr/bin/env";
 
@@ -67,19 +82,8 @@ impl Sandbox {
                 );
             };
             let probe = std::process::Command::new(&bwrap)
-                .args([
-                    "--ro-bind",
-                    "/",
-                    "/",
-                    "--dev",
-                    "/dev",
-                    "--proc",
-                    "/proc",
-                    "--unshare-pid",
-                    "--unshare-ipc",
-                    "--die-with-parent",
-                    "true",
-                ])
+                .args(BASE_ARGS)
+                .arg("true")
                 .output();
             match probe {
                 Ok(out) if out.status.success() => Sandbox::Bubblewrap(bwrap),
@@ -189,20 +193,7 @@ impl ShardSandbox {
     /// `bwrap` and its arguments, ending with `--`, to put before the program's command line
     /// `words` (already resolved to absolute paths where they name files).
     pub fn command_prefix(&self, words: &[String]) -> Vec<String> {
-        let mut a: Vec<String> = [
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--die-with-parent",
-        ]
-        .map(String::from)
-        .into();
+        let mut a: Vec<String> = BASE_ARGS.map(String::from).into();
         let s = |p: &Path| p.display().to_string();
         for (inside, name) in MASKED {
             a.extend([

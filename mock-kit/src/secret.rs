@@ -273,6 +273,23 @@ impl Inner {
         hits
     }
 
+    /// Every registered secret in `text` as it stands there, as hits.
+    fn raw_secret_hits(&self, text: &[u8]) -> Vec<SecretHit> {
+        self.raw_hits(text)
+            .into_iter()
+            .map(|raw| SecretHit {
+                secret: self.infos[raw.id].clone(),
+                offset: raw.start,
+                len: raw.end - raw.start,
+                line: line_of(text, raw.start),
+                form: Form {
+                    jwt_signature: raw.signature_only,
+                    ..Form::raw()
+                },
+            })
+            .collect()
+    }
+
     /// Hits in `bytes` decoded through `layers` (outermost first) from the text's `span`; then one
     /// layer deeper, while `layers` allows.
     fn decoded_hits(
@@ -438,20 +455,7 @@ impl SecretRegistry {
     pub fn find_in(&self, text: &str) -> Vec<SecretHit> {
         let bytes = text.as_bytes();
         let inner = self.inner.read().expect("secret registry lock");
-        let mut hits: Vec<SecretHit> = inner
-            .raw_hits(bytes)
-            .into_iter()
-            .map(|raw| SecretHit {
-                secret: inner.infos[raw.id].clone(),
-                offset: raw.start,
-                len: raw.end - raw.start,
-                line: line_of(bytes, raw.start),
-                form: Form {
-                    jwt_signature: raw.signature_only,
-                    ..Form::raw()
-                },
-            })
-            .collect();
+        let mut hits = inner.raw_secret_hits(bytes);
         hits.sort_by_key(|h| h.offset);
         hits
     }
@@ -464,19 +468,7 @@ impl SecretRegistry {
         if inner.values.is_empty() || text.len() < MIN_SECRET_LEN {
             return Vec::new();
         }
-        let mut hits: Vec<SecretHit> = Vec::new();
-        for raw in inner.raw_hits(text) {
-            hits.push(SecretHit {
-                secret: inner.infos[raw.id].clone(),
-                offset: raw.start,
-                len: raw.end - raw.start,
-                line: line_of(text, raw.start),
-                form: Form {
-                    jwt_signature: raw.signature_only,
-                    ..Form::raw()
-                },
-            });
-        }
+        let mut hits = inner.raw_secret_hits(text);
         for c in leak::candidates(text) {
             let outer = Outer {
                 text,

@@ -13,13 +13,12 @@ use super::{PropertyResult, at};
 use crate::run::{Evidence, RequestRecord};
 use mock_entra::journal::TokenOutcome;
 
-/// How the project's own attempt went, as the Entra journal shows it.
-fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
-    // The project's attempts: assertions for one of its ServiceAccounts (whatever client ID the
-    // implementation paired them with), or requests for one of its federated identities.
+/// The project's own token requests during `r`: assertions for one of its ServiceAccounts
+/// (whatever client ID the implementation paired them with), or requests for one of its
+/// federated identities.
+fn own_token_requests(e: &Evidence<'_>, r: &RequestRecord) -> Vec<mock_entra::journal::TokenEvent> {
     let prefix = format!("system:serviceaccount:{}:", r.request.project);
-    let events: Vec<_> = r
-        .entra_events(e.world)
+    r.entra_events(e.world)
         .into_iter()
         .filter(|t| {
             t.assertion
@@ -30,7 +29,12 @@ fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
                     .as_ref()
                     .is_some_and(|c| r.own_client_ids.contains(c))
         })
-        .collect();
+        .collect()
+}
+
+/// How the project's own attempt went, as the Entra journal shows it.
+fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
+    let events = own_token_requests(e, r);
     if events
         .iter()
         .any(|t| matches!(t.outcome, TokenOutcome::Issued { .. }))
@@ -77,20 +81,7 @@ fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
 /// What the harness saw of the project's own attempt and of the credential, in words a reviewer
 /// can follow without reading this code.
 fn seen(e: &Evidence<'_>, r: &RequestRecord, attempt: Outcome) -> String {
-    let prefix = format!("system:serviceaccount:{}:", r.request.project);
-    let own: Vec<_> = r
-        .entra_events(e.world)
-        .into_iter()
-        .filter(|t| {
-            t.assertion
-                .as_ref()
-                .and_then(|a| a.sub.as_deref())
-                .is_some_and(|s| s.starts_with(&prefix))
-                || t.client_id
-                    .as_ref()
-                    .is_some_and(|c| r.own_client_ids.contains(c))
-        })
-        .collect();
+    let own = own_token_requests(e, r);
     let mut words = match attempt {
         Outcome::Denied => {
             let codes: Vec<String> = own
