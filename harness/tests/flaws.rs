@@ -278,3 +278,85 @@ async fn time_dependent_properties_are_not_applicable_when_the_clock_cannot_be_f
 
 // The catalogue's full verdict table, one row per flaw, is `harness/flaws.yaml`, checked by
 // `tests/catalogue.rs`.
+
+/// `least-privilege` on Entra scopes: an ARM token asked for with the project's identity fails,
+/// unless the policy declares that resource for that identity; declaring it for another
+/// identity does not help.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_resources_the_policy_declares_pass_and_others_fail() {
+    mock_kit::install_crypto_provider();
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/corpus/tls/untrusted-certificate-at-entra.yaml"),
+    )
+    .unwrap();
+    // The same world, without the certificate fault and its steps, with `policy` as given.
+    let world_end = base.find("  faults:").unwrap();
+    let with_policy = |policy: &str| {
+        let text = base[..world_end].to_owned()
+            + "steps:\n  - request: {shard: shard-a, project: project-a, registry: contosoacr, repository: project-a/app,\n              expect: {outcome: granted, unlocks: [contosoacr/project-a/app]}}\n"
+            + policy;
+        scenarios::load_str("token-resources.yaml", &text)
+            .unwrap()
+            .scenario
+    };
+    let least = |r: &ScenarioResult| -> PropertyResult {
+        r.properties
+            .iter()
+            .find(|p| p.id.as_str() == "least-privilege")
+            .cloned()
+            .unwrap()
+    };
+    let flaw = FlawedLauncher(Flaw::ManagementToken);
+
+    let undeclared = run_scenario(
+        &with_policy("policy:\n  serviceAccount: credentials\n"),
+        &flaw,
+    )
+    .await;
+    let p = least(&undeclared);
+    assert_eq!(p.verdict, P::Fail, "{p:#?}");
+    assert!(
+        p.evidence.iter().any(|e| e.contains("by project-a-mi")
+            && e.contains("for `https://management.azure.com/.default`")),
+        "{p:#?}"
+    );
+
+    let declared = run_scenario(
+        &with_policy(
+            "policy:\n  serviceAccount: credentials\n  tokenResources:\n    - identity: project-a-mi\n      resources: [https://management.azure.com/]\n",
+        ),
+        &flaw,
+    )
+    .await;
+    let p = least(&declared);
+    assert_eq!(p.verdict, P::Pass, "{p:#?}");
+    assert!(
+        p.examined.contains("2 Entra or IMDS token request(s)"),
+        "{p:#?}"
+    );
+
+    // Another resource declared: still a failure for the one not declared.
+    let elsewhere = with_policy(
+        "policy:\n  serviceAccount: credentials\n  tokenResources:\n    - identity: project-a-mi\n      resources: [https://graph.microsoft.com]\n",
+    );
+    let p = least(&run_scenario(&elsewhere, &flaw).await);
+    assert_eq!(p.verdict, P::Fail, "{p:#?}");
+    assert!(
+        p.evidence
+            .iter()
+            .any(|e| e
+                .contains("and the policy allows project-a-mi also https://graph.microsoft.com")),
+        "{p:#?}"
+    );
+
+    // The reference asks for the registry resource only, and passes either way.
+    let p = least(
+        &run_scenario(
+            &with_policy("policy:\n  serviceAccount: credentials\n"),
+            &ReferenceLauncher,
+        )
+        .await,
+    );
+    assert_eq!(p.verdict, P::Pass, "{p:#?}");
+}
