@@ -179,10 +179,18 @@ impl Reporter for Silent {
     }
 }
 
-/// Runs `scenarios` against the reference and every catalogued flaw, `jobs` scenarios at once.
-pub async fn run(scenarios: &[scenarios::Scenario], jobs: usize) -> std::io::Result<Vec<Outcome>> {
+/// Runs `scenarios` against the reference and every catalogued flaw (or only those in `only`,
+/// when it is not empty), `jobs` scenarios at once.
+pub async fn run(
+    scenarios: &[scenarios::Scenario],
+    jobs: usize,
+    only: &[Flaw],
+) -> std::io::Result<Vec<Outcome>> {
     let mut out = Vec::new();
-    for flaw in std::iter::once(None).chain(Flaw::ALL.into_iter().map(Some)) {
+    let flaws = Flaw::ALL
+        .into_iter()
+        .filter(|f| only.is_empty() || only.contains(f));
+    for flaw in std::iter::once(None).chain(flaws.map(Some)) {
         let launcher: Arc<dyn Launcher> = match flaw {
             None => Arc::new(ReferenceLauncher),
             Some(f) => Arc::new(FlawedLauncher(f)),

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use crate::sandbox::ProcessNetwork;
+
 use crate::implementation::{
     Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
     ProtocolError, RefusalKind, ShardContext, StderrTail,
@@ -148,6 +150,8 @@ pub struct ExecImplementation {
     stderr: Arc<Mutex<Vec<u8>>>,
     /// The task that copies stderr into `stderr`; it ends when the pipe closes.
     stderr_reader: Option<tokio::task::JoinHandle<()>>,
+    /// The sandbox's network for the process, served while it lives.
+    _network: Option<ProcessNetwork>,
     /// Lines on stdout that were not protocol messages.
     stray: String,
     next_id: u64,
@@ -168,7 +172,7 @@ impl ExecImplementation {
                 "the implementation's command is empty".into(),
             ));
         }
-        let mut child = spawn_shard(&words, &[], shard, command)?;
+        let (mut child, network) = spawn_shard(&words, &[], shard, command)?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -187,6 +191,7 @@ impl ExecImplementation {
         });
         let mut imp = Self {
             child,
+            _network: network,
             stdin,
             stdout,
             stderr,
@@ -437,13 +442,15 @@ impl Implementation for ExecImplementation {
 }
 
 /// Starts the shard's command. In the sandbox, a program that cannot be found is refused here, as
-/// it is without one, rather than as bubblewrap's own exit.
+/// it is without one, rather than as bubblewrap's own exit; with the sandbox's network, the
+/// command starts in a namespace of its own, whose sockets the front door serves while the
+/// returned [`ProcessNetwork`] lives.
 fn spawn_shard(
     words: &[String],
     extra: &[&str],
     shard: &ShardContext,
     command: &str,
-) -> Result<tokio::process::Child, ProtocolError> {
+) -> Result<(tokio::process::Child, Option<ProcessNetwork>), ProtocolError> {
     let spawn_error = |source| ProtocolError::Spawn {
         command: command.to_owned(),
         source,
@@ -467,15 +474,34 @@ fn spawn_shard(
             )));
         }
     }
-    shard_command(words, extra, shard)
-        .spawn()
-        .map_err(spawn_error)
+    let mut cmd = shard_command(words, extra, shard);
+    let pending = match shard.sandbox.as_ref().and_then(|sb| sb.network.as_ref()) {
+        Some(net) => Some(net.prepare(&mut cmd).map_err(ProtocolError::Other)?),
+        None => None,
+    };
+    let mut cmd = Command::from(cmd);
+    cmd.kill_on_drop(true);
+    let child = match (cmd.spawn(), pending) {
+        (Ok(child), pending) => (child, pending),
+        (Err(e), None) => return Err(spawn_error(e)),
+        (Err(e), Some(pending)) => {
+            return Err(match pending.failed(e) {
+                netns::Error::Spawn(e) => spawn_error(e),
+                other => ProtocolError::Other(format!("{command}: {other}")),
+            });
+        }
+    };
+    let network = match child.1 {
+        Some(pending) => Some(pending.attach().map_err(ProtocolError::Other)?),
+        None => None,
+    };
+    Ok((child.0, network))
 }
 
 /// The command `words` (plus `extra` arguments) for a shard: exactly the protocol's environment
 /// (plus `PATH`, and `HOME` set to the working directory), run in the working directory, all three
-/// pipes captured, killed when dropped. `words` is not empty.
-pub(crate) fn shard_command(words: &[String], extra: &[&str], shard: &ShardContext) -> Command {
+/// pipes captured. `words` is not empty.
+fn shard_command(words: &[String], extra: &[&str], shard: &ShardContext) -> std::process::Command {
     let words = match std::env::current_dir() {
         Ok(base) => resolve_paths(words, &base),
         Err(_) => words.to_vec(),
@@ -483,11 +509,11 @@ pub(crate) fn shard_command(words: &[String], extra: &[&str], shard: &ShardConte
     let (program, args) = words.split_first().expect("a command has a program");
     let mut cmd = match &shard.sandbox {
         Some(sb) => {
-            let mut c = Command::new(&sb.bwrap);
+            let mut c = std::process::Command::new(&sb.bwrap);
             c.args(sb.command_prefix(&words)).arg(program);
             c
         }
-        None => Command::new(program),
+        None => std::process::Command::new(program),
     };
     cmd.args(args)
         .args(extra)
@@ -498,8 +524,7 @@ pub(crate) fn shard_command(words: &[String], extra: &[&str], shard: &ShardConte
         .current_dir(&shard.workdir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     cmd
 }
 
@@ -558,7 +583,7 @@ pub(crate) async fn run_once(
     timeout: Duration,
     method: &str,
 ) -> Result<std::process::Output, ProtocolError> {
-    let mut child = spawn_shard(words, extra, shard, &words.join(" "))?;
+    let (mut child, _network) = spawn_shard(words, extra, shard, &words.join(" "))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     // A program that exits without reading its input is judged by what it printed.
     let _ = stdin.write_all(input).await;

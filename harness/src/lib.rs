@@ -16,7 +16,9 @@
 //! - [`exec`]: the exec protocol (JSON-RPC over stdio, version negotiation, timeouts, protocol
 //!   violations with the offending line).
 //! - [`sandbox`]: the bubblewrap sandbox implementations run in: the file system read-only,
-//!   private captured `/tmp`, `/var/tmp`, `/dev/shm` and XDG folders, nothing outliving it.
+//!   private captured `/tmp`, `/var/tmp`, `/dev/shm`, `/run` and XDG folders, nothing outliving
+//!   it, and a network namespace of its own (the `netns` crate) where every address leads to the
+//!   front door.
 //! - [`docker_helper`]: the Docker credential-helper protocol (`get`, server URL on stdin),
 //!   single-identity, so scenarios with several projects are skipped.
 //! - [`kubelet_provider`]: the kubelet image credential provider protocol, with the project's

@@ -95,6 +95,9 @@ enum Command {
         /// Print what was observed as a verdict table (YAML), to review and commit.
         #[arg(long)]
         print_table: bool,
+        /// Only this flaw (and the reference); repeatable. The score then covers only these.
+        #[arg(long = "flaw", value_name = "NAME")]
+        only: Vec<String>,
     },
 }
 
@@ -118,7 +121,11 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Flaws { jobs, print_table } => runtime.block_on(flaws(jobs, print_table)),
+        Command::Flaws {
+            jobs,
+            print_table,
+            only,
+        } => runtime.block_on(flaws(jobs, print_table, &only)),
         Command::Check { paths } => {
             let mut stdout = std::io::stdout();
             match harness::check::check(&paths, &mut stdout) {
@@ -387,8 +394,15 @@ fn one_shot_exit(result: std::io::Result<bool>) -> ExitCode {
 
 /// `credsim flaws`: exit 0 when every flaw gets exactly its table row and the reference fails
 /// nothing, 1 otherwise, 2 when the run itself failed.
-async fn flaws(jobs: Option<usize>, print_table: bool) -> ExitCode {
+async fn flaws(jobs: Option<usize>, print_table: bool, only: &[String]) -> ExitCode {
     use harness::catalogue::{self, Observed, Table};
+    let only: Vec<harness::reference::Flaw> = match only.iter().map(|f| f.parse()).collect() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("credsim flaws: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let table = match Table::committed() {
         Ok(t) => t,
         Err(e) => {
@@ -405,7 +419,7 @@ async fn flaws(jobs: Option<usize>, print_table: bool) -> ExitCode {
         return ExitCode::from(2);
     }
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let outcomes = match catalogue::run(&scenarios, jobs).await {
+    let outcomes = match catalogue::run(&scenarios, jobs, &only).await {
         Ok(o) => o,
         Err(e) => {
             eprintln!("credsim flaws: {e}");

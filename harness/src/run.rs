@@ -516,6 +516,7 @@ async fn start_shard(
                 workdir.clone(),
                 vec![private.clone()],
             )
+            .and_then(|sb| sb.with_network(world.cloud.door.gateway(), shard_label(&cluster.name)))
             .map_err(|e| format!("making the shard's sandbox folders failed: {e}"))?;
             env.extend(sb.env());
             Some(sb)

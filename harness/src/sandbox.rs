@@ -15,18 +15,31 @@
 //!   under `/tmp`) comes with the top folder it stands in there, read-only, and so does the
 //!   folder credsim was started in;
 //! - every process it starts dies with it (`--die-with-parent`, its own PID namespace), so nothing
-//!   outlives a scenario.
+//!   outlives a scenario;
+//! - `/run` private and captured too, which also hides the host's daemons' sockets (a name
+//!   service cache, `systemd-resolved`, D-Bus) that could resolve or reach the outside;
+//! - a network of its own ([`Network::Isolated`], made by the `netns` crate): a network namespace
+//!   whose only interface is loopback and in which every IPv4 address is local. The harness binds,
+//!   inside it, the proxy's port and each site's direct port on `127.0.0.1` (so `HTTPS_PROXY`
+//!   and the kubeconfig work as outside), every address's `:443` and `:80`, and a resolver on
+//!   `:53` that answers every name with `127.0.0.1` (`/etc/resolv.conf` and the `hosts:` line of
+//!   `/etc/nsswitch.conf` point at it). A program that ignores the proxy and connects straight to
+//!   `collector.example:443`, or to any address, reaches the front door, which tells the host by
+//!   SNI (or `Host`), records the request with the secrets it carried as refused egress and
+//!   refuses it; a client that never proxies `169.254.169.254` reaches IMDS. Other ports of any
+//!   address refuse the connection, so nothing is sent; nothing leaves the machine.
 //!
-//! After the scenario, [`captured_files`] reads every file left in those writable places. The
-//! network is the host's (the front door is on loopback); an isolated network namespace is not
-//! part of this sandbox yet.
+//! After the scenario, [`captured_files`] reads every file left in those writable places.
 //!
 //! bubblewrap works as root and, where the kernel allows user namespaces, as an unprivileged user.
 //! Where it cannot run, [`Sandbox::detect`] says why, the implementation runs as before (only its
 //! working directory is searched), and every report says which evidence is missing.
 
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use mock_kit::{Adopted, Gateway};
 
 /// Whether implementations run sandboxed, and if not, why not.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +55,7 @@ const MASKED: &[(&str, &str)] = &[
     ("/tmp", "tmp"),
     ("/var/tmp", "var-tmp"),
     ("/dev/shm", "shm"),
+    ("/run", "run"),
 ];
 
 /// The namespaces and mounts every sandbox starts from (and the probe tries): the host's file
@@ -63,8 +77,63 @@ const BASE_ARGS: [&str; 10] = [
 const ENV: &str = "/usr/bin/env";
 
 /// `CREDSIM_SANDBOX=off` runs implementations without a sandbox (for debugging an
-/// implementation that the sandbox breaks); anything else, or nothing, uses it where it works.
+/// implementation that the sandbox breaks), `CREDSIM_SANDBOX=files` in the sandbox but on the
+/// host's network; anything else, or nothing, uses all of it where it works.
 pub const SWITCH: &str = "CREDSIM_SANDBOX";
+
+/// The first comment of `/etc/resolv.conf` in the sandbox's network.
+pub const RESOLV_CONF_MARK: &str = "credsim's sandbox network";
+
+/// The network a sandboxed implementation gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// Its own namespace, where every address leads to the front door.
+    Isolated,
+    /// The host's, and why: direct connections that ignore the proxy are not seen.
+    Host(String),
+}
+
+/// The network sandboxed implementations get on this machine, probed once per process: a
+/// namespace made as for a shard, running `true` under bubblewrap.
+pub fn network() -> &'static Network {
+    static DETECTED: OnceLock<Network> = OnceLock::new();
+    DETECTED.get_or_init(|| {
+        let bwrap = match Sandbox::detect() {
+            Sandbox::Bubblewrap(bwrap) => bwrap,
+            Sandbox::Unavailable(_) => return Network::Host("no sandbox".into()),
+        };
+        if std::env::var(SWITCH).is_ok_and(|v| v.eq_ignore_ascii_case("files")) {
+            return Network::Host(format!("switched off by {SWITCH}=files"));
+        }
+        let mut cmd = std::process::Command::new(bwrap);
+        cmd.args(BASE_ARGS)
+            .arg("true")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let plan = netns::Plan::new()
+            .udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+            .tcp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 443));
+        let pending = match netns::prepare(&mut cmd, &plan) {
+            Ok(p) => p,
+            Err(e) => return Network::Host(e.to_string()),
+        };
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return Network::Host(pending.failed(e).to_string()),
+        };
+        let received = pending.receive();
+        match (received, child.wait_with_output()) {
+            (Ok(_), Ok(out)) if out.status.success() => Network::Isolated,
+            (Err(e), _) => Network::Host(e.to_string()),
+            (_, Ok(out)) => Network::Host(format!(
+                "bubblewrap in a network namespace failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            (_, Err(e)) => Network::Host(format!("bubblewrap in a network namespace: {e}")),
+        }
+    })
+}
 
 impl Sandbox {
     /// The sandbox of this machine, probed once per process: bubblewrap on `PATH` that can run
@@ -110,9 +179,20 @@ impl Sandbox {
     /// One line for a report: which evidence of what implementations write is there.
     pub fn describe(&self) -> String {
         match self {
-            Sandbox::Bubblewrap(_) => "sandbox: bubblewrap; files written anywhere are evidence \
-                 (working directory, /tmp, /var/tmp, /dev/shm, XDG folders)"
-                .into(),
+            Sandbox::Bubblewrap(_) => {
+                let files = "sandbox: bubblewrap; files written anywhere are evidence \
+                     (working directory, /tmp, /var/tmp, /dev/shm, /run, XDG folders)";
+                match network() {
+                    Network::Isolated => format!(
+                        "{files}; network: its own, where every address leads to the front door \
+                         (connections that ignore the proxy are evidence)"
+                    ),
+                    Network::Host(why) => format!(
+                        "{files}; network: the host's ({why}), connections that ignore the \
+                         proxy are not seen"
+                    ),
+                }
+            }
             Sandbox::Unavailable(why) => format!(
                 "sandbox: none ({why}); only files in the working directory are evidence, \
                  writes to /tmp, /var/tmp and other paths are not seen"
@@ -152,6 +232,18 @@ pub struct ShardSandbox {
     pub workdir: PathBuf,
     /// Harness files the implementation reads, bound read-only at their own paths.
     pub read_only: Vec<PathBuf>,
+    /// The shard's own network, when the machine gives one ([`network`]).
+    pub network: Option<ShardNetwork>,
+}
+
+/// What a shard's network namespace serves, and the files that point its resolver there.
+#[derive(Clone, Debug)]
+pub struct ShardNetwork {
+    pub gateway: Gateway,
+    /// The client label of requests made in it (`iut/<shard>`).
+    pub label: String,
+    /// (file on the host, path inside): `resolv.conf` and `nsswitch.conf`.
+    etc: Vec<(PathBuf, PathBuf)>,
 }
 
 impl ShardSandbox {
@@ -174,7 +266,51 @@ impl ShardSandbox {
             captured,
             workdir,
             read_only,
+            network: None,
         })
+    }
+
+    /// Gives the shard a network of its own that `gateway` serves, requests in it labelled
+    /// `label`, when this machine can ([`network`]); otherwise leaves it on the host's.
+    pub fn with_network(mut self, gateway: Gateway, label: String) -> std::io::Result<Self> {
+        if *network() != Network::Isolated {
+            return Ok(self);
+        }
+        let dir = self.captured.join("etc");
+        std::fs::create_dir_all(&dir)?;
+        let mut etc = Vec::new();
+        let resolv = dir.join("resolv.conf");
+        std::fs::write(
+            &resolv,
+            format!(
+                "# {RESOLV_CONF_MARK}: every name is at 127.0.0.1, where the front door is\n\
+                 nameserver 127.0.0.1\noptions attempts:1 timeout:1\n"
+            ),
+        )?;
+        if let Some(inside) = mount_point("/etc/resolv.conf") {
+            etc.push((resolv, inside));
+        }
+        if let Ok(host) = std::fs::read_to_string("/etc/nsswitch.conf") {
+            // Host names from /etc/hosts and DNS only: no name service cache, mDNS or
+            // systemd-resolved, which would resolve through the host.
+            let mut text: String = host
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("hosts:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            text.push_str("hosts: files dns\n");
+            let file = dir.join("nsswitch.conf");
+            std::fs::write(&file, text)?;
+            if let Some(inside) = mount_point("/etc/nsswitch.conf") {
+                etc.push((file, inside));
+            }
+        }
+        self.network = Some(ShardNetwork {
+            gateway,
+            label,
+            etc,
+        });
+        Ok(self)
     }
 
     /// The environment the sandbox adds: `TMPDIR` and the XDG folders.
@@ -203,6 +339,11 @@ impl ShardSandbox {
             ]);
         }
         a.extend(["--dir".into(), "/tmp/xdg-runtime".into()]);
+        if let Some(net) = &self.network {
+            for (host, inside) in &net.etc {
+                a.extend(["--ro-bind".into(), s(host), s(inside)]);
+            }
+        }
         // Paths the harness and the command line need that a masked folder would hide, at their
         // own paths: read-only, except the working directory.
         let hidden = |p: &Path| MASKED.iter().any(|(m, _)| p.starts_with(m));
@@ -287,4 +428,122 @@ pub fn read_tree(dir: &Path, limit: usize) -> Vec<(String, String)> {
     }
     out.sort();
     out
+}
+
+/// Where to bind a replacement for the host file `path` inside the sandbox: the file a symbolic
+/// link leads to (it may be under `/run`, which the sandbox masks), or the path itself. `None`
+/// when the file does not exist (bubblewrap cannot make one in the read-only root; a resolver
+/// without `resolv.conf` asks `127.0.0.1` anyway).
+fn mount_point(path: &str) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok()
+}
+
+/// A sandboxed process's network: its sockets served by the front door, and its resolver, until
+/// dropped.
+#[derive(Debug)]
+pub struct ProcessNetwork {
+    _adoption: mock_kit::Adoption,
+    resolver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ProcessNetwork {
+    fn drop(&mut self) {
+        self.resolver.abort();
+    }
+}
+
+/// A command prepared to start in the shard's network ([`ShardNetwork::prepare`]), waiting to
+/// be spawned.
+#[derive(Debug)]
+pub struct PendingNetwork {
+    pending: netns::Pending,
+    /// What each socket of the plan is: `None` for the resolver's.
+    roles: Vec<Option<Adopted>>,
+    gateway: Gateway,
+    label: String,
+}
+
+impl ShardNetwork {
+    /// Makes `cmd` start in a network namespace of its own with the sockets the front door
+    /// serves there: the resolver (UDP `:53`), every address's `:443` (TLS to any host) and `:80`
+    /// (plain HTTP to any host), and the proxy's and each site's port on `127.0.0.1`.
+    pub fn prepare(&self, cmd: &mut std::process::Command) -> Result<PendingNetwork, String> {
+        let any = |port| SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+        let mut plan = netns::Plan::new().udp(any(53));
+        let mut roles = vec![None];
+        for (port, role) in [(443, Adopted::AnyTls), (80, Adopted::AnyPlain)] {
+            plan = plan.tcp(any(port));
+            roles.push(Some(role));
+        }
+        for (addr, what) in self.gateway.loopback() {
+            if let std::net::SocketAddr::V4(a) = addr
+                && ![53, 80, 443].contains(&a.port())
+            {
+                plan = plan.tcp(*a);
+                roles.push(Some(what.clone()));
+            }
+        }
+        let pending = netns::prepare(cmd, &plan).map_err(|e| e.to_string())?;
+        Ok(PendingNetwork {
+            pending,
+            roles,
+            gateway: self.gateway.clone(),
+            label: self.label.clone(),
+        })
+    }
+}
+
+impl PendingNetwork {
+    /// Once the command has been spawned: receives its sockets and serves them (inside a Tokio
+    /// runtime).
+    pub fn attach(self) -> Result<ProcessNetwork, String> {
+        let bound = self.pending.receive().map_err(|e| e.to_string())?;
+        let mut listeners = Vec::new();
+        let mut resolver = None;
+        for ((_, socket), role) in bound.into_iter().zip(self.roles) {
+            match (socket, role) {
+                (netns::Bound::Udp(u), None) => resolver = Some(u),
+                (netns::Bound::Tcp(l), Some(role)) => listeners.push((l, role)),
+                _ => return Err("the namespace's sockets came in an unexpected order".into()),
+            }
+        }
+        let udp = resolver
+            .ok_or("the namespace's resolver socket did not arrive")
+            .and_then(|u| {
+                u.set_nonblocking(true)
+                    .map_err(|_| "the resolver socket could not be made non-blocking")?;
+                tokio::net::UdpSocket::from_std(u)
+                    .map_err(|_| "the resolver socket could not be served")
+            })?;
+        let adoption = self
+            .gateway
+            .adopt(listeners, Some(self.label))
+            .map_err(|e| format!("the front door could not serve the namespace: {e}"))?;
+        Ok(ProcessNetwork {
+            _adoption: adoption,
+            resolver: tokio::spawn(resolve(udp)),
+        })
+    }
+
+    /// What went wrong when spawning the prepared command failed with `error`.
+    pub fn failed(self, error: std::io::Error) -> netns::Error {
+        self.pending.failed(error)
+    }
+}
+
+/// Answers every query on `udp` ([`netns::dns::answer`]: every name is at `127.0.0.1`).
+async fn resolve(udp: tokio::net::UdpSocket) {
+    let mut buf = [0u8; 1500];
+    loop {
+        let Ok((n, peer)) = udp.recv_from(&mut buf).await else {
+            // A datagram socket's errors (an ICMP error for an earlier answer) are per packet.
+            continue;
+        };
+        if let Some((response, question)) = netns::dns::answer(&buf[..n], Ipv4Addr::LOCALHOST) {
+            if let Some(q) = question {
+                tracing::debug!(name = %q.name, qtype = q.qtype, "sandbox resolver");
+            }
+            let _ = udp.send_to(&response, peer).await;
+        }
+    }
 }

@@ -36,7 +36,7 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
 
     let (scenarios, errors) = harness::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:#?}");
-    let outcomes = catalogue::run(&scenarios, 2).await.unwrap();
+    let outcomes = catalogue::run(&scenarios, 2, &[]).await.unwrap();
     assert_eq!(outcomes.len(), table.flaws.len() + 1);
     let mut differences = Vec::new();
     for o in &outcomes {

@@ -31,15 +31,16 @@ async fn run(command: &str) -> ScenarioResult {
     r
 }
 
-/// The evidence of `no-secret-leak`, asserting it failed.
-fn leak_evidence(r: &ScenarioResult) -> String {
-    let p = r
-        .properties
-        .iter()
-        .find(|p| p.id == PropertyId::NoSecretLeak)
-        .unwrap();
+/// The evidence of property `id`, asserting it failed.
+fn failed_evidence(r: &ScenarioResult, id: PropertyId) -> String {
+    let p = r.properties.iter().find(|p| p.id == id).unwrap();
     assert_eq!(p.verdict, P::Fail, "{p:#?}");
     p.evidence.join("\n")
+}
+
+/// The evidence of `no-secret-leak`, asserting it failed.
+fn leak_evidence(r: &ScenarioResult) -> String {
+    failed_evidence(r, PropertyId::NoSecretLeak)
 }
 
 fn require_sandbox() {
@@ -190,4 +191,113 @@ async fn nothing_an_implementation_starts_outlives_the_scenario() {
         left, 0,
         "processes the implementation started are still running"
     );
+}
+
+/// The evidence of `credential-destination`, asserting it failed.
+fn destination_evidence(r: &ScenarioResult) -> String {
+    failed_evidence(r, PropertyId::CredentialDestination)
+}
+
+fn require_network() {
+    require_sandbox();
+    assert_eq!(
+        *harness::sandbox::network(),
+        harness::sandbox::Network::Isolated,
+        "these tests need the sandbox's network: {}",
+        Sandbox::detect().describe()
+    );
+}
+
+#[test]
+fn ci_gives_implementations_a_network_of_their_own_and_reports_say_so() {
+    let line = Sandbox::detect().describe();
+    match harness::sandbox::network() {
+        harness::sandbox::Network::Isolated => {
+            assert!(line.contains("network: its own"), "{line}")
+        }
+        harness::sandbox::Network::Host(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must give implementations their own network: {why}"
+            );
+            assert!(line.contains("are not seen"), "{line}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_program_that_ignores_the_proxy_is_caught_at_the_host_it_dialled() {
+    require_network();
+    let script = root().join("clients/broken/telemetry_ignores_proxy.py");
+    let r = run(&format!("{} {}", python(), script.display())).await;
+    let ev = destination_evidence(&r);
+    assert!(
+        ev.contains("POST https://collector.example/v1/events carried acr-refresh-token sha256:"),
+        "{ev}"
+    );
+    assert!(ev.contains("in body"), "{ev}");
+    assert!(
+        ev.contains(
+            "to a host no service owns; connected straight to the host, ignoring the proxy"
+        ),
+        "{ev}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_program_sending_a_bearer_token_over_direct_tls_is_caught() {
+    require_network();
+    let r = run(&format!(
+        "sh {} {} {}",
+        root()
+            .join("clients/broken/bearer_to_metrics_direct.sh")
+            .display(),
+        python(),
+        root().join("clients/python/credsim_impl.py").display()
+    ))
+    .await;
+    let ev = destination_evidence(&r);
+    assert!(
+        ev.contains("GET https://metrics.acme.invalid/ingest carried acr-refresh-token sha256:"),
+        "{ev}"
+    );
+    assert!(ev.contains("in header:authorization"), "{ev}");
+    assert!(ev.contains("ignoring the proxy"), "{ev}");
+}
+
+/// A Python implementation (the real-SDK one, unchanged) that first asks IMDS for the instance's
+/// metadata straight at `169.254.169.254`, as clients that never proxy IMDS do, and refuses to
+/// start unless IMDS itself answers.
+fn asks_imds_directly(dir: &Path) -> String {
+    let script = dir.join("imds_direct.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import http.client, json, sys\nsys.path.insert(0, {:?})\nimport credsim_impl\n\
+             c = http.client.HTTPConnection('169.254.169.254', 80, timeout=10)\n\
+             c.request('GET', '/metadata/instance?api-version=2021-02-01', headers={{'Metadata': 'true'}})\n\
+             r = c.getresponse()\nbody = r.read()\n\
+             if r.status != 200 or 'compute' not in json.loads(body):\n\
+             \x20   sys.exit(f'IMDS did not answer: {{r.status}} {{body[:200]!r}}')\n\
+             credsim_impl.main()\n",
+            root().join("clients/python").display().to_string()
+        ),
+    )
+    .unwrap();
+    format!("{} {}", python(), script.display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_proxies_imds_reaches_it_in_the_sandbox() {
+    require_network();
+    mock_kit::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let path = root().join("scenarios/corpus/entra/node-identity-not-borrowed.yaml");
+    let scenario = scenarios::load_file(&path).unwrap().scenario;
+    let r = run_scenario(
+        &scenario,
+        &ExecLauncher::new(&asks_imds_directly(dir.path())),
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
 }

@@ -14,6 +14,13 @@
 //! direct loopback listener instead ([`FrontDoor::add_site`] starts it); it shares the request path
 //! and the record. Every request on either path is appended to [`FrontDoor::egress`].
 //!
+//! A [`Gateway`] serves listeners bound elsewhere: the harness's sandbox binds the proxy's and the
+//! sites' ports, and every address's `:443` and `:80`, inside an implementation's own network
+//! namespace and hands them over ([`Gateway::adopt`]). A program there that ignores the proxy and
+//! connects straight to `collector.example:443` reaches the front door, is told apart by its SNI,
+//! and is served or refused (and recorded, [`crate::site::Via::Intercepted`]) as the same
+//! request through a CONNECT tunnel would be, certificate faults included.
+//!
 //! A client can name itself by putting a user name in the proxy URL
 //! (`http://shard-a@127.0.0.1:port`); the record carries it as the client label.
 
@@ -148,7 +155,7 @@ impl FrontDoorBuilder {
         let task = shared.clone();
         shared
             .tracker
-            .spawn(async move { accept_loop(listener, task, Role::Proxy).await });
+            .spawn(async move { accept_loop(listener, task, Role::Proxy, None).await });
         Ok(FrontDoor {
             proxy_addr,
             shared,
@@ -173,6 +180,22 @@ struct Shared {
     dispatcher: Dispatcher,
     cancel: CancellationToken,
     tracker: TaskTracker,
+}
+
+impl Shared {
+    /// The same state for listeners that stop on their own token (a child of this one's), which
+    /// is returned too.
+    fn child(&self) -> (Arc<Shared>, CancellationToken) {
+        let cancel = self.cancel.child_token();
+        let shared = Arc::new(Shared {
+            ca: self.ca.clone(),
+            rogue_ca: self.rogue_ca.clone(),
+            dispatcher: self.dispatcher.clone(),
+            cancel: cancel.clone(),
+            tracker: self.tracker.clone(),
+        });
+        (shared, cancel)
+    }
 }
 
 #[derive(Debug)]
@@ -340,17 +363,10 @@ impl FrontDoor {
                 site: Some(site.clone()),
             },
         };
-        let cancel = self.shared.cancel.child_token();
-        let shared = Arc::new(Shared {
-            ca: self.shared.ca.clone(),
-            rogue_ca: self.shared.rogue_ca.clone(),
-            dispatcher: self.shared.dispatcher.clone(),
-            cancel: cancel.clone(),
-            tracker: self.shared.tracker.clone(),
-        });
+        let (shared, cancel) = self.shared.child();
         self.shared
             .tracker
-            .spawn(async move { accept_loop(listener, shared, role).await });
+            .spawn(async move { accept_loop(listener, shared, role, None).await });
         self.shared
             .dispatcher
             .sites
@@ -408,7 +424,7 @@ impl FrontDoor {
         let shared = self.shared.clone();
         self.shared
             .tracker
-            .spawn(async move { accept_loop(listener, shared, role).await });
+            .spawn(async move { accept_loop(listener, shared, role, None).await });
         Ok(bound)
     }
 
@@ -445,6 +461,129 @@ impl FrontDoor {
     }
 }
 
+/// What a listener handed to the front door stands for ([`Gateway::adopt`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Adopted {
+    /// The proxy port: what `HTTPS_PROXY` names.
+    Proxy,
+    /// The direct listener of the site with this name.
+    Site(String),
+    /// TLS to any host: recognised by its SNI and served or refused as a CONNECT tunnel to that
+    /// host would be.
+    AnyTls,
+    /// Plain HTTP to any host, routed by `Host` (IMDS on `169.254.169.254`).
+    AnyPlain,
+}
+
+/// A handle on the front door for listeners bound somewhere else: the harness's sandbox binds
+/// them inside an implementation's network namespace and hands them over, so every connection
+/// made in there reaches the front door's request path and its record, whatever address it
+/// was sent to. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+    loopback: Vec<(SocketAddr, Adopted)>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("loopback", &self.loopback)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops the listeners of one [`Gateway::adopt`] when dropped (connections in flight get the
+/// front door's graceful end).
+#[derive(Debug)]
+pub struct Adoption {
+    cancel: CancellationToken,
+}
+
+impl Drop for Adoption {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl FrontDoor {
+    /// A [`Gateway`] for the sites added so far.
+    pub fn gateway(&self) -> Gateway {
+        let mut loopback = vec![(self.proxy_addr, Adopted::Proxy)];
+        let direct = self.direct.lock().expect("direct listeners");
+        let mut sites: Vec<_> = direct
+            .iter()
+            .map(|(name, d)| (d.addr, Adopted::Site(name.clone())))
+            .collect();
+        sites.sort_by_key(|(addr, _)| *addr);
+        loopback.extend(sites);
+        Gateway {
+            shared: self.shared.clone(),
+            loopback,
+        }
+    }
+}
+
+impl Gateway {
+    /// The loopback addresses clients are given (the proxy, each site's direct listener), with
+    /// what each is, so that a network namespace can offer the same addresses.
+    pub fn loopback(&self) -> &[(SocketAddr, Adopted)] {
+        &self.loopback
+    }
+
+    /// Serves `listeners` (already listening) as what each stands for, until the returned
+    /// [`Adoption`] is dropped or the front door shuts down. Requests on them carry `label` as
+    /// their client label (a proxy URL's own label still wins on the proxy port). Must be called
+    /// inside a Tokio runtime.
+    pub fn adopt(
+        &self,
+        listeners: Vec<(std::net::TcpListener, Adopted)>,
+        label: Option<String>,
+    ) -> Result<Adoption, FrontDoorError> {
+        let (shared, cancel) = self.shared.child();
+        let mut roles = Vec::with_capacity(listeners.len());
+        for (listener, what) in listeners {
+            let addr = listener
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            let bind_error = |source| FrontDoorError::Bind { addr, source };
+            listener.set_nonblocking(true).map_err(bind_error)?;
+            let listener = TcpListener::from_std(listener).map_err(bind_error)?;
+            let role = match what {
+                Adopted::Proxy => Role::Proxy,
+                Adopted::AnyTls => Role::AnyTls,
+                Adopted::AnyPlain => Role::DirectPlain { site: None },
+                Adopted::Site(name) => {
+                    let site = self.shared.dispatcher.sites.get(&name).ok_or_else(|| {
+                        bind_error(std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            format!("no site {name}"),
+                        ))
+                    })?;
+                    if site.https {
+                        let names = DirectNames::for_site(&site);
+                        Role::DirectTls {
+                            site: Some(site),
+                            acceptor: TlsAcceptor::from(server_config(&self.shared.ca, names)?),
+                        }
+                    } else {
+                        Role::DirectPlain { site: Some(site) }
+                    }
+                }
+            };
+            roles.push((listener, role));
+        }
+        for (listener, role) in roles {
+            let shared = shared.clone();
+            let label = label.clone();
+            self.shared
+                .tracker
+                .spawn(async move { accept_loop(listener, shared, role, label).await });
+        }
+        Ok(Adoption { cancel })
+    }
+}
+
 impl Drop for FrontDoor {
     fn drop(&mut self) {
         self.shared.cancel.cancel();
@@ -463,9 +602,17 @@ enum Role {
     DirectPlain {
         site: Option<Arc<Site>>,
     },
+    /// TLS to any host, recognised by its SNI and intercepted as a CONNECT tunnel to that host
+    /// would be (the same certificates and certificate faults).
+    AnyTls,
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, role: Role) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    role: Role,
+    label: Option<String>,
+) {
     let role = Arc::new(role);
     loop {
         let accepted = tokio::select! {
@@ -483,19 +630,25 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, role: Role) {
         let _ = stream.set_nodelay(true);
         let shared2 = shared.clone();
         let role = role.clone();
+        let client = ClientInfo {
+            addr: peer,
+            label: label.clone(),
+        };
         shared.tracker.spawn(async move {
             match &*role {
                 Role::Proxy => serve_proxy_connection(stream, peer, shared2).await,
                 Role::DirectTls { site, acceptor } => {
-                    serve_direct_tls(stream, peer, shared2, site.clone(), acceptor.clone()).await
+                    serve_direct_tls(stream, client, shared2, site.clone(), acceptor.clone()).await
                 }
+                Role::AnyTls => serve_intercepted_tls(stream, client, shared2).await,
                 Role::DirectPlain { site } => {
+                    let via = match site {
+                        Some(_) => Via::Direct,
+                        None => Via::Intercepted,
+                    };
                     let conn = ConnInfo {
-                        client: ClientInfo {
-                            addr: peer,
-                            label: None,
-                        },
-                        via: Via::Direct,
+                        client,
+                        via,
                         scheme: Scheme::Http,
                         tunnel_target: None,
                         sni: None,
@@ -511,7 +664,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, role: Role) {
 
 async fn serve_direct_tls(
     stream: TcpStream,
-    peer: SocketAddr,
+    client: ClientInfo,
     shared: Arc<Shared>,
     site: Option<Arc<Site>>,
     acceptor: TlsAcceptor,
@@ -521,15 +674,12 @@ async fn serve_direct_tls(
         tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)) => tls,
     };
     let Ok(Ok(tls)) = tls else {
-        tracing::debug!(%peer, "TLS handshake on a direct listener failed");
+        tracing::debug!(peer = %client.addr, "TLS handshake on a direct listener failed");
         return;
     };
     let sni = tls.get_ref().1.server_name().map(str::to_owned);
     let conn = ConnInfo {
-        client: ClientInfo {
-            addr: peer,
-            label: None,
-        },
+        client,
         via: Via::Direct,
         scheme: Scheme::Https,
         tunnel_target: None,
@@ -664,33 +814,7 @@ async fn tunnel(
     client: ClientInfo,
     shared: Arc<Shared>,
 ) {
-    let names = TunnelNames {
-        sites: shared.dispatcher.sites.clone(),
-        target: target.0.clone(),
-    };
-    // A certificate fault for this tunnel: the flawed certificate instead of the right one.
-    let site_name = shared
-        .dispatcher
-        .sites
-        .lookup(&target.0)
-        .map(|s| s.name.clone())
-        .unwrap_or_default();
-    let certificate = shared
-        .dispatcher
-        .faults
-        .take_certificate(&crate::fault::FaultRequest {
-            site: &site_name,
-            host: &target.0,
-            method: "CONNECT",
-            path: "",
-            tags: &[],
-            client: client.label.as_deref(),
-        })
-        .map(|(_, flaw)| flaw);
-    let config = match certificate {
-        Some(flaw) => flawed_config(&shared, &names, flaw),
-        None => server_config(&shared.ca, names),
-    };
+    let (config, certificate) = tunnel_config(&shared, &target.0, client.label.as_deref());
     let acceptor = match config {
         Ok(config) => TlsAcceptor::from(config),
         Err(error) => {
@@ -705,40 +829,158 @@ async fn tunnel(
             acceptor.accept(TokioIo::new(upgraded)),
         ) => h,
     };
+    let intercepted = Intercepted {
+        client,
+        via: Via::FrontDoor,
+        target,
+        certificate,
+    };
     match handshake {
         Ok(Ok(tls)) => {
             let sni = tls.get_ref().1.server_name().map(str::to_owned);
-            let conn = ConnInfo {
-                client,
-                via: Via::FrontDoor,
-                scheme: Scheme::Https,
-                tunnel_target: Some(target),
-                sni,
-                direct_site: None,
-                certificate,
-            };
-            serve_http(tls, &shared, conn).await;
+            intercepted.serve(tls, sni, &shared).await;
         }
-        _ => {
-            let d = &shared.dispatcher;
-            d.egress.push(EgressRecord {
-                at: d.clock.now(),
-                wall: Timestamp::now(),
-                client,
-                via: Via::FrontDoor,
-                method: "CONNECT".into(),
-                scheme: Scheme::Https,
-                host: target.0,
-                port: target.1,
-                path: String::new(),
-                status: 0,
-                outcome: Outcome::Refused {
-                    reason: Refusal::TlsHandshakeFailed,
-                },
-                secrets: Vec::new(),
-                certificate,
-            });
+        _ => intercepted.handshake_failed(&shared),
+    }
+}
+
+/// A direct TLS connection to any host (inside a sandbox's network namespace): the host is the
+/// SNI the client sent (else the address it connected to), and from there it is what a CONNECT
+/// tunnel to that host is.
+async fn serve_intercepted_tls(stream: TcpStream, client: ClientInfo, shared: Arc<Shared>) {
+    let local = stream.local_addr().ok();
+    let port = local.map_or(443, |a| a.port());
+    let address = local.map(|a| a.ip().to_string()).unwrap_or_default();
+    let hello = tokio::select! {
+        _ = shared.cancel.cancelled() => return,
+        h = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream),
+        ) => h,
+    };
+    let Ok(Ok(start)) = hello else {
+        Intercepted {
+            client,
+            via: Via::Intercepted,
+            target: (address, port),
+            certificate: None,
         }
+        .handshake_failed(&shared);
+        return;
+    };
+    let sni = start
+        .client_hello()
+        .server_name()
+        .map(|n| n.to_ascii_lowercase());
+    let target = (sni.clone().unwrap_or(address), port);
+    let (config, certificate) = tunnel_config(&shared, &target.0, client.label.as_deref());
+    let intercepted = Intercepted {
+        client,
+        via: Via::Intercepted,
+        target,
+        certificate,
+    };
+    let Ok(config) = config else {
+        tracing::warn!("TLS configuration for an intercepted connection failed");
+        intercepted.handshake_failed(&shared);
+        return;
+    };
+    let handshake = tokio::select! {
+        _ = shared.cancel.cancelled() => return,
+        h = tokio::time::timeout(Duration::from_secs(10), start.into_stream(config)) => h,
+    };
+    match handshake {
+        Ok(Ok(tls)) => intercepted.serve(tls, sni, &shared).await,
+        _ => intercepted.handshake_failed(&shared),
+    }
+}
+
+/// The server configuration for TLS intercepted for `host` (a CONNECT tunnel's target or a
+/// direct connection's SNI): the right certificate, or the flawed one a certificate fault asks
+/// for, with the flaw.
+fn tunnel_config(
+    shared: &Shared,
+    host: &str,
+    label: Option<&str>,
+) -> (
+    Result<Arc<ServerConfig>, FrontDoorError>,
+    Option<crate::fault::CertificateFlaw>,
+) {
+    let names = TunnelNames {
+        sites: shared.dispatcher.sites.clone(),
+        target: host.to_owned(),
+    };
+    let site_name = shared
+        .dispatcher
+        .sites
+        .lookup(host)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let certificate = shared
+        .dispatcher
+        .faults
+        .take_certificate(&crate::fault::FaultRequest {
+            site: &site_name,
+            host,
+            method: "CONNECT",
+            path: "",
+            tags: &[],
+            client: label,
+        })
+        .map(|(_, flaw)| flaw);
+    let config = match certificate {
+        Some(flaw) => flawed_config(shared, &names, flaw),
+        None => server_config(&shared.ca, names),
+    };
+    (config, certificate)
+}
+
+/// A TLS connection the front door terminates for a host it stands in for.
+struct Intercepted {
+    client: ClientInfo,
+    via: Via,
+    target: (String, u16),
+    certificate: Option<crate::fault::CertificateFlaw>,
+}
+
+impl Intercepted {
+    async fn serve<IO>(self, tls: IO, sni: Option<String>, shared: &Shared)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let conn = ConnInfo {
+            client: self.client,
+            via: self.via,
+            scheme: Scheme::Https,
+            tunnel_target: Some(self.target),
+            sni,
+            direct_site: None,
+            certificate: self.certificate,
+        };
+        serve_http(tls, shared, conn).await;
+    }
+
+    /// The client did not complete the handshake (it refused the certificate, or spoke no TLS):
+    /// recorded as a refused connection that carried nothing.
+    fn handshake_failed(self, shared: &Shared) {
+        let d = &shared.dispatcher;
+        d.egress.push(EgressRecord {
+            at: d.clock.now(),
+            wall: Timestamp::now(),
+            client: self.client,
+            via: self.via,
+            method: "CONNECT".into(),
+            scheme: Scheme::Https,
+            host: self.target.0,
+            port: self.target.1,
+            path: String::new(),
+            status: 0,
+            outcome: Outcome::Refused {
+                reason: Refusal::TlsHandshakeFailed,
+            },
+            secrets: Vec::new(),
+            certificate: self.certificate,
+        });
     }
 }
 

@@ -47,7 +47,7 @@ pub use ca::CertificateAuthority;
 pub use clock::Clock;
 pub use egress::EgressRecord;
 pub use fault::{FaultAction, FaultRule, Faults};
-pub use front_door::{FrontDoor, FrontDoorBuilder};
+pub use front_door::{Adopted, Adoption, FrontDoor, FrontDoorBuilder, Gateway};
 pub use issuer::OidcIssuer;
 pub use journal::Journal;
 pub use jwt::{Jwk, Jwks, KidStyle, RsaSigningKey};

@@ -262,6 +262,11 @@ pub enum Via {
     FrontDoor,
     /// Straight to a site's own loopback listener.
     Direct,
+    /// A connection made straight to an address, ignoring the proxy, that reached the front door
+    /// because it was made inside a network namespace where every address leads there (the
+    /// harness's sandbox): recognised by SNI or `Host`, recorded, and served or refused as the
+    /// same request through the proxy would be.
+    Intercepted,
 }
 
 /// The URL scheme a request used.

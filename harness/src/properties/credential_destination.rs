@@ -148,10 +148,15 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
                 } else {
                     format!(" {}", s.form)
                 };
+                let direct = if r.via == mock_kit::site::Via::Intercepted {
+                    "; connected straight to the host, ignoring the proxy"
+                } else {
+                    ""
+                };
                 result.fail(
                     format!("{shard} sent a {} {why}", s.kind),
                     format!(
-                        "{shard}: {} {}://{}{} carried {} {}{form} in {} ({why})",
+                        "{shard}: {} {}://{}{} carried {} {}{form} in {} ({why}{direct})",
                         r.method,
                         if plain { "http" } else { "https" },
                         r.host,
