@@ -1010,7 +1010,7 @@ fn flawed_config(
         CertificateFlaw::WrongHost => shared.ca.issue(&["wrong-host.credsim.invalid"])?,
         CertificateFlaw::Expired => shared.ca.issue_expired(&[&right])?,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(issued.key_pkcs8_der.clone().into());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -1024,7 +1024,7 @@ fn server_config(
     ca: &CertificateAuthority,
     names: impl CertNames,
 ) -> Result<Arc<ServerConfig>, FrontDoorError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()

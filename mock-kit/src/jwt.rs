@@ -11,13 +11,13 @@
 //! (issuer, audience, expiry against the virtual clock) belong to the fake that knows the rules.
 
 use std::fmt;
+use std::sync::Arc;
 
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::rsa::KeyPair;
+use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
-use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer, Verifier};
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha1::Sha1;
@@ -66,19 +66,26 @@ impl Algorithm {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("generating an RSA key failed")]
-    Generate(#[source] rsa::Error),
+    Generate,
+    #[error("the RSA key is not a usable RSA-2048 PKCS#8 key: {0}")]
+    Rejected(String),
     #[error("encoding an RSA key failed: {0}")]
     Encode(String),
     #[error("making the key's certificate failed")]
     Certificate(#[source] rcgen::Error),
     #[error("serialising JWT claims failed")]
     Claims(#[source] serde_json::Error),
+    #[error("signing failed")]
+    Sign,
+    #[error("the key store failed: {0}")]
+    Store(String),
 }
 
 /// An RSA-2048 signing key with its `kid` (and certificate, for Entra-style keys).
 #[derive(Clone)]
 pub struct RsaSigningKey {
-    private: RsaPrivateKey,
+    private: Arc<KeyPair>,
+    pkcs8_der: Arc<Vec<u8>>,
     kid: String,
     spki_der: Vec<u8>,
     cert_der: Option<Vec<u8>>,
@@ -93,45 +100,52 @@ impl fmt::Debug for RsaSigningKey {
 }
 
 impl RsaSigningKey {
-    /// A fresh 2048-bit key, named as `style` says. Every key is used once: it comes from a small
-    /// pool that a background thread keeps filled (RSA-2048 generation takes about 190 ms with the
-    /// pure-Rust `rsa` crate, three keys per typical world), or is generated here when the pool is
-    /// empty.
+    /// A 2048-bit key no other world of this process, and no world of another process running
+    /// now, has (see [`crate::keys`]: taken from the key store, generated only when the store has
+    /// none ready), named as `style` says.
     pub fn generate(style: KidStyle) -> Result<Self, KeyError> {
-        key_pool::count_taken();
-        let private = match key_pool::take() {
-            Some(k) => k,
-            None => RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(KeyError::Generate)?,
-        };
-        Self::from_private(private, style)
+        // A cached key that does not load (a damaged cache file) is passed over.
+        for _ in 0..3 {
+            match Self::from_pkcs8_der(&crate::keys::take()?, style.clone()) {
+                Err(KeyError::Rejected(_)) => continue,
+                other => return other,
+            }
+        }
+        Self::generate_unpooled(style)
     }
 
-    /// A fresh key generated here and now, never from the pool (benchmarks time generation with
+    /// A fresh key generated here and now, never from the store (benchmarks time generation with
     /// it).
     pub fn generate_unpooled(style: KidStyle) -> Result<Self, KeyError> {
-        let private =
-            RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(KeyError::Generate)?;
-        Self::from_private(private, style)
+        Self::from_pkcs8_der(&crate::keys::generate()?, style)
     }
 
-    /// Wraps an existing key (e.g. one loaded from a kind cluster's `sa.key`).
-    pub fn from_private(private: RsaPrivateKey, style: KidStyle) -> Result<Self, KeyError> {
-        let spki_der = private
-            .to_public_key()
-            .to_public_key_der()
-            .map_err(|e| KeyError::Encode(e.to_string()))?
-            .as_bytes()
-            .to_vec();
+    /// Wraps an existing RSA-2048 key given as PKCS#8 DER (e.g. one loaded from a kind cluster's
+    /// `sa.key`).
+    pub fn from_pkcs8_der(der: &[u8], style: KidStyle) -> Result<Self, KeyError> {
+        let private = KeyPair::from_pkcs8(der).map_err(|e| KeyError::Rejected(e.to_string()))?;
+        if private.public_modulus_len() != 256 {
+            return Err(KeyError::Rejected(format!(
+                "{} bits, not 2048",
+                private.public_modulus_len() * 8
+            )));
+        }
+        let spki: PublicKeyX509Der<'static> = private
+            .public_key()
+            .as_der()
+            .map_err(|e| KeyError::Encode(e.to_string()))?;
+        let spki_der = spki.as_ref().to_vec();
         let (kid, cert_der) = match style {
             KidStyle::Kubernetes => (URL_SAFE_NO_PAD.encode(Sha256::digest(&spki_der)), None),
             KidStyle::Fixed(kid) => (kid, None),
             KidStyle::CertificateThumbprint { subject } => {
-                let cert = self_signed_certificate(&private, &subject)?;
+                let cert = self_signed_certificate(der, &subject)?;
                 (URL_SAFE_NO_PAD.encode(Sha1::digest(&cert)), Some(cert))
             }
         };
         Ok(Self {
-            private,
+            private: Arc::new(private),
+            pkcs8_der: Arc::new(der.to_vec()),
             kid,
             spki_der,
             cert_der,
@@ -155,11 +169,7 @@ impl RsaSigningKey {
 
     /// The private key as PKCS#8 PEM, e.g. for a kind cluster's `sa.key`.
     pub fn private_key_pem(&self) -> Result<String, KeyError> {
-        let der = self
-            .private
-            .to_pkcs8_der()
-            .map_err(|e| KeyError::Encode(e.to_string()))?;
-        Ok(pem_encode("PRIVATE KEY", der.as_bytes()))
+        Ok(pem_encode("PRIVATE KEY", &self.pkcs8_der))
     }
 
     /// The key's certificate (DER), for Entra-style keys.
@@ -169,7 +179,7 @@ impl RsaSigningKey {
 
     /// The public JWK, as the key's owner publishes it.
     pub fn jwk(&self) -> Jwk {
-        let public = self.private.to_public_key();
+        let public = self.private.public_key();
         Jwk {
             kty: "RSA".into(),
             use_: Some("sig".into()),
@@ -179,8 +189,8 @@ impl RsaSigningKey {
                 .cert_der
                 .as_ref()
                 .map(|c| URL_SAFE_NO_PAD.encode(Sha1::digest(c))),
-            n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-            e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+            n: URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            e: URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
             x5c: self.cert_der.as_ref().map(|c| vec![STANDARD.encode(c)]),
             extra: Map::new(),
         }
@@ -208,17 +218,19 @@ impl RsaSigningKey {
             URL_SAFE_NO_PAD.encode(header),
             URL_SAFE_NO_PAD.encode(claims)
         );
-        let signature = match alg {
-            Algorithm::RS256 => {
-                let key = rsa::pkcs1v15::SigningKey::<Sha256>::new(self.private.clone());
-                key.sign(signing_input.as_bytes()).to_vec()
-            }
-            Algorithm::PS256 => {
-                let key = rsa::pss::BlindedSigningKey::<Sha256>::new(self.private.clone());
-                key.sign_with_rng(&mut rand::rngs::OsRng, signing_input.as_bytes())
-                    .to_vec()
-            }
+        let padding: &'static dyn signature::RsaEncoding = match alg {
+            Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
+            Algorithm::PS256 => &signature::RSA_PSS_SHA256,
         };
+        let mut signature = vec![0; self.private.public_modulus_len()];
+        self.private
+            .sign(
+                padding,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| KeyError::Sign)?;
         Ok(format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature)
@@ -226,12 +238,9 @@ impl RsaSigningKey {
     }
 }
 
-fn self_signed_certificate(private: &RsaPrivateKey, subject: &str) -> Result<Vec<u8>, KeyError> {
-    let der = private
-        .to_pkcs8_der()
-        .map_err(|e| KeyError::Encode(e.to_string()))?;
+fn self_signed_certificate(der: &[u8], subject: &str) -> Result<Vec<u8>, KeyError> {
     let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-        &rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes()),
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(der),
         &rcgen::PKCS_RSA_SHA256,
     )
     .map_err(KeyError::Certificate)?;
@@ -278,17 +287,27 @@ pub struct Jwk {
 }
 
 impl Jwk {
-    fn public_key(&self) -> Result<RsaPublicKey, JwtError> {
-        let decode = |s: &str| {
-            URL_SAFE_NO_PAD
-                .decode(s)
-                .map_err(|_| JwtError::BadKey(self.kid.clone()))
+    /// The key's modulus and exponent, big-endian. A key that is not RSA, or whose modulus is not
+    /// 2048 to 8192 bits or exponent not odd and at least 3 (what the verifier accepts, as Entra
+    /// and Kubernetes publish), is not usable.
+    fn public_key(&self) -> Result<signature::RsaPublicKeyComponents<Vec<u8>>, JwtError> {
+        let bad = || JwtError::BadKey(self.kid.clone());
+        if self.kty != "RSA" {
+            return Err(bad());
+        }
+        let decode = |s: &str| URL_SAFE_NO_PAD.decode(s).map_err(|_| bad());
+        let strip = |v: Vec<u8>| {
+            let first = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+            v[first..].to_vec()
         };
-        RsaPublicKey::new(
-            BigUint::from_bytes_be(&decode(&self.n)?),
-            BigUint::from_bytes_be(&decode(&self.e)?),
-        )
-        .map_err(|_| JwtError::BadKey(self.kid.clone()))
+        let n = strip(decode(&self.n)?);
+        let e = strip(decode(&self.e)?);
+        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        let e_ok = e.len() <= 8 && e.last().is_some_and(|b| b & 1 == 1) && e != [1];
+        if !(2048..=8192).contains(&bits) || !e_ok {
+            return Err(bad());
+        }
+        Ok(signature::RsaPublicKeyComponents { n, e })
     }
 }
 
@@ -406,22 +425,13 @@ pub fn verify_with_key(
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|_| JwtError::Malformed("the signature is not base64url"))?;
-    let ok = match alg {
-        Algorithm::RS256 => {
-            let sig = rsa::pkcs1v15::Signature::try_from(signature.as_slice())
-                .map_err(|_| JwtError::BadSignature)?;
-            rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public)
-                .verify(signing_input.as_bytes(), &sig)
-                .is_ok()
-        }
-        Algorithm::PS256 => {
-            let sig = rsa::pss::Signature::try_from(signature.as_slice())
-                .map_err(|_| JwtError::BadSignature)?;
-            rsa::pss::VerifyingKey::<Sha256>::new(public)
-                .verify(signing_input.as_bytes(), &sig)
-                .is_ok()
-        }
+    let params = match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
     };
+    let ok = public
+        .verify(params, signing_input.as_bytes(), &signature)
+        .is_ok();
     if ok {
         Ok(decoded)
     } else {
@@ -603,101 +613,5 @@ mod tests {
         assert!(key.get("alg").is_none());
         let back: Jwks = serde_json::from_value(v).unwrap();
         assert_eq!(back.keys[0].kid, entra_key().kid());
-    }
-}
-
-/// Blocks until the key pool is full (benchmarks use it to time a world build apart from the key
-/// generation it would otherwise wait for). Returns at once when there is no background thread.
-pub fn wait_for_key_pool() {
-    key_pool::wait_full();
-}
-
-/// How many keys [`RsaSigningKey::generate`] has handed out in this process.
-pub fn keys_generated() -> usize {
-    key_pool::taken()
-}
-
-/// Fresh RSA-2048 keys generated ahead of time on one background thread. Keys are handed out once
-/// each and never reused, so every world still gets fresh keys; the pool only moves the generation
-/// off the path that waits for it.
-mod key_pool {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex, OnceLock};
-
-    use rsa::RsaPrivateKey;
-
-    /// How many keys wait in the pool.
-    const TARGET: usize = 3;
-
-    struct Pool {
-        keys: Mutex<Vec<RsaPrivateKey>>,
-        wanted: Condvar,
-        added: Condvar,
-        filling: AtomicBool,
-    }
-
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    static TAKEN: AtomicUsize = AtomicUsize::new(0);
-
-    pub(super) fn count_taken() {
-        TAKEN.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn taken() -> usize {
-        TAKEN.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn wait_full() {
-        let pool = pool();
-        let mut keys = pool.keys.lock().expect("key pool");
-        while keys.len() < TARGET && pool.filling.load(Ordering::Relaxed) {
-            keys = pool.added.wait(keys).expect("key pool");
-        }
-    }
-
-    fn pool() -> &'static Pool {
-        POOL.get_or_init(|| {
-            let spawned = std::thread::Builder::new()
-                .name("credsim-key-pool".into())
-                .spawn(fill);
-            // Without a background thread every key is generated where it is needed.
-            Pool {
-                keys: Mutex::new(Vec::new()),
-                wanted: Condvar::new(),
-                added: Condvar::new(),
-                filling: AtomicBool::new(spawned.is_ok()),
-            }
-        })
-    }
-
-    fn fill() {
-        let pool = pool();
-        loop {
-            {
-                let mut keys = pool.keys.lock().expect("key pool");
-                while keys.len() >= TARGET {
-                    keys = pool.wanted.wait(keys).expect("key pool");
-                }
-            }
-            match RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048) {
-                Ok(k) => {
-                    pool.keys.lock().expect("key pool").push(k);
-                    pool.added.notify_all();
-                }
-                Err(_) => {
-                    pool.filling.store(false, Ordering::Relaxed);
-                    pool.added.notify_all();
-                    return;
-                }
-            }
-        }
-    }
-
-    /// A pooled key, if one is ready.
-    pub(super) fn take() -> Option<RsaPrivateKey> {
-        let pool = pool();
-        let key = pool.keys.lock().expect("key pool").pop();
-        pool.wanted.notify_one();
-        key
     }
 }

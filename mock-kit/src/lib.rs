@@ -22,8 +22,14 @@
 //!   leak checks can search any text for them.
 //! - [`leak`]: the forms secrets travel in (base64 at every alignment, line-wrapped, percent, JSON
 //!   and shell escapes, JWT signatures), for [`SecretRegistry::search`].
-//! - [`jwt`]: RS256/PS256 signing keys, `kid` computed as each key owner computes it, JWKS
-//!   rendering, JWT minting and verification.
+//! - [`jwt`]: RS256/PS256 signing keys (aws-lc-rs, the one crypto provider of the tree, also
+//!   rustls's), `kid` computed as each key owner computes it, JWKS rendering, JWT minting and
+//!   verification.
+//! - [`keys`]: the RSA-2048 key store: keys handed out once per process, cached across runs in
+//!   files a process locks, so no two live worlds share a key and no world waits for a prime
+//!   search.
+//! - [`front_door`] also holds the [`Gateway`]: listeners bound elsewhere (a sandbox's network
+//!   namespace) served as the proxy, a site, or TLS to any host told apart by SNI.
 //! - [`testing`]: locating the pinned real clients (the Python venv) for integration tests.
 //!
 //! Invariant: nothing here ever opens a connection to anything but loopback. A destination that no
@@ -38,6 +44,7 @@ pub mod front_door;
 pub mod issuer;
 pub mod journal;
 pub mod jwt;
+pub mod keys;
 pub mod leak;
 pub mod secret;
 pub mod site;
@@ -59,5 +66,5 @@ pub use site::{HostPattern, RequestContext, Site};
 /// Every listener calls it; programs that build their own rustls clients (reqwest with
 /// `rustls-no-provider`) call it too.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }

@@ -80,3 +80,132 @@ pub fn run_python_json(
         )
     })
 }
+
+/// The reference every crypto-bound benchmark compares with, measured in the same run: RSA-2048
+/// (sign/s, verify/s) on one core, from the `openssl` binary's `openssl speed -seconds N rsa2048`
+/// (Debian's `openssl` package; `scripts/install-deps` installs it).
+pub fn openssl_rsa2048_rates(seconds: u64) -> Result<(f64, f64), String> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", &seconds.to_string(), "rsa2048"])
+        .output()
+        .map_err(|e| format!("running openssl failed: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse_openssl_speed(&text)
+        .ok_or_else(|| format!("openssl speed printed no rsa 2048 line:\n{text}"))
+}
+
+/// (sign/s, verify/s) from `openssl speed rsa2048`'s table: the line `rsa 2048 bits <sign time>s
+/// <verify time>s <sign/s> <verify/s>` (OpenSSL 3 adds encrypt/decrypt columns after them).
+fn parse_openssl_speed(text: &str) -> Option<(f64, f64)> {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa") && l.contains("2048 bits"))?;
+    let (_, rest) = line.split_once("bits")?;
+    let mut rates = rest
+        .split_whitespace()
+        .filter(|t| !t.ends_with('s'))
+        .filter_map(|t| t.parse::<f64>().ok());
+    Some((rates.next()?, rates.next()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openssl_speed_lines_of_both_formats_parse() {
+        let v1 = "                  sign    verify    sign/s verify/s\n\
+                  rsa 2048 bits 0.000671s 0.000020s   1489.6  51041.8\n";
+        assert_eq!(super::parse_openssl_speed(v1), Some((1489.6, 51041.8)));
+        let v3 = "                   sign    verify    encrypt   decrypt   sign/s verify/s  encr./s  decr./s\n\
+                  rsa   2048 bits 0.000811s 0.000024s 0.000025s 0.000800s   1233.0  41580.6  40000.0   1250.0\n";
+        assert_eq!(super::parse_openssl_speed(v3), Some((1233.0, 41580.6)));
+        assert_eq!(super::parse_openssl_speed("nothing here"), None);
+    }
+}
+
+/// A load generator for the benchmarks: `connections` clients, one keep-alive TLS tunnel each
+/// through a front door (`proxy`, trusting only `ca_pem`), each posting a form as fast as it is
+/// answered, for `seconds`.
+#[derive(Clone, Debug)]
+pub struct FormLoad {
+    pub proxy: String,
+    pub ca_pem: String,
+    pub connections: usize,
+    pub seconds: u64,
+}
+
+impl FormLoad {
+    /// Requests per second, every answer's status accepted by `ok` (a benchmark that measures
+    /// something else than it means to fails loudly), and the body of the last warm-up answer.
+    pub async fn run(
+        &self,
+        url: &str,
+        form: std::sync::Arc<Vec<(&'static str, String)>>,
+        ok: fn(u16) -> bool,
+    ) -> Result<(f64, String), String> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let ca =
+            reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).map_err(|e| e.to_string())?;
+        let proxy = reqwest::Proxy::all(&self.proxy).map_err(|e| e.to_string())?;
+        let clients = (0..self.connections)
+            .map(|_| {
+                reqwest::Client::builder()
+                    .proxy(proxy.clone())
+                    .tls_certs_only([ca.clone()])
+                    .http1_only()
+                    .pool_max_idle_per_host(1)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Warm up every connection (and the fakes' caches).
+        let mut body = String::new();
+        for c in &clients {
+            let r = c
+                .post(url)
+                .form(&*form)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = r.status().as_u16();
+            body = r.text().await.unwrap_or_default();
+            if !ok(status) {
+                return Err(format!("warm-up answered {status}: {body}"));
+            }
+        }
+        let done = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|c| {
+                let (done, stop, url, form) =
+                    (done.clone(), stop.clone(), url.to_owned(), form.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        let r = c
+                            .post(&url)
+                            .form(&*form)
+                            .send()
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let status = r.status().as_u16();
+                        if !ok(status) {
+                            return Err(format!("answered {status}"));
+                        }
+                        r.bytes().await.map_err(|e| e.to_string())?;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_secs(self.seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await.map_err(|e| e.to_string())??;
+        }
+        let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+        Ok((rate, body))
+    }
+}
