@@ -2,6 +2,10 @@
 //! fake served directly on its own loopback TLS listener, measured in the same run; prints the
 //! ratio. The aim: the front door costs less than a third of direct throughput (ratio >= 0.67).
 //!
+//! The outside reference, measured in the same run with the same client and the same document:
+//! Python's standard HTTPS server (`http.server` with `ssl`, HTTP/1.1 keep-alive, `TCP_NODELAY`,
+//! one thread), serving a certificate from the same CA. Figures first, then one `name=value` line per figure.
+//!
 //! `cargo bench -p mock-kit --bench front_door` (env `CREDSIM_BENCH_REQUESTS` sets the count).
 #![allow(clippy::print_stdout)]
 
@@ -39,6 +43,8 @@ async fn run(requests: usize) {
         .expect("site");
     let ca = reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).expect("ca");
 
+    let reference = python_reference(&door).await;
+    let mut figures: Vec<(String, f64)> = Vec::new();
     for http2 in [false, true] {
         let builder = || {
             let b = reqwest::Client::builder()
@@ -74,6 +80,15 @@ async fn run(requests: usize) {
                     best_door.max(measure(&via_door, &door_url, requests, concurrency).await);
             }
             let ratio = best_door / best_direct;
+            let proto = if http2 { "h2" } else { "h1" };
+            figures.push((
+                format!("front_door_{proto}_c{concurrency}_req_per_s"),
+                best_door,
+            ));
+            figures.push((
+                format!("direct_{proto}_c{concurrency}_req_per_s"),
+                best_direct,
+            ));
             println!(
                 "front door vs direct, {} keep-alive, {concurrency} concurrent, {requests} requests \
                  (best of {ROUNDS}): direct {best_direct:.0} req/s, front door {best_door:.0} req/s, \
@@ -83,7 +98,116 @@ async fn run(requests: usize) {
             );
         }
     }
+    if let Some((python, port)) = reference {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([ca.clone()])
+            .http1_only()
+            .no_proxy()
+            .resolve(
+                "login.microsoftonline.com",
+                std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            )
+            .build()
+            .expect("client");
+        let url = format!(
+            "https://login.microsoftonline.com:{port}/contoso/v2.0/.well-known/openid-configuration"
+        );
+        measure(&client, &url, 200, 1).await;
+        let mut best = 0f64;
+        for _ in 0..ROUNDS {
+            best = best.max(measure(&client, &url, requests / 4, 1).await);
+        }
+        let ours = figures
+            .iter()
+            .find(|(n, _)| n == "front_door_h1_c1_req_per_s")
+            .map_or(0.0, |(_, v)| *v);
+        println!(
+            "reference: python3 http.server over TLS, HTTP/1.1 keep-alive, 1 concurrent: {best:.0} req/s; \
+             the front door (HTTP/1.1, 1 concurrent) makes {:.2} x that",
+            ours / best
+        );
+        figures.push(("python_https_h1_c1_req_per_s".into(), best));
+        figures.push(("front_door_to_python_ratio".into(), ours / best));
+        drop(python);
+    } else {
+        println!("reference: python3 not found, not measured");
+    }
     door.shutdown().await;
+    for (name, value) in figures {
+        println!("{name}={value:.1}");
+    }
+}
+
+/// Python's `http.server` over TLS on a free loopback port, serving the same document with a
+/// certificate from the run's CA; the child (killed when dropped) and its port.
+async fn python_reference(door: &FrontDoor) -> Option<(KillOnDrop, u16)> {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().ok()?;
+    let issued = door.ca().issue(&["login.microsoftonline.com"]).ok()?;
+    let key = base64::engine::general_purpose::STANDARD.encode(&issued.key_pkcs8_der);
+    let key_pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        key.as_bytes()
+            .chunks(64)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    std::fs::write(dir.path().join("cert.pem"), &issued.pem).ok()?;
+    std::fs::write(dir.path().join("key.pem"), key_pem).ok()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .ok()?
+        .port();
+    let script = format!(
+        r#"
+import http.server, ssl
+BODY = b'{{"issuer":"https://login.microsoftonline.com/t/v2.0"}}'
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", {port}), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+c.load_cert_chain("{cert}", "{key}")
+s.socket = c.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+"#,
+        cert = dir.path().join("cert.pem").display(),
+        key = dir.path().join("key.pem").display(),
+    );
+    let child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .spawn()
+        .ok()?;
+    let guard = KillOnDrop(child, dir);
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some((guard, port));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// The server, killed when dropped, and the folder of its certificate, removed after it.
+struct KillOnDrop(std::process::Child, #[allow(dead_code)] tempfile::TempDir);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Requests per second for `n` GETs of `url`, `concurrency` at a time.
