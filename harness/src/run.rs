@@ -431,6 +431,30 @@ async fn replay(
     let t = Instant::now();
     result.properties = properties::judge(&evidence);
     result.timings.judge_us = micros(t);
+    // A fake that failed internally answered something no real service would: nothing the
+    // scenario saw after it can be trusted, whatever the properties say.
+    if let Some(rec) = world
+        .cloud
+        .door
+        .egress()
+        .snapshot()
+        .into_iter()
+        .find(|r| matches!(r.outcome, mock_kit::egress::Outcome::InternalError { .. }))
+    {
+        let site = match &rec.outcome {
+            mock_kit::egress::Outcome::InternalError { site } => site.clone(),
+            _ => String::new(),
+        };
+        return Err(format!(
+            "credsim's {site} failed internally on {} {}://{}{} (answered {}): a bug in credsim, \
+             not in the implementation; the scenario cannot be judged",
+            rec.method,
+            rec.scheme.as_str(),
+            rec.host,
+            redact(world, &rec.path),
+            rec.status
+        ));
+    }
     Ok(())
 }
 

@@ -146,7 +146,73 @@ enum Route {
     AcrManifest(String, String),
 }
 
+impl Route {
+    /// The repository the route names, if it names one.
+    fn name(&self) -> Option<&str> {
+        match self {
+            Route::Base | Route::Catalog | Route::AcrCatalog => None,
+            Route::Tags(n)
+            | Route::Manifest(n, _)
+            | Route::Blob(n, _)
+            | Route::UploadStart(n)
+            | Route::Upload(n, _)
+            | Route::Referrers(n, _)
+            | Route::AcrRepository(n)
+            | Route::AcrTags(n)
+            | Route::AcrTag(n, _)
+            | Route::AcrManifests(n)
+            | Route::AcrManifest(n, _) => Some(n),
+        }
+    }
+}
+
+/// The distribution grammar of a repository name, which ACR enforces: path components of
+/// lower-case letters and digits separated by `.`, `_`, `__` or runs of `-`, joined by `/`, at most
+/// 256 characters. A name outside it (upper case, a control character decoded from `%0A`, an
+/// empty component) is `NAME_INVALID` before anything else looks at it.
+fn valid_name(name: &str) -> bool {
+    let component = |c: &str| {
+        let b = c.as_bytes();
+        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+            return false;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            // A separator: `.`, `_`, `__`, or one or more `-`, between alphanumerics.
+            let start = i;
+            match b[i] {
+                b'.' => i += 1,
+                b'_' => i += if b.get(i + 1) == Some(&b'_') { 2 } else { 1 },
+                b'-' => {
+                    while b.get(i) == Some(&b'-') {
+                        i += 1;
+                    }
+                }
+                _ => return false,
+            }
+            if i == start || !b.get(i).is_some_and(|x| alnum(*x)) {
+                return false;
+            }
+        }
+        true
+    };
+    !name.is_empty() && name.len() <= 256 && name.split('/').all(component)
+}
+
 fn parse(path: &str) -> Option<Route> {
+    let route = parse_route(path)?;
+    match route.name() {
+        Some(name) if !valid_name(name) => None,
+        _ => Some(route),
+    }
+}
+
+fn parse_route(path: &str) -> Option<Route> {
     if path == "/v2" || path == "/v2/" {
         return Some(Route::Base);
     }
@@ -827,6 +893,22 @@ fn put_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repository_names_follow_the_distribution_grammar() {
+        for ok in ["app", "project-a/app", "a.b_c__d--e/f0", "x/y/z", "a-----b"] {
+            assert!(super::valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "", "App", "a/", "/a", "a//b", "-a", "a-", "a..b", "a___b", "a\nb", "a\r\nb", "a\0b",
+            "a b", "ä",
+        ] {
+            assert!(!super::valid_name(bad), "{bad:?}");
+        }
+        assert!(!super::valid_name(&"a".repeat(257)));
+        assert!(super::parse("/v2/project-a%0Aapp/tags/list").is_none());
+        assert!(super::parse("/v2/project-a\napp/tags/list").is_none());
+    }
 
     #[test]
     fn routes_parse_names_with_slashes() {

@@ -468,7 +468,8 @@ impl MockAcr {
             .layer(axum::middleware::map_response(api::acr_headers))
     }
 
-    /// `mock-acr` at every registry's `<name>.azurecr.io`.
+    /// `mock-acr` at every registry's `<name>.azurecr.io`; a panic of a handler is answered as the
+    /// registry answers an internal failure (`500`, the distribution error body, code `UNKNOWN`).
     pub fn site(&self) -> Site {
         self.inner
             .registries
@@ -476,6 +477,7 @@ impl MockAcr {
             .fold(Site::new("mock-acr", self.router()), |s, r| {
                 s.host(r.login_server.as_str())
             })
+            .internal_error(internal_error)
     }
 
     /// `mock-acr-storage` at every registry's fake blob storage host.
@@ -487,6 +489,7 @@ impl MockAcr {
             .fold(Site::new("mock-acr-storage", router), |s, r| {
                 s.host(storage::host(&r.name).as_str())
             })
+            .internal_error(internal_error)
     }
 
     /// What the fake saw and answered.
@@ -595,4 +598,14 @@ impl MockAcr {
         });
         Ok(before - a.len())
     }
+}
+
+/// A registry's internal failure: `500` with the distribution error body (code `UNKNOWN`).
+fn internal_error(message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"errors": [{"code": "UNKNOWN", "message": message, "detail": null}]})),
+    )
+        .into_response()
 }

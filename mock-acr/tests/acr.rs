@@ -851,3 +851,32 @@ async fn acr_v1_metadata_api_and_referrers() {
         "authorization before existence"
     );
 }
+
+#[tokio::test]
+async fn names_with_decoded_control_characters_are_name_invalid_not_a_dropped_connection() {
+    let w = World::new().await;
+    for raw in [
+        "project-a%0Aapp",
+        "project-a%0D%0Aapp",
+        "project-a%00app",
+        "Project-A/app",
+        "project-a//app",
+    ] {
+        let resp = w
+            .api("contosoacr", &format!("/v2/{raw}/tags/list"), None)
+            .await;
+        assert_eq!(resp.status(), 404, "{raw}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "NAME_INVALID", "{raw}: {body}");
+    }
+    // Nothing failed internally, and the fake still answers.
+    assert!(
+        w.door
+            .egress()
+            .snapshot()
+            .iter()
+            .all(|r| !matches!(r.outcome, mock_kit::egress::Outcome::InternalError { .. }))
+    );
+    let resp = w.api("contosoacr", "/v2/", None).await;
+    assert_eq!(resp.status(), 401);
+}

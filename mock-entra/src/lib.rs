@@ -237,6 +237,7 @@ impl MockEntra {
         HOSTS
             .iter()
             .fold(Site::new("mock-entra", self.router()), |s, h| s.host(*h))
+            .internal_error(internal_error)
     }
 
     /// What the fake saw and decided.
@@ -479,4 +480,14 @@ fn find_identity_mut<'a>(
             tenant: tenant.to_owned(),
             identity: identity.to_owned(),
         })
+}
+
+/// Entra's answer to an internal failure: `500` with OAuth's `server_error`.
+fn internal_error(message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"error": "server_error", "error_description": message})),
+    )
+        .into_response()
 }

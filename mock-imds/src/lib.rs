@@ -319,12 +319,17 @@ impl MockImds {
         Site::new("mock-imds", self.router(None))
             .host(IMDS_HOST)
             .plain_http_only()
+            .internal_error(internal_error)
     }
 
     /// `mock-imds/<node>`: one node's IMDS and App Service endpoints, for its direct listener.
     pub fn node_site(&self, node: &str) -> Option<Site> {
         let i = self.inner.nodes.iter().position(|n| n.node.name == node)?;
-        Some(Site::new(format!("mock-imds/{node}"), self.router(Some(i))).plain_http_only())
+        Some(
+            Site::new(format!("mock-imds/{node}"), self.router(Some(i)))
+                .plain_http_only()
+                .internal_error(internal_error),
+        )
     }
 
     /// The names of the nodes.
@@ -366,4 +371,14 @@ impl MockImds {
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
     }
+}
+
+/// IMDS's answer to an internal failure: `500` with its JSON error.
+fn internal_error(message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"error": "unknown_error", "error_description": message})),
+    )
+        .into_response()
 }

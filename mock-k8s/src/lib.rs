@@ -280,6 +280,7 @@ impl MockK8s {
             api::router(self.inner.clone()),
         )
         .host(self.api_host().as_str())
+        .internal_error(internal_error)
     }
 
     /// The issuer documents at the issuer URL (site `issuer/<cluster>`).
@@ -536,4 +537,17 @@ pub(crate) fn authenticate(inner: &Inner, bearer: Option<&str>) -> Result<UserIn
         return Err("the token's ServiceAccount was recreated".into());
     }
     Ok(UserInfo::service_account(ns, sa_name))
+}
+
+/// The API server's answer to an internal failure: a `Status` with reason `InternalError`, 500.
+fn internal_error(message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(
+            serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": message, "reason": "InternalError", "code": 500}),
+        ),
+    )
+        .into_response()
 }

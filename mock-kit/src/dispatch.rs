@@ -206,10 +206,38 @@ impl Dispatcher {
             parts.uri = http::Uri::from(pq);
         }
         let req = Request::from_parts(parts, Body::from(body));
-        let resp: Result<Response<Body>, Infallible> = site.router.clone().oneshot(req).await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(never) => match never {},
+        // The fake runs in a task of its own, so that a panic in its handler is caught here:
+        // answered in the service's error shape, recorded, never a dropped connection.
+        let router = site.router.clone();
+        let handled = tokio::spawn(async move {
+            let resp: Result<Response<Body>, Infallible> = router.oneshot(req).await;
+            resp
+        })
+        .await;
+        let resp = match handled {
+            Ok(Ok(r)) => r,
+            Ok(Err(never)) => match never {},
+            Err(join) => {
+                let why = match join.try_into_panic() {
+                    Ok(payload) => payload
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".into()),
+                    Err(_) => "the handler was cancelled".into(),
+                };
+                tracing::error!(site = %site.name, %why, method = %method, path = %path, "a fake's handler panicked");
+                let resp = (site.internal_error)(&format!(
+                    "credsim: {} failed internally on {method} {}",
+                    site.name, record.path
+                ));
+                record.status = resp.status().as_u16();
+                record.outcome = Outcome::InternalError {
+                    site: site.name.clone(),
+                };
+                self.egress.push(record);
+                return Ok(resp);
+            }
         };
         if resp.extensions().get::<DropConnection>().is_some() {
             record.outcome = Outcome::Dropped {

@@ -54,6 +54,10 @@ pub enum Outcome {
     Faulted { fault: FaultId },
     /// A fault rule closed the connection.
     Dropped { fault: FaultId },
+    /// The site's handler panicked: the front door answered `500` in the site's error shape
+    /// ([`crate::site::Site::internal_error`]). A bug in credsim, never the implementation's doing:
+    /// the harness turns the scenario's verdict into `error`.
+    InternalError { site: String },
 }
 
 /// Why the front door refused a request.

@@ -93,6 +93,19 @@ pub struct Site {
     pub plain_http: bool,
     /// The fake itself.
     pub router: Router,
+    /// The answer when the fake's handler panics (`500` in the service's own error shape; the
+    /// argument says what failed). Plain JSON unless the fake sets its own.
+    pub internal_error: fn(&str) -> axum::response::Response,
+}
+
+/// The default [`Site::internal_error`]: `500 {"error":"internal_error","message":...}`.
+pub fn plain_internal_error(message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"error": "internal_error", "message": message})),
+    )
+        .into_response()
 }
 
 impl fmt::Debug for Site {
@@ -115,7 +128,14 @@ impl Site {
             https: true,
             plain_http: false,
             router,
+            internal_error: plain_internal_error,
         }
+    }
+
+    /// Answers a panic of the fake's handler with `answer` (the service's error shape).
+    pub fn internal_error(mut self, answer: fn(&str) -> axum::response::Response) -> Self {
+        self.internal_error = answer;
+        self
     }
 
     /// Adds a host name or `*.` wildcard.

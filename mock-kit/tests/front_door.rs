@@ -965,3 +965,65 @@ async fn certificate_faults_apply_to_direct_connections_and_a_refused_handshake_
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+/// The answer of the test fake below when it panics: its own error shape.
+fn teapot_error(message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"errors": [{"code": "UNKNOWN", "message": message}]})),
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_answered_in_the_services_shape_recorded_and_the_fake_goes_on() {
+    let w = world().await;
+    let router = Router::new().fallback(any(|req: Request| async move {
+        if req.uri().path() == "/panic" {
+            panic!("a test-only route that panics");
+        }
+        "fine"
+    }));
+    w.door
+        .add_site(
+            Site::new("test-panics", router)
+                .host("panics.azurecr.io")
+                .internal_error(teapot_error),
+        )
+        .await
+        .unwrap();
+    let http = client(&w.door, &w.door.proxy_url_for("iut/shard-a"));
+    let resp = http
+        .get("https://panics.azurecr.io/panic")
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+    assert_eq!(resp.status(), 500);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "UNKNOWN");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("test-panics failed internally on GET /panic"),
+        "{body}"
+    );
+    let resp = http
+        .get("https://panics.azurecr.io/after")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "fine");
+    let record = w.door.egress().snapshot();
+    let panicked: Vec<_> = record.iter().filter(|r| r.path == "/panic").collect();
+    assert_eq!(panicked.len(), 1, "{record:#?}");
+    assert_eq!(
+        panicked[0].outcome,
+        Outcome::InternalError {
+            site: "test-panics".into()
+        }
+    );
+    assert_eq!(panicked[0].status, 500);
+}
