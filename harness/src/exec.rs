@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::sandbox::ProcessNetwork;
@@ -146,7 +146,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
 pub struct ExecImplementation {
     child: Child,
     stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
+    stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<Vec<u8>>>,
     /// The task that copies stderr into `stderr`; it ends when the pipe closes.
     stderr_reader: Option<tokio::task::JoinHandle<()>>,
@@ -174,19 +174,27 @@ impl ExecImplementation {
         }
         let (mut child, network) = spawn_shard(&words, &[], shard, command)?;
         let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut err_pipe = child.stderr.take().expect("piped stderr");
         let sink = stderr.clone();
+        // stderr is kept up to OUTPUT_LIMIT bytes; the rest is read (so the program never blocks
+        // on a full pipe), counted and dropped, and the kept text ends with a note saying so.
         let stderr_reader = tokio::spawn(async move {
             let mut buf = [0u8; 8192];
+            let mut dropped = 0u64;
             while let Ok(n) = err_pipe.read(&mut buf).await {
                 if n == 0 {
                     break;
                 }
-                sink.lock()
-                    .expect("stderr buffer")
-                    .extend_from_slice(&buf[..n]);
+                let mut kept = sink.lock().unwrap_or_else(|e| e.into_inner());
+                let room = OUTPUT_LIMIT.saturating_sub(kept.len()).min(n);
+                kept.extend_from_slice(&buf[..room]);
+                dropped += (n - room) as u64;
+            }
+            if dropped > 0 {
+                let mut kept = sink.lock().unwrap_or_else(|e| e.into_inner());
+                kept.extend_from_slice(dropped_note("stderr", dropped).as_bytes());
             }
         });
         let mut imp = Self {
@@ -335,7 +343,7 @@ impl ExecImplementation {
             return Err(self.exited(method).await);
         }
         let _ = self.stdin.flush().await;
-        let read = tokio::time::timeout(timeout, self.stdout.next_line()).await;
+        let read = tokio::time::timeout(timeout, read_line(&mut self.stdout, LINE_LIMIT)).await;
         let line = match read {
             Err(_) => {
                 return Err(ProtocolError::Timeout {
@@ -343,8 +351,17 @@ impl ExecImplementation {
                     seconds: timeout.as_secs(),
                 });
             }
-            Ok(Ok(Some(line))) => line,
-            Ok(Ok(None) | Err(_)) => return Err(self.exited(method).await),
+            Ok(Ok(Line::Text(line))) => line,
+            Ok(Ok(Line::TooLong(start))) => {
+                return Err(ProtocolError::Violation {
+                    reason: format!(
+                        "a line longer than {} MiB (the protocol's limit)",
+                        LINE_LIMIT >> 20
+                    ),
+                    line: start,
+                });
+            }
+            Ok(Ok(Line::End) | Err(_)) => return Err(self.exited(method).await),
         };
         let violation = |reason: &str| ProtocolError::Violation {
             reason: reason.to_owned(),
@@ -418,9 +435,22 @@ impl Implementation for ExecImplementation {
             let _ = self.stdin.flush().await;
             // Whatever else it prints before exiting is not protocol: keep it as evidence.
             let drain = async {
-                while let Ok(Some(line)) = self.stdout.next_line().await {
-                    self.stray.push_str(&line);
-                    self.stray.push('\n');
+                loop {
+                    match read_line(&mut self.stdout, LINE_LIMIT).await {
+                        Ok(Line::Text(line)) if self.stray.len() + line.len() < OUTPUT_LIMIT => {
+                            self.stray.push_str(&line);
+                            self.stray.push('\n');
+                        }
+                        Ok(Line::Text(_) | Line::TooLong(_)) => {
+                            if !self.stray.ends_with("dropped]\n") {
+                                self.stray.push_str(&format!(
+                                    "[credsim: stdout kept up to {} MiB; the rest was read and dropped]\n",
+                                    OUTPUT_LIMIT >> 20
+                                ));
+                            }
+                        }
+                        Ok(Line::End) | Err(_) => break,
+                    }
                 }
                 let _ = self.child.wait().await;
             };
@@ -588,13 +618,52 @@ pub(crate) async fn run_once(
     // A program that exits without reading its input is judged by what it printed.
     let _ = stdin.write_all(input).await;
     drop(stdin);
-    tokio::time::timeout(timeout, child.wait_with_output())
+    let out = child.stdout.take().expect("piped stdout");
+    let err = child.stderr.take().expect("piped stderr");
+    let run = async {
+        let (stdout, stderr) = tokio::join!(read_capped(out, "stdout"), read_capped(err, "stderr"));
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        })
+    };
+    tokio::time::timeout(timeout, run)
         .await
         .map_err(|_| ProtocolError::Timeout {
             method: method.to_owned(),
             seconds: timeout.as_secs(),
         })?
         .map_err(|e| ProtocolError::Other(format!("running `{}` failed: {e}", words.join(" "))))
+}
+
+/// The note that ends output cut at [`OUTPUT_LIMIT`].
+fn dropped_note(channel: &str, dropped: u64) -> String {
+    format!(
+        "\n[credsim: {channel} kept up to {} MiB; {dropped} more bytes were read and dropped]\n",
+        OUTPUT_LIMIT >> 20
+    )
+}
+
+/// Everything on `pipe` up to [`OUTPUT_LIMIT`] bytes; the rest is read (so the program never
+/// blocks on a full pipe) and dropped, and a note saying so ends what was kept.
+async fn read_capped(mut pipe: impl tokio::io::AsyncRead + Unpin, name: &str) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut dropped = 0u64;
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = pipe.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = OUTPUT_LIMIT.saturating_sub(kept.len()).min(n);
+        kept.extend_from_slice(&buf[..room]);
+        dropped += (n - room) as u64;
+    }
+    if dropped > 0 {
+        kept.extend_from_slice(dropped_note(name, dropped).as_bytes());
+    }
+    kept
 }
 
 /// A result shown in an error without the password it may carry.
@@ -608,6 +677,65 @@ fn redact_result(v: &Value) -> String {
 
 /// How much of each file an implementation left is read for the leak search.
 pub const FILE_READ_LIMIT: usize = 8 << 20;
+
+/// How much of an implementation's stderr, and of what it prints on stdout that is not protocol,
+/// is kept (and searched) per process; the rest is read and dropped, with a note.
+pub const OUTPUT_LIMIT: usize = 8 << 20;
+
+/// The longest protocol line read from an implementation; a longer one is a protocol violation,
+/// found without holding more than this in memory.
+pub const LINE_LIMIT: usize = 16 << 20;
+
+/// One line of an implementation's stdout.
+enum Line {
+    Text(String),
+    /// Longer than the limit: its first 200 bytes, for the error. In the drain at shutdown, the
+    /// rest of such a line comes as further lines; it is dropped like any output past the limit.
+    TooLong(String),
+    End,
+}
+
+/// The next line of `r` (without its newline), holding at most `limit` bytes; a longer line is
+/// [`Line::TooLong`] as soon as it passes the limit.
+async fn read_line(r: &mut BufReader<ChildStdout>, limit: usize) -> std::io::Result<Line> {
+    let mut line: Vec<u8> = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            if line.is_empty() {
+                return Ok(Line::End);
+            }
+            break;
+        }
+        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if line.len() + chunk.len() > limit {
+            // The protocol is broken already: say so now, without waiting for the line's end.
+            too_long = true;
+            let keep = 200usize.saturating_sub(line.len()).min(chunk.len());
+            line.extend_from_slice(&chunk[..keep]);
+            line.truncate(200);
+            let used = done.unwrap_or(buf.len());
+            r.consume(used);
+            break;
+        }
+        line.extend_from_slice(chunk);
+        let used = done.unwrap_or(buf.len());
+        r.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&line).into_owned();
+    Ok(if too_long {
+        Line::TooLong(text)
+    } else {
+        Line::Text(text)
+    })
+}
 
 /// Files an implementation left in `dir` (recursively, at most [`FILE_READ_LIMIT`] bytes each),
 /// for the leak search: `(path relative to dir, content)`.

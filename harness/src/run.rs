@@ -864,6 +864,10 @@ fn transcribe_outputs(
                     "{shard} {channel}: ... {} more lines",
                     lines.len() - TRANSCRIPT_OUTPUT_LINES
                 ));
+                // What credsim says about what it kept always shows.
+                if let Some(note) = lines.last().filter(|l| l.starts_with("[credsim: ")) {
+                    transcript.push(format!("{shard} {channel}: {note}"));
+                }
             }
         }
     }

@@ -206,7 +206,11 @@ fn generated_malformed_requests_get_answers_never_5xx_and_the_fakes_go_on() {
     ];
     let http = world.cloud.door.client(None);
     let mut runner = TestRunner::new(Config {
-        cases: 2000,
+        // A few thousand in `cargo test`; `CREDSIM_FUZZ_CASES` runs more.
+        cases: std::env::var("CREDSIM_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000),
         failure_persistence: None,
         ..Config::default()
     });
