@@ -97,12 +97,19 @@ impl Dispatcher {
             secrets: Vec::new(),
             certificate: conn.certificate,
         };
+        // Taken on arrival: if no answer ever leaves (the connection ends first, the front door
+        // shuts down mid-request), the request is still in the record, as unanswered.
+        let mut arrival = Arrival {
+            egress: &self.egress,
+            record: Some(record.clone()),
+        };
 
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
                 record.secrets = self.scan(&parts.headers, parts.uri.query(), b"");
                 return Ok(self.refuse(
+                    &mut arrival,
                     record,
                     Refusal::BadRequest,
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -111,6 +118,7 @@ impl Dispatcher {
             }
         };
         record.secrets = self.scan(&parts.headers, parts.uri.query(), &body);
+        arrival.record = Some(record.clone());
 
         let site = match &conn.direct_site {
             Some(site) => Some(site.clone()),
@@ -124,7 +132,13 @@ impl Dispatcher {
                 "credsim front door: no fake serves {host}:{port}; the request was refused, \
                  recorded, and not forwarded (nothing leaves this machine)"
             );
-            return Ok(self.refuse(record, Refusal::UnknownHost, StatusCode::BAD_GATEWAY, &msg));
+            return Ok(self.refuse(
+                &mut arrival,
+                record,
+                Refusal::UnknownHost,
+                StatusCode::BAD_GATEWAY,
+                &msg,
+            ));
         };
         match conn.scheme {
             Scheme::Http if !site.plain_http => {
@@ -133,6 +147,7 @@ impl Dispatcher {
                      and recorded"
                 );
                 return Ok(self.refuse(
+                    &mut arrival,
                     record,
                     Refusal::PlainHttpNotServed,
                     StatusCode::FORBIDDEN,
@@ -142,6 +157,7 @@ impl Dispatcher {
             Scheme::Https if !site.https => {
                 let msg = format!("credsim front door: {host} is only served over plain http");
                 return Ok(self.refuse(
+                    &mut arrival,
                     record,
                     Refusal::HttpsNotServed,
                     StatusCode::BAD_GATEWAY,
@@ -162,7 +178,7 @@ impl Dispatcher {
         match fault {
             Some((id, FaultAction::DropConnection)) => {
                 record.outcome = Outcome::Dropped { fault: id };
-                self.egress.push(record);
+                arrival.finish(record);
                 return Err(Dropped);
             }
             Some((
@@ -186,7 +202,7 @@ impl Dispatcher {
                 }
                 record.status = resp.status().as_u16();
                 record.outcome = Outcome::Faulted { fault: id };
-                self.egress.push(record);
+                arrival.finish(record);
                 return Ok(resp);
             }
             Some((_, FaultAction::Delay { by })) => tokio::time::sleep(by).await,
@@ -235,7 +251,7 @@ impl Dispatcher {
                 record.outcome = Outcome::InternalError {
                     site: site.name.clone(),
                 };
-                self.egress.push(record);
+                arrival.finish(record);
                 return Ok(resp);
             }
         };
@@ -247,19 +263,20 @@ impl Dispatcher {
                     .copied()
                     .unwrap_or(FaultId(0)),
             };
-            self.egress.push(record);
+            arrival.finish(record);
             return Err(Dropped);
         }
         record.status = resp.status().as_u16();
         record.outcome = Outcome::Served {
             site: site.name.clone(),
         };
-        self.egress.push(record);
+        arrival.finish(record);
         Ok(resp)
     }
 
     fn refuse(
         &self,
+        arrival: &mut Arrival<'_>,
         mut record: EgressRecord,
         reason: Refusal,
         status: StatusCode,
@@ -276,7 +293,7 @@ impl Dispatcher {
             .insert(REFUSED_HEADER, HeaderValue::from_static(reason.as_str()));
         record.status = status.as_u16();
         record.outcome = Outcome::Refused { reason };
-        self.egress.push(record);
+        arrival.finish(record);
         resp
     }
 
@@ -320,6 +337,31 @@ impl Dispatcher {
             }
         }
         found
+    }
+}
+
+/// A request's record from its arrival until its answer leaves: [`Arrival::finish`] records the
+/// outcome; dropped unfinished (the handling was abandoned), it records the request as
+/// [`Outcome::Unanswered`].
+struct Arrival<'a> {
+    egress: &'a Journal<EgressRecord>,
+    record: Option<EgressRecord>,
+}
+
+impl Arrival<'_> {
+    fn finish(&mut self, record: EgressRecord) {
+        self.record = None;
+        self.egress.push(record);
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.status = 0;
+            record.outcome = Outcome::Unanswered;
+            self.egress.push(record);
+        }
     }
 }
 

@@ -58,6 +58,9 @@ pub enum Outcome {
     /// ([`crate::site::Site::internal_error`]). A bug in credsim, never the implementation's doing:
     /// the harness turns the scenario's verdict into `error`.
     InternalError { site: String },
+    /// No answer left: the handling was abandoned (the client's connection ended, or the front
+    /// door shut down) before the site answered. Recorded all the same, with what it carried.
+    Unanswered,
 }
 
 /// Why the front door refused a request.

@@ -1027,3 +1027,48 @@ async fn a_panicking_handler_is_answered_in_the_services_shape_recorded_and_the_
     );
     assert_eq!(panicked[0].status, 500);
 }
+
+#[tokio::test]
+async fn a_request_that_never_gets_an_answer_is_recorded_with_what_it_carried() {
+    let w = world().await;
+    let (token, fingerprint) = w
+        .secrets
+        .register(
+            mock_kit::SecretKind::AcrRefreshToken,
+            "contosoacr.azurecr.io",
+            "canary-unanswered-0123456789",
+        )
+        .unwrap();
+    let router = Router::new().fallback(any(|| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        "too late"
+    }));
+    w.door
+        .add_site(Site::new("test-slow", router).host("slow.azurecr.io"))
+        .await
+        .unwrap();
+    let pem = std::fs::read(&w.ca_file).unwrap();
+    let http = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(w.door.proxy_url_for("iut/shard-a")).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = http
+        .get("https://slow.azurecr.io/v2/")
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // The client gave up; once the front door sees the connection gone, the request is there.
+    let rec = w
+        .door
+        .egress()
+        .wait_for(|r| r.host == "slow.azurecr.io", Duration::from_secs(10))
+        .await
+        .expect("the unanswered request is recorded");
+    assert_eq!(rec.outcome, Outcome::Unanswered);
+    assert_eq!(rec.status, 0);
+    assert!(rec.carried(&fingerprint));
+}
