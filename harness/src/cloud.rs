@@ -26,9 +26,10 @@ use crate::external::ExternalCluster;
 /// Changelog: 1, the first version (tenants, registries, clusters, nodes as the CLI contract lists).
 pub const WORLD_JSON_FORMAT_VERSION: u32 = 1;
 
-/// How many egress records a world keeps (the oldest are dropped past it, so a long-running
-/// `credsim up` does not grow without bound; a scenario run stays far below it).
-pub const EGRESS_CAPACITY: usize = 250_000;
+/// How many egress records, and entries of each fake's journal, a world keeps (the oldest are
+/// dropped past it, so a long-running `credsim up` does not grow without bound; a scenario run
+/// stays far below it, and a run whose evidence was cut is an `error`).
+pub const EGRESS_CAPACITY: usize = 20_000;
 
 /// What a world holds, as builder inputs for the fakes.
 #[derive(Clone, Debug, Default)]
@@ -90,6 +91,27 @@ pub struct Cloud {
 }
 
 impl Cloud {
+    /// Every record whose oldest entries were dropped at its capacity, with how many: the egress
+    /// record and each fake's journal. Empty for every scenario run (far below the capacity).
+    pub fn evidence_dropped(&self) -> Vec<(String, usize)> {
+        let mut out = vec![("the egress record".to_owned(), self.door.egress().dropped())];
+        out.push((
+            "mock-entra's journal".into(),
+            self.entra.journal().dropped(),
+        ));
+        if let Some(imds) = &self.imds {
+            out.push(("mock-imds's journal".into(), imds.journal().dropped()));
+        }
+        if let Some(acr) = &self.acr {
+            out.push(("mock-acr's journal".into(), acr.journal().dropped()));
+        }
+        for (i, c) in self.clusters.iter().enumerate() {
+            out.push((format!("cluster {i}'s audit journal"), c.audit().dropped()));
+        }
+        out.retain(|(_, n)| *n > 0);
+        out
+    }
+
     /// Starts every fake of `spec` behind a front door listening on `listen`.
     pub async fn start(spec: WorldSpec, listen: SocketAddr) -> Result<Self, CloudError> {
         let clock = spec.clock.clone().unwrap_or_else(Clock::system);
@@ -110,6 +132,7 @@ impl Cloud {
             .clock(clock.clone())
             .secrets(secrets.clone())
             .options(spec.entra_options.clone())
+            .journal_capacity(EGRESS_CAPACITY)
             .network(Network {
                 proxy_url: door.proxy_url_for("mock-entra"),
                 ca_pem: ca.cert_pem().to_owned(),
@@ -131,6 +154,7 @@ impl Cloud {
                 .into_iter()
                 .fold(MockImds::builder(entra.clone()), |b, n| b.node(n))
                 .secrets(secrets.clone())
+                .journal_capacity(EGRESS_CAPACITY)
                 .build()?;
             door.add_site(imds.site()).await?;
             for node in imds.nodes() {
@@ -149,6 +173,7 @@ impl Cloud {
                 .fold(MockAcr::builder(entra.clone()), |b, r| b.registry(r))
                 .secrets(secrets.clone())
                 .options(spec.acr_options.clone())
+                .journal_capacity(EGRESS_CAPACITY)
                 .build()?;
             door.add_site(acr.site()).await?;
             door.add_site(acr.storage_site()).await?;
@@ -159,6 +184,7 @@ impl Cloud {
             let k8s = MockK8s::builder(spec)
                 .clock(clock.clone())
                 .secrets(secrets.clone())
+                .journal_capacity(EGRESS_CAPACITY)
                 .build()?;
             door.add_site(k8s.site()).await?;
             clusters.push(k8s);

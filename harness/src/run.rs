@@ -431,6 +431,17 @@ async fn replay(
     let t = Instant::now();
     result.properties = properties::judge(&evidence);
     result.timings.judge_us = micros(t);
+    let dropped = world.cloud.evidence_dropped();
+    if !dropped.is_empty() {
+        let what: Vec<String> = dropped
+            .iter()
+            .map(|(record, n)| format!("{record} dropped its {n} oldest entries"))
+            .collect();
+        return Err(format!(
+            "the evidence was cut at its capacity ({}): the scenario cannot be judged",
+            what.join("; ")
+        ));
+    }
     // A fake that failed internally answered something no real service would: nothing the
     // scenario saw after it can be trusted, whatever the properties say.
     if let Some(rec) = world

@@ -143,6 +143,14 @@ pub async fn up(
     let _ = out.flush();
 
     shutdown.await;
+    // A long-running world keeps the newest entries of each record; say what was let go.
+    for (record, n) in cloud.evidence_dropped() {
+        let _ = writeln!(
+            out,
+            "credsim up: {record} kept its newest {} entries and dropped {n} older ones",
+            crate::cloud::EGRESS_CAPACITY
+        );
+    }
     cloud.shutdown().await;
     let _ = std::fs::remove_file(&ready);
     let _ = writeln!(out, "credsim up: stopped");

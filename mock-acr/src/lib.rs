@@ -296,6 +296,7 @@ pub struct MockAcrBuilder {
     entra: MockEntra,
     registries: Vec<RegistrySpec>,
     secrets: Option<SecretRegistry>,
+    journal_capacity: Option<usize>,
     options: AcrOptions,
 }
 
@@ -303,6 +304,13 @@ impl MockAcrBuilder {
     /// Adds a registry.
     pub fn registry(mut self, spec: RegistrySpec) -> Self {
         self.registries.push(spec);
+        self
+    }
+
+    /// Keeps at most `n` journal entries, dropping the oldest (a long-running `credsim up`);
+    /// unbounded by default.
+    pub fn journal_capacity(mut self, n: usize) -> Self {
+        self.journal_capacity = Some(n);
         self
     }
 
@@ -403,7 +411,10 @@ impl MockAcrBuilder {
                 entra: self.entra,
                 registries,
                 secrets,
-                journal: Journal::new(),
+                journal: match self.journal_capacity {
+                    Some(n) => Journal::bounded(n),
+                    None => Journal::new(),
+                },
                 options: self.options,
             }),
         })
@@ -456,6 +467,7 @@ impl MockAcr {
             entra,
             registries: Vec::new(),
             secrets: None,
+            journal_capacity: None,
             options: AcrOptions::default(),
         }
     }

@@ -123,6 +123,7 @@ pub struct MockEntraBuilder {
     tenants: Vec<Tenant>,
     clock: Option<Clock>,
     secrets: Option<SecretRegistry>,
+    journal_capacity: Option<usize>,
     network: Option<Network>,
     options: EntraOptions,
     faults: Option<Faults>,
@@ -146,6 +147,13 @@ impl MockEntraBuilder {
     /// The run's clock (default: the system clock).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Keeps at most `n` journal entries, dropping the oldest (a long-running `credsim up`);
+    /// unbounded by default.
+    pub fn journal_capacity(mut self, n: usize) -> Self {
+        self.journal_capacity = Some(n);
         self
     }
 
@@ -183,7 +191,10 @@ impl MockEntraBuilder {
                 directory: RwLock::new(directory),
                 clock: self.clock.unwrap_or_else(Clock::system),
                 secrets,
-                journal: Journal::new(),
+                journal: match self.journal_capacity {
+                    Some(n) => Journal::bounded(n),
+                    None => Journal::new(),
+                },
                 fetcher,
                 options: self.options,
                 cache: Mutex::new(federation::Cache::default()),

@@ -151,6 +151,7 @@ pub struct MockImdsBuilder {
     entra: MockEntra,
     nodes: Vec<Node>,
     secrets: Option<SecretRegistry>,
+    journal_capacity: Option<usize>,
     faults: Option<Faults>,
 }
 
@@ -158,6 +159,13 @@ impl MockImdsBuilder {
     /// Adds a node.
     pub fn node(mut self, node: Node) -> Self {
         self.nodes.push(node);
+        self
+    }
+
+    /// Keeps at most `n` journal entries, dropping the oldest (a long-running `credsim up`);
+    /// unbounded by default.
+    pub fn journal_capacity(mut self, n: usize) -> Self {
+        self.journal_capacity = Some(n);
         self
     }
 
@@ -233,7 +241,10 @@ impl MockImdsBuilder {
             inner: Arc::new(Inner {
                 entra: self.entra,
                 nodes: served,
-                journal: Journal::new(),
+                journal: match self.journal_capacity {
+                    Some(n) => Journal::bounded(n),
+                    None => Journal::new(),
+                },
                 faults: self.faults.unwrap_or_default(),
             }),
         })
@@ -303,6 +314,7 @@ impl MockImds {
             entra,
             nodes: Vec::new(),
             secrets: None,
+            journal_capacity: None,
             faults: None,
         }
     }

@@ -183,12 +183,20 @@ pub struct MockK8sBuilder {
     spec: ClusterSpec,
     clock: Option<Clock>,
     secrets: Option<SecretRegistry>,
+    journal_capacity: Option<usize>,
 }
 
 impl MockK8sBuilder {
     /// The run's clock.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Keeps at most `n` journal entries, dropping the oldest (a long-running `credsim up`);
+    /// unbounded by default.
+    pub fn journal_capacity(mut self, n: usize) -> Self {
+        self.journal_capacity = Some(n);
         self
     }
 
@@ -244,7 +252,10 @@ impl MockK8sBuilder {
                 store: RwLock::new(store),
                 clock,
                 secrets,
-                audit: Journal::new(),
+                audit: match self.journal_capacity {
+                    Some(n) => Journal::bounded(n),
+                    None => Journal::new(),
+                },
                 admin_token,
                 max_expiration: spec.max_token_expiration,
             }),
@@ -259,6 +270,7 @@ impl MockK8s {
             spec,
             clock: None,
             secrets: None,
+            journal_capacity: None,
         }
     }
 
