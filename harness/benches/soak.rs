@@ -152,7 +152,7 @@ fn main() {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(seconds) {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            rss.push(resident_mb(pid));
+            rss.push(mock_kit::testing::resident_mb(pid));
         }
         stop.store(true, Ordering::Relaxed);
         for t in tasks {
@@ -252,17 +252,4 @@ fn python_reference(rt: &tokio::runtime::Runtime) -> f64 {
     let _ = child.kill();
     let _ = child.wait();
     done.load(Ordering::Relaxed) as f64 / 5.0
-}
-
-/// `VmRSS` of process `pid`, in MB.
-fn resident_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

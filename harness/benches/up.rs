@@ -35,7 +35,7 @@ fn main() {
             std::thread::sleep(Duration::from_millis(1));
         }
         ready.push(t.elapsed().as_secs_f64() * 1000.0);
-        rss.push(resident_mb(child.id()));
+        rss.push(mock_kit::testing::resident_mb(child.id()));
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -83,17 +83,4 @@ fn main() {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// `VmRSS` of process `pid`, in MB.
-fn resident_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -25,10 +25,7 @@ const CONNECTIONS: usize = 16;
 const REGISTRY: &str = "contosoacr";
 
 fn main() {
-    let seconds: u64 = std::env::var("CREDSIM_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let seconds = mock_kit::testing::bench_seconds(3);
     mock_kit::install_crypto_provider();
     let (openssl_sign, _) =
         mock_kit::testing::openssl_rsa2048_rates(seconds).expect("the openssl reference");

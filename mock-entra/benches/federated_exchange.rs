@@ -28,10 +28,7 @@ const ISSUER: &str = "https://oidc.bench.credsim.test/";
 const SUBJECT: &str = "system:serviceaccount:project-a:creds";
 
 fn main() {
-    let seconds: u64 = std::env::var("CREDSIM_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let seconds = mock_kit::testing::bench_seconds(3);
     mock_kit::install_crypto_provider();
 
     let (openssl_sign, _) =

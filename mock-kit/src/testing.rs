@@ -122,6 +122,27 @@ mod tests {
     }
 }
 
+/// `VmRSS` of process `pid`, in MB (NaN when it cannot be read), for the benchmarks.
+pub fn resident_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// A benchmark's duration: `$CREDSIM_BENCH_SECONDS`, else `default`.
+pub fn bench_seconds(default: u64) -> u64 {
+    std::env::var("CREDSIM_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A load generator for the benchmarks: `connections` clients, one keep-alive TLS tunnel each
 /// through a front door (`proxy`, trusting only `ca_pem`), each posting a form as fast as it is
 /// answered, for `seconds`.
