@@ -583,6 +583,43 @@ mod tests {
     }
 
     #[test]
+    fn unusable_published_keys_are_bad_keys_not_verified() {
+        let token = k8s_key()
+            .sign(Algorithm::RS256, &Map::new(), &json!({"sub": "x"}))
+            .unwrap();
+        let good = k8s_key().jwk();
+        assert!(verify_with_key(&token, &good, &[Algorithm::RS256]).is_ok());
+        let kid = good.kid.clone();
+        let bad = |f: &dyn Fn(&mut Jwk)| {
+            let mut k = good.clone();
+            f(&mut k);
+            verify_with_key(&token, &k, &[Algorithm::RS256])
+        };
+        // A 1024-bit modulus (the key's first half), an even exponent, an exponent of 1, an EC
+        // key, a modulus that is not base64url.
+        let n = URL_SAFE_NO_PAD.decode(&good.n).unwrap();
+        let half = URL_SAFE_NO_PAD.encode(&n[..128]);
+        for (what, result) in [
+            ("1024-bit modulus", bad(&|k| k.n = half.clone())),
+            (
+                "even exponent",
+                bad(&|k| k.e = URL_SAFE_NO_PAD.encode([1, 0, 0])),
+            ),
+            ("exponent 1", bad(&|k| k.e = URL_SAFE_NO_PAD.encode([1]))),
+            ("not RSA", bad(&|k| k.kty = "EC".into())),
+            ("modulus not base64url", bad(&|k| k.n = "!!".into())),
+        ] {
+            assert_eq!(result, Err(JwtError::BadKey(kid.clone())), "{what}");
+        }
+        // A usable key that is not the signer's: the signature gives it away.
+        let other = entra_key().jwk();
+        assert_eq!(
+            verify_with_key(&token, &other, &[Algorithm::RS256]),
+            Err(JwtError::BadSignature)
+        );
+    }
+
+    #[test]
     fn numeric_dates_may_be_fractional() {
         let token = k8s_key()
             .sign(

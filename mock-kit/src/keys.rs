@@ -41,6 +41,9 @@ pub const CACHE_VARIABLE: &str = "CREDSIM_KEY_CACHE";
 /// The first bytes of a cache file; a file without them is not read.
 const MAGIC: &[u8] = b"credsim rsa-2048 pkcs8 v1\n";
 
+/// The most of a cache file that is read.
+const MAX_FILE: u64 = 16 << 20;
+
 /// A key store over one cache folder (or none). The process has one ([`take`]); tests make their
 /// own to show what two processes see.
 #[derive(Debug)]
@@ -194,8 +197,9 @@ fn list(dir: &Path) -> Vec<PathBuf> {
 fn claim(path: &Path) -> Option<(File, Vec<Vec<u8>>)> {
     let mut file = OpenOptions::new().read(true).append(true).open(path).ok()?;
     file.try_lock().ok()?;
+    // A cache file holds a few thousand keys at most (about 1.2 KB each); read no more than that.
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
+    (&mut file).take(MAX_FILE).read_to_end(&mut bytes).ok()?;
     let mut rest = bytes.strip_prefix(MAGIC)?;
     let mut keys = Vec::new();
     while let Some((len, tail)) = rest.split_first_chunk::<4>() {
