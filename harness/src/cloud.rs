@@ -92,7 +92,8 @@ pub struct Cloud {
 
 impl Cloud {
     /// Every record whose oldest entries were dropped at its capacity, with how many: the egress
-    /// record and each fake's journal. Empty for every scenario run (far below the capacity).
+    /// record, each fake's journal and the secret registry's per-request tokens. Empty for every
+    /// scenario run (far below the capacity).
     pub fn evidence_dropped(&self) -> Vec<(String, usize)> {
         let mut out = vec![("the egress record".to_owned(), self.door.egress().dropped())];
         out.push((
@@ -108,6 +109,10 @@ impl Cloud {
         for (i, c) in self.clusters.iter().enumerate() {
             out.push((format!("cluster {i}'s audit journal"), c.audit().dropped()));
         }
+        out.push((
+            "the secret registry (oldest tokens, whose leaks can no longer be found)".into(),
+            self.secrets.dropped(),
+        ));
         out.retain(|(_, n)| *n > 0);
         out
     }
@@ -115,7 +120,9 @@ impl Cloud {
     /// Starts every fake of `spec` behind a front door listening on `listen`.
     pub async fn start(spec: WorldSpec, listen: SocketAddr) -> Result<Self, CloudError> {
         let clock = spec.clock.clone().unwrap_or_else(Clock::system);
-        let secrets = SecretRegistry::new();
+        // Bounded like the records: a long-running `credsim up` forgets its oldest tokens; a
+        // scenario mints far fewer, and one whose registry forgot any is an error.
+        let secrets = SecretRegistry::bounded(EGRESS_CAPACITY);
         let ca = CertificateAuthority::new("credsim")?;
         let door = FrontDoor::builder()
             .listen(listen)

@@ -305,3 +305,109 @@ fn generated_malformed_requests_get_answers_never_5xx_and_the_fakes_go_on() {
         world.shutdown().await;
     });
 }
+
+/// A panic forced in each fake's handler (a test-only route added to the fake's own site) is
+/// answered `500` in that service's error shape, kept in the egress record as an internal error,
+/// and noted in the fake's own journal; the fake answers the next request as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_panic_in_each_fake_is_answered_in_its_shape_recorded_and_journaled() {
+    mock_kit::install_crypto_provider();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/corpus/entra/node-identity-not-borrowed.yaml");
+    let s = scenarios::load_file(&path).unwrap().scenario;
+    let world = World::start(&s, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let cloud = &world.cloud;
+    let acr = cloud.acr.as_ref().unwrap();
+    let imds = cloud.imds.as_ref().unwrap();
+    let k8s = &cloud.clusters[0];
+    let with_panic = |mut site: mock_kit::Site| {
+        site.router = axum::Router::new()
+            .route(
+                "/credsim-test/panic",
+                axum::routing::any(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("a test-only route that panics");
+                    }
+                    ""
+                }),
+            )
+            .merge(site.router);
+        site
+    };
+    // A second front door of its own, so that the world's sites stay as they are.
+    let door = mock_kit::FrontDoor::builder().start().await.unwrap();
+    for site in [cloud.entra.site(), acr.site(), imds.site(), k8s.site()] {
+        door.add_site(with_panic(site)).await.unwrap();
+    }
+    let http = door.client(None);
+    let cases = [
+        ("https://login.microsoftonline.com", "mock-entra", "/error"),
+        (
+            "https://contosoacr.azurecr.io",
+            "mock-acr",
+            "/errors/0/code",
+        ),
+        ("http://169.254.169.254", "mock-imds", "/error"),
+        (&*format!("https://{}", k8s.api_host()), "k8s/", "/reason"),
+    ];
+    for (base, site, code_at) in cases {
+        let resp = http
+            .post(format!("{base}/credsim-test/panic?secret=hidden"))
+            .header("metadata", "true")
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(resp.status(), 500, "{site}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        let code = body.pointer(code_at).and_then(|c| c.as_str());
+        let expected = match site {
+            "mock-entra" => "server_error",
+            "mock-acr" => "UNKNOWN",
+            "mock-imds" => "unknown_error",
+            _ => "InternalError",
+        };
+        assert_eq!(code, Some(expected), "{site}: {body}");
+        assert!(
+            !body.to_string().contains("hidden"),
+            "the query stays out of the answer: {body}"
+        );
+    }
+    let internal: Vec<_> = door
+        .egress()
+        .snapshot()
+        .into_iter()
+        .filter_map(|r| match r.outcome {
+            mock_kit::egress::Outcome::InternalError { site } => Some((site, r.status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(internal.len(), 4, "{internal:?}");
+    assert!(internal.iter().all(|(_, status)| *status == 500));
+    // Each fake's own journal says so.
+    let entra = cloud.entra.journal().filter(|e| {
+        matches!(e, mock_entra::EntraEvent::InternalError { path, method, .. }
+            if path == "/credsim-test/panic" && method == "POST")
+    });
+    assert_eq!(entra.len(), 1, "{:#?}", cloud.entra.journal().snapshot());
+    let acr_events = acr.journal().filter(|e| e.endpoint == "internal:api");
+    assert_eq!(acr_events.len(), 1);
+    assert_eq!(acr_events[0].registry, "contosoacr");
+    assert_eq!(acr_events[0].status, 500);
+    assert_eq!(acr_events[0].path, "/credsim-test/panic");
+    assert_eq!(imds.journal().count(|e| e.endpoint == "internal"), 1);
+    let audit = k8s.audit().filter(|e| e.status == 500);
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].verb, "post");
+    assert_eq!(audit[0].path, "/credsim-test/panic");
+    // And every fake goes on.
+    let after = http
+        .get("https://contosoacr.azurecr.io/v2/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+    door.shutdown().await;
+    world.shutdown().await;
+}

@@ -110,7 +110,19 @@ fn challenge(login_server: &str, scope: Option<&str>, error: Option<&str>) -> He
     if let Some(e) = error {
         v.push_str(&format!(",error=\"{e}\""));
     }
-    HeaderValue::from_str(&v).expect("challenge is ASCII")
+    header_value(&v)
+}
+
+/// A header value from text the registry built. Every part of it from a request (a repository
+/// name, a digest, a media type read from a header) has passed its grammar first, so this never
+/// changes anything; but no request data reaches a panic here: a character a header cannot carry
+/// is percent-encoded instead.
+pub(crate) fn header_value(s: &str) -> HeaderValue {
+    const NOT_IN_HEADERS: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+    HeaderValue::from_str(s).unwrap_or_else(|_| {
+        let encoded = percent_encoding::utf8_percent_encode(s, NOT_IN_HEADERS).to_string();
+        HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static(""))
+    })
 }
 
 /// What an API request needs.
@@ -202,6 +214,76 @@ fn valid_name(name: &str) -> bool {
         true
     };
     !name.is_empty() && name.len() <= 256 && name.split('/').all(component)
+}
+
+/// The distribution grammar of a tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+fn valid_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    let first = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
+    !b.is_empty()
+        && b.len() <= 128
+        && first(b[0])
+        && b[1..].iter().all(|x| first(*x) || *x == b'.' || *x == b'-')
+}
+
+/// The OCI grammar of a digest, `algorithm:encoded`, for the algorithms a registry takes:
+/// `sha256` (64 lower-case hex digits) and `sha512` (128).
+fn valid_digest(digest: &str) -> bool {
+    let Some((algorithm, encoded)) = digest.split_once(':') else {
+        return false;
+    };
+    let hex = |n: usize| {
+        encoded.len() == n
+            && encoded
+                .bytes()
+                .all(|x| x.is_ascii_digit() || (b'a'..=b'f').contains(&x))
+    };
+    match algorithm {
+        "sha256" => hex(64),
+        "sha512" => hex(128),
+        _ => false,
+    }
+}
+
+/// A reference in the path that is neither a digest nor a tag, in the registry's answer:
+/// `400 DIGEST_INVALID` for what is shaped like a digest (`algorithm:encoded`) but is not a valid
+/// one, `400 TAG_INVALID` for anything else outside the tag grammar. Checked, like the name,
+/// before authentication (distribution matches its routes against these grammars first).
+///
+/// Distribution itself answers a reference outside both grammars with a bare `404`, because its
+/// router does not match; ACR's answers to malformed references are not documented. We give the
+/// distribution error codes defined for exactly these cases, in the registry's error body, so a
+/// client sees which part of its request was wrong.
+fn reference_error(route: &Route) -> Option<Response> {
+    let digest_error = |d: &str| {
+        errors(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
+            Some(json!({"digest": d})),
+        )
+    };
+    let tag_error = |t: &str| {
+        errors(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            "manifest tag did not match URI",
+            Some(json!({"tag": t})),
+        )
+    };
+    let reference = |r: &str| {
+        if r.contains(':') {
+            (!valid_digest(r)).then(|| digest_error(r))
+        } else {
+            (!valid_tag(r)).then(|| tag_error(r))
+        }
+    };
+    match route {
+        Route::Manifest(_, r) | Route::AcrManifest(_, r) => reference(r),
+        Route::AcrTag(_, t) => (!valid_tag(t)).then(|| tag_error(t)),
+        Route::Blob(_, d) | Route::Referrers(_, d) => (!valid_digest(d)).then(|| digest_error(d)),
+        _ => None,
+    }
 }
 
 fn parse(path: &str) -> Option<Route> {
@@ -354,6 +436,9 @@ fn handle(
             None,
         );
     };
+    if let Some(refused) = reference_error(&route) {
+        return refused;
+    }
     let needed = need(&route, method);
     if let Some(n) = &needed {
         ev.requested = vec![n.scope()];
@@ -537,7 +622,8 @@ fn serve(
 ) -> Response {
     let q = query_params(query);
     let write = matches!(*method, Method::PUT | Method::POST | Method::PATCH);
-    if !write && *method != Method::GET && *method != Method::HEAD {
+    let cancel_upload = *method == Method::DELETE && matches!(route, Route::Upload(..));
+    if !write && !cancel_upload && *method != Method::GET && *method != Method::HEAD {
         return errors(
             StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
@@ -659,15 +745,9 @@ fn serve(
                 Response::new(Body::from(m.bytes.clone()))
             };
             let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_str(&m.media_type).expect("media type"),
-            );
+            h.insert(header::CONTENT_TYPE, header_value(&m.media_type));
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(m.bytes.len()));
-            h.insert(
-                "docker-content-digest",
-                HeaderValue::from_str(&m.digest).expect("digest"),
-            );
+            h.insert("docker-content-digest", header_value(&m.digest));
             resp
         }
         Route::Blob(name, digest) => {
@@ -691,24 +771,15 @@ fn serve(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/octet-stream"),
                 );
-                h.insert(
-                    "docker-content-digest",
-                    HeaderValue::from_str(digest).expect("digest"),
-                );
+                h.insert("docker-content-digest", header_value(digest));
                 return resp;
             }
             let location = crate::storage::sas_url(inner, reg, name, digest);
             let mut resp = Response::new(Body::empty());
             *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
             let h = resp.headers_mut();
-            h.insert(
-                header::LOCATION,
-                HeaderValue::from_str(&location).expect("location"),
-            );
-            h.insert(
-                "docker-content-digest",
-                HeaderValue::from_str(digest).expect("digest"),
-            );
+            h.insert(header::LOCATION, header_value(&location));
+            h.insert("docker-content-digest", header_value(digest));
             resp
         }
         Route::Referrers(name, digest) => {
@@ -739,11 +810,21 @@ fn serve(
                 return finish_upload(reg, name, digest, body.to_vec());
             }
             let id = uuid::Uuid::new_v4().to_string();
-            reg.uploads
-                .lock()
-                .expect("uploads")
-                .insert(id.clone(), (name.clone(), body.to_vec()));
-            upload_accepted(name, &id, 0)
+            let mut uploads = reg.uploads.lock().expect("uploads");
+            // Uploads that are started and never finished would otherwise pile up for as long as
+            // the registry runs. ACR throttles with `TOOMANYREQUESTS`; so does the fake, past
+            // this many open uploads in one registry (finishing or cancelling one makes room).
+            if uploads.len() >= OPEN_UPLOADS {
+                return errors(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOOMANYREQUESTS",
+                    "too many blob uploads in progress; finish or cancel one",
+                    None,
+                );
+            }
+            let len = body.len();
+            uploads.insert(id.clone(), (name.clone(), body.to_vec()));
+            upload_accepted(name, &id, len)
         }
         Route::Upload(name, id) => {
             let mut uploads = reg.uploads.lock().expect("uploads");
@@ -756,6 +837,10 @@ fn serve(
                 );
             };
             let _ = repo;
+            if *method == Method::DELETE {
+                uploads.remove(id);
+                return StatusCode::NO_CONTENT.into_response();
+            }
             bytes.extend_from_slice(&body);
             if *method == Method::PUT {
                 let Some(digest) = param(&q, "digest") else {
@@ -777,6 +862,9 @@ fn serve(
     }
 }
 
+/// How many blob uploads one registry keeps open at once.
+pub(crate) const OPEN_UPLOADS: usize = 256;
+
 fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
     let values: Vec<&str> = headers
         .get_all(header::ACCEPT)
@@ -795,12 +883,12 @@ fn upload_accepted(name: &str, id: &str, len: usize) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::LOCATION,
-        HeaderValue::from_str(&format!("/v2/{name}/blobs/uploads/{id}")).expect("location"),
+        header_value(&format!("/v2/{name}/blobs/uploads/{id}")),
     );
-    h.insert("docker-upload-uuid", HeaderValue::from_str(id).expect("id"));
+    h.insert("docker-upload-uuid", header_value(id));
     h.insert(
         header::RANGE,
-        HeaderValue::from_str(&format!("0-{}", len.saturating_sub(1))).expect("range"),
+        header_value(&format!("0-{}", len.saturating_sub(1))),
     );
     resp
 }
@@ -824,12 +912,9 @@ fn finish_upload(reg: &RegistryState, name: &str, digest: &str, bytes: Vec<u8>) 
     let h = resp.headers_mut();
     h.insert(
         header::LOCATION,
-        HeaderValue::from_str(&format!("/v2/{name}/blobs/{digest}")).expect("location"),
+        header_value(&format!("/v2/{name}/blobs/{digest}")),
     );
-    h.insert(
-        "docker-content-digest",
-        HeaderValue::from_str(digest).expect("digest"),
-    );
+    h.insert("docker-content-digest", header_value(digest));
     resp
 }
 
@@ -856,6 +941,15 @@ fn put_manifest(
             );
         }
     };
+    // A manifest put by digest must be that digest's content.
+    if reference.contains(':') && crate::model::digest_of(&body) != reference {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
+            Some(json!({"digest": reference})),
+        );
+    }
     let mut content = reg.content.write().expect("content");
     let repo = content.entry(name.to_owned()).or_default();
     let referenced = parsed["layers"]
@@ -881,18 +975,47 @@ fn put_manifest(
     let h = resp.headers_mut();
     h.insert(
         header::LOCATION,
-        HeaderValue::from_str(&format!("/v2/{name}/manifests/{digest}")).expect("location"),
+        header_value(&format!("/v2/{name}/manifests/{digest}")),
     );
-    h.insert(
-        "docker-content-digest",
-        HeaderValue::from_str(&digest).expect("digest"),
-    );
+    h.insert("docker-content-digest", header_value(&digest));
     resp
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_and_digests_follow_their_grammars() {
+        for ok in ["latest", "v1.0", "_x", "A-b_c.d", &"t".repeat(128)] {
+            assert!(super::valid_tag(ok), "{ok}");
+        }
+        for bad in ["", ".x", "-x", "a b", "a/b", "a:b", "é", &"t".repeat(129)] {
+            assert!(!super::valid_tag(bad), "{bad}");
+        }
+        let hex = "0123456789abcdef".repeat(4);
+        assert!(super::valid_digest(&format!("sha256:{hex}")));
+        assert!(super::valid_digest(&format!("sha512:{hex}{hex}")));
+        for bad in [
+            format!("sha256:{}", &hex[1..]),
+            format!("sha256:{}", hex.to_uppercase()),
+            format!("sha512:{hex}"),
+            format!("sha256{hex}"),
+            format!("md5:{}", &hex[..32]),
+            format!(":{hex}"),
+        ] {
+            assert!(!super::valid_digest(&bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_values_never_panic() {
+        for s in ["plain", "line\nbreak", "nul\0", "é", "%0A"] {
+            let v = super::header_value(s);
+            assert!(!v.as_bytes().iter().any(u8::is_ascii_control), "{s}: {v:?}");
+        }
+        assert_eq!(super::header_value("line\nbreak"), "line%0Abreak");
+    }
 
     #[test]
     fn repository_names_follow_the_distribution_grammar() {

@@ -248,7 +248,8 @@ impl RegistryState {
 pub struct AcrEvent {
     pub at: jiff::Timestamp,
     pub registry: String,
-    /// `exchange`, `token`, `api` or `storage`.
+    /// `exchange`, `token`, `api` or `storage`; `internal:api` or `internal:storage` when a
+    /// handler panicked (a bug in credsim, answered `500 UNKNOWN`).
     pub endpoint: String,
     pub method: String,
     pub path: String,
@@ -489,7 +490,7 @@ impl MockAcr {
             .fold(Site::new("mock-acr", self.router()), |s, r| {
                 s.host(r.login_server.as_str())
             })
-            .internal_error(internal_error)
+            .internal_error(journaled_internal_error(self.inner.clone(), "api"))
     }
 
     /// `mock-acr-storage` at every registry's fake blob storage host.
@@ -501,7 +502,7 @@ impl MockAcr {
             .fold(Site::new("mock-acr-storage", router), |s, r| {
                 s.host(storage::host(&r.name).as_str())
             })
-            .internal_error(internal_error)
+            .internal_error(journaled_internal_error(self.inner.clone(), "storage"))
     }
 
     /// What the fake saw and answered.
@@ -609,6 +610,39 @@ impl MockAcr {
                 && role.is_none_or(|r| x.spec.role == r))
         });
         Ok(before - a.len())
+    }
+}
+
+/// The answer to a panic of a handler at `endpoint` (`api` or `storage`), noted in the journal
+/// as an `internal` event of the registry the host names.
+fn journaled_internal_error(
+    inner: Arc<Inner>,
+    endpoint: &'static str,
+) -> impl Fn(&mock_kit::InternalFailure<'_>) -> axum::response::Response + Send + Sync + 'static {
+    move |failure| {
+        let host = failure.host.to_ascii_lowercase();
+        let registry = inner
+            .registries
+            .iter()
+            .find(|r| r.login_server == host || storage::host(&r.name) == host)
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        inner.journal.push(AcrEvent {
+            at: inner.clock.now(),
+            registry,
+            endpoint: format!("internal:{endpoint}"),
+            method: failure.method.to_owned(),
+            path: failure.path.to_owned(),
+            principal: None,
+            tenant: None,
+            requested: Vec::new(),
+            granted: Vec::new(),
+            status: 500,
+            error: Some(failure.message.to_owned()),
+            token: None,
+            authorization_to_storage: false,
+        });
+        internal_error(failure.message)
     }
 }
 

@@ -59,10 +59,8 @@ fn storage_error(status: StatusCode, code: &str, message: &str) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),
     );
-    resp.headers_mut().insert(
-        "x-ms-error-code",
-        HeaderValue::from_str(code).expect("code"),
-    );
+    resp.headers_mut()
+        .insert("x-ms-error-code", crate::api::header_value(code));
     resp
 }
 

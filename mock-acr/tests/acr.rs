@@ -880,3 +880,116 @@ async fn names_with_decoded_control_characters_are_name_invalid_not_a_dropped_co
     let resp = w.api("contosoacr", "/v2/", None).await;
     assert_eq!(resp.status(), 401);
 }
+
+#[tokio::test]
+async fn references_outside_the_tag_and_digest_grammars_are_tag_invalid_or_digest_invalid() {
+    let w = World::new().await;
+    let sha = "sha256:".to_owned() + &"a".repeat(64);
+    for (path, code) in [
+        ("/v2/project-a/app/manifests/bad%0Atag", "TAG_INVALID"),
+        ("/v2/project-a/app/manifests/.hidden", "TAG_INVALID"),
+        ("/v2/project-a/app/manifests/-dash", "TAG_INVALID"),
+        (
+            &*format!("/v2/project-a/app/manifests/{}", "t".repeat(129)),
+            "TAG_INVALID",
+        ),
+        ("/v2/project-a/app/manifests/sha256:xyz", "DIGEST_INVALID"),
+        (
+            "/v2/project-a/app/manifests/md5:d41d8cd98f00b204e9800998ecf8427e",
+            "DIGEST_INVALID",
+        ),
+        (
+            &*format!("/v2/project-a/app/manifests/{}", sha.to_uppercase()),
+            "DIGEST_INVALID",
+        ),
+        ("/v2/project-a/app/blobs/latest", "DIGEST_INVALID"),
+        ("/v2/project-a/app/blobs/sha256:%00", "DIGEST_INVALID"),
+        ("/v2/project-a/app/referrers/sha256:12", "DIGEST_INVALID"),
+        ("/acr/v1/project-a/app/_tags/bad%20tag", "TAG_INVALID"),
+        (
+            "/acr/v1/project-a/app/_manifests/sha256:zz",
+            "DIGEST_INVALID",
+        ),
+    ] {
+        let resp = w.api("contosoacr", path, None).await;
+        assert_eq!(resp.status(), 400, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], code, "{path}: {body}");
+    }
+    // In the grammars, the request goes on to authentication as before.
+    for path in [
+        "/v2/project-a/app/manifests/v1.0_rc-2",
+        &*format!("/v2/project-a/app/manifests/{sha}"),
+        &*format!("/v2/project-a/app/blobs/{sha}"),
+        &*format!("/v2/project-a/app/manifests/{}", "t".repeat(128)),
+    ] {
+        assert_eq!(
+            w.api("contosoacr", path, None).await.status(),
+            401,
+            "{path}"
+        );
+    }
+
+    // A manifest put by a digest that is not its content's is DIGEST_INVALID.
+    let app = w.identity("contoso", "ci-app");
+    let auth = basic(&app.client_id.to_string(), app.secrets[0].value.expose());
+    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+    let resp = w
+        .http
+        .put(format!(
+            "https://contosoacr.azurecr.io/v2/project-a/app/manifests/{sha}"
+        ))
+        .header("authorization", &auth)
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DIGEST_INVALID", "{body}");
+}
+
+#[tokio::test]
+async fn open_uploads_are_bounded_and_a_cancelled_one_makes_room() {
+    let w = World::new().await;
+    let app = w.identity("contoso", "ci-app");
+    let auth = basic(&app.client_id.to_string(), app.secrets[0].value.expose());
+    let start = || {
+        w.http
+            .post("https://contosoacr.azurecr.io/v2/project-a/new/blobs/uploads/")
+            .header("authorization", &auth)
+            .send()
+    };
+    let mut locations = Vec::new();
+    loop {
+        let resp = start().await.unwrap();
+        if resp.status() != 202 {
+            assert_eq!(resp.status(), 429);
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS");
+            break;
+        }
+        locations.push(resp.headers()["location"].to_str().unwrap().to_owned());
+        assert!(locations.len() <= 1000, "open uploads are never refused");
+    }
+    assert!(locations.len() >= 100, "{}", locations.len());
+    let cancelled = w
+        .http
+        .delete(format!("https://contosoacr.azurecr.io{}", locations[0]))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 204);
+    assert_eq!(start().await.unwrap().status(), 202);
+    let gone = w
+        .http
+        .patch(format!("https://contosoacr.azurecr.io{}", locations[0]))
+        .header("authorization", &auth)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}

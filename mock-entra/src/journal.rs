@@ -19,6 +19,13 @@ pub enum EntraEvent {
         /// `None` on success, else what went wrong.
         error: Option<String>,
     },
+    /// A handler of mock-entra panicked: a bug in credsim, answered `500 server_error`.
+    InternalError {
+        at: Timestamp,
+        method: String,
+        path: String,
+        message: String,
+    },
 }
 
 /// A token request.
@@ -99,7 +106,7 @@ impl EntraEvent {
     pub fn as_token(&self) -> Option<&TokenEvent> {
         match self {
             EntraEvent::Token(t) => Some(t),
-            EntraEvent::IssuerFetch { .. } => None,
+            EntraEvent::IssuerFetch { .. } | EntraEvent::InternalError { .. } => None,
         }
     }
 }

@@ -245,10 +245,19 @@ impl MockEntra {
 
     /// The site to serve on a front door: `mock-entra` at `login.microsoftonline.com` and aliases.
     pub fn site(&self) -> Site {
+        let inner = self.inner.clone();
         HOSTS
             .iter()
             .fold(Site::new("mock-entra", self.router()), |s, h| s.host(*h))
-            .internal_error(internal_error)
+            .internal_error(move |failure| {
+                inner.journal.push(EntraEvent::InternalError {
+                    at: inner.clock.now(),
+                    method: failure.method.to_owned(),
+                    path: failure.path.to_owned(),
+                    message: failure.message.to_owned(),
+                });
+                internal_error(failure.message)
+            })
     }
 
     /// What the fake saw and decided.

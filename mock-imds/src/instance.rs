@@ -29,19 +29,36 @@ async fn instance(
         .get("metadata")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let api_version = req.uri().query().is_some_and(|q| {
+    let api_version = req.uri().query().and_then(|q| {
         q.split('&')
-            .any(|p| p.starts_with("api-version=") && p.len() > 12)
+            .find_map(|p| p.strip_prefix("api-version="))
+            .filter(|v| !v.is_empty())
     });
+    let newest: Vec<&str> = crate::INSTANCE_API_VERSIONS
+        .iter()
+        .rev()
+        .take(3)
+        .copied()
+        .collect();
     let resp = if !metadata_ok {
         json_response(
             StatusCode::BAD_REQUEST,
             json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
         )
-    } else if !api_version {
+    } else if req.headers().contains_key("x-forwarded-for") {
         json_response(
             StatusCode::BAD_REQUEST,
-            json!({"error": "invalid_request", "error_description": "Required query variable 'api-version' is missing"}),
+            json!({"error": "invalid_request", "error_description": crate::FORWARDED_REFUSED}),
+        )
+    } else if api_version.is_none() {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds", "newest-versions": newest}),
+        )
+    } else if !api_version.is_some_and(|v| crate::INSTANCE_API_VERSIONS.contains(&v)) {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Bad request. api-version was not a supported version", "newest-versions": newest}),
         )
     } else {
         json_response(StatusCode::OK, document(node))

@@ -18,8 +18,16 @@
 //! Fidelity choices the reference leaves open (reference `entra-imds.md` §5, §10):
 //! - on the identity path `Metadata` must be exactly `true` (the docs say "all lower case"); on
 //!   `/metadata/instance` it is matched case-insensitively (cloud-provider-azure sends `True`);
-//! - the texts of the "missing api-version" and "identity not found" answers are not documented;
-//!   they follow the documented ones' shape (`{"error":"invalid_request","error_description":…}`).
+//! - the texts of the identity path's "missing api-version" and "identity not found" answers are
+//!   not documented; they follow the documented ones' shape
+//!   (`{"error":"invalid_request","error_description":…}`). The identity path checks that an
+//!   `api-version` is there, not which: the versions it takes are not listed anywhere;
+//! - `/metadata/instance` answers a missing or unsupported `api-version` as the docs show: `400`
+//!   with `error` and the three `newest-versions` (ohai reads that list to pick its version);
+//!   it takes the versions in [`INSTANCE_API_VERSIONS`];
+//! - IMDS refuses any request with `X-Forwarded-For` (documented: a request that came through a
+//!   proxy is not trusted); the text of that answer is not documented, ours is
+//!   [`FORWARDED_REFUSED`] in the shape of the metadata-header answer.
 
 pub mod faults;
 mod instance;
@@ -33,6 +41,22 @@ use mock_kit::fault::FaultRequest;
 use mock_kit::secret::Secret;
 use mock_kit::{Faults, Journal, SecretRegistry, Site};
 use uuid::Uuid;
+
+/// What IMDS answers a request carrying `X-Forwarded-For` (`400 invalid_request`).
+pub const FORWARDED_REFUSED: &str =
+    "Requests with an X-Forwarded-For header are not accepted by the Instance Metadata Service";
+
+/// The `api-version`s `/metadata/instance` takes, oldest first (the service's published list).
+#[rustfmt::skip]
+pub const INSTANCE_API_VERSIONS: &[&str] = &[
+    "2017-03-01", "2017-04-02", "2017-08-01", "2017-10-01", "2017-12-01", "2018-02-01",
+    "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
+    "2019-06-04", "2019-08-01", "2019-08-15", "2019-11-01", "2020-06-01", "2020-07-15",
+    "2020-09-01", "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01",
+    "2021-05-01", "2021-10-01", "2021-11-01", "2021-11-15", "2021-12-13", "2022-02-01",
+    "2022-03-01", "2022-05-01", "2022-07-01", "2022-08-01", "2022-09-01", "2022-11-01",
+    "2023-07-01", "2023-11-15", "2024-03-15", "2024-07-17", "2025-04-07",
+];
 
 /// The link-local address IMDS answers on.
 pub const IMDS_HOST: &str = "169.254.169.254";
@@ -128,7 +152,8 @@ pub(crate) struct ServedNode {
 pub struct ImdsEvent {
     pub at: jiff::Timestamp,
     pub node: String,
-    /// `token`, `app-service` or `instance`.
+    /// `token`, `app-service` or `instance`; `internal` when a handler panicked (a bug in
+    /// credsim, answered `500`).
     pub endpoint: String,
     pub identity: Option<String>,
     pub resource: Option<String>,
@@ -331,7 +356,7 @@ impl MockImds {
         Site::new("mock-imds", self.router(None))
             .host(IMDS_HOST)
             .plain_http_only()
-            .internal_error(internal_error)
+            .internal_error(journaled_internal_error(self.inner.clone(), String::new()))
     }
 
     /// `mock-imds/<node>`: one node's IMDS and App Service endpoints, for its direct listener.
@@ -340,7 +365,10 @@ impl MockImds {
         Some(
             Site::new(format!("mock-imds/{node}"), self.router(Some(i)))
                 .plain_http_only()
-                .internal_error(internal_error),
+                .internal_error(journaled_internal_error(
+                    self.inner.clone(),
+                    node.to_owned(),
+                )),
         )
     }
 
@@ -382,6 +410,28 @@ impl MockImds {
     /// Fault rules the fake checks.
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
+    }
+}
+
+/// The answer to a panic of a handler, noted in the journal as an `internal` event (of `node`
+/// when the site serves one node; empty when the node comes from the proxy label, which the
+/// failed handler did not get to read).
+fn journaled_internal_error(
+    inner: Arc<Inner>,
+    node: String,
+) -> impl Fn(&mock_kit::InternalFailure<'_>) -> axum::response::Response + Send + Sync + 'static {
+    move |failure| {
+        inner.journal.push(ImdsEvent {
+            at: inner.entra.clock().now(),
+            node: node.clone(),
+            endpoint: "internal".into(),
+            identity: None,
+            resource: None,
+            status: 500,
+            error: Some(failure.message.to_owned()),
+            token: None,
+        });
+        internal_error(failure.message)
     }
 }
 

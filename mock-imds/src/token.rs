@@ -141,13 +141,17 @@ fn imds_answer(
         ev.error = Some(description.to_owned());
         imds_error(StatusCode::BAD_REQUEST, error, description)
     };
-    // The SSRF guard: exactly `Metadata: true`.
+    // The SSRF guard: exactly `Metadata: true`, and no `X-Forwarded-For` (a request that came
+    // through a proxy is refused).
     if headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
         return bad(
             ev,
             "invalid_request",
             "Required metadata header not specified",
         );
+    }
+    if headers.contains_key("x-forwarded-for") {
+        return bad(ev, "invalid_request", crate::FORWARDED_REFUSED);
     }
     if q.get("api-version").is_none_or(|v| v.is_empty()) {
         return bad(

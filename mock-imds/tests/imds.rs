@@ -326,6 +326,85 @@ async fn instance_metadata_with_aks_tags() {
 }
 
 #[tokio::test]
+async fn instance_api_versions_and_forwarded_requests_are_refused_as_imds_does() {
+    let w = World::new().await;
+    let get = |q: &'static str| {
+        w.http
+            .get(format!("http://169.254.169.254/metadata/instance{q}"))
+            .header("Metadata", "true")
+            .send()
+    };
+    for (q, error) in [
+        (
+            "",
+            "Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds",
+        ),
+        (
+            "?api-version=",
+            "Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds",
+        ),
+        (
+            "?api-version=2099-01-01",
+            "Bad request. api-version was not a supported version",
+        ),
+        (
+            "?api-version=latest%0A",
+            "Bad request. api-version was not a supported version",
+        ),
+    ] {
+        let resp = get(q).await.unwrap();
+        assert_eq!(resp.status(), 400, "{q}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], error, "{q}");
+        // The three newest versions, newest first, each one the endpoint takes.
+        let newest = body["newest-versions"].as_array().unwrap();
+        assert_eq!(newest.len(), 3);
+        assert!(newest[0].as_str().unwrap() > newest[1].as_str().unwrap());
+        let v = newest[0].as_str().unwrap().to_owned();
+        let ok = w
+            .http
+            .get(format!(
+                "http://169.254.169.254/metadata/instance?api-version={v}"
+            ))
+            .header("Metadata", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{v}");
+    }
+    // Through a proxy that says so: refused on both paths.
+    for url in [
+        "http://169.254.169.254/metadata/instance?api-version=2021-02-01".to_owned(),
+        format!(
+            "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&{ARM}"
+        ),
+    ] {
+        let resp = w
+            .http
+            .get(&url)
+            .header("Metadata", "true")
+            .header("X-Forwarded-For", "10.0.0.5")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{url}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        assert_eq!(body["error_description"], mock_imds::FORWARDED_REFUSED);
+    }
+    let no_forward = w
+        .http
+        .get(format!(
+            "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&{ARM}"
+        ))
+        .header("Metadata", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_forward.status(), 200);
+}
+
+#[tokio::test]
 async fn app_service_variant_checks_the_identity_header() {
     let w = World::new().await;
     let endpoint = w.door.endpoint("mock-imds/shard-a-node").unwrap();

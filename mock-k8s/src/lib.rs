@@ -292,7 +292,28 @@ impl MockK8s {
             api::router(self.inner.clone()),
         )
         .host(self.api_host().as_str())
-        .internal_error(internal_error)
+        .internal_error({
+            let inner = self.inner.clone();
+            move |failure| {
+                // The audit log's entry for a request the server failed on: who sent it is not
+                // known (the handler failed before or while it authenticated), the verb is the
+                // HTTP method's.
+                inner.audit.push(AuditEvent {
+                    at: inner.clock.now(),
+                    cluster: inner.name.clone(),
+                    user: String::new(),
+                    impersonated_user: None,
+                    verb: failure.method.to_ascii_lowercase(),
+                    path: failure.path.to_owned(),
+                    resource: None,
+                    namespace: None,
+                    name: None,
+                    status: 500,
+                    token_request: None,
+                });
+                internal_error(failure.message)
+            }
+        })
     }
 
     /// The issuer documents at the issuer URL (site `issuer/<cluster>`).

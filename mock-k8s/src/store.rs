@@ -252,6 +252,142 @@ pub fn valid_name(name: &str) -> bool {
         })
 }
 
+/// Whether `name` is a valid DNS label (RFC 1123), as a Namespace's name must be.
+pub fn valid_label_name(name: &str) -> bool {
+    name.len() <= 63 && !name.contains('.') && valid_name(name)
+}
+
+/// The "name part" of a qualified name (a label or annotation key after its prefix): at most
+/// 63 characters, alphanumerics with `-`, `_` or `.` inside.
+fn valid_name_part(part: &str) -> bool {
+    let b = part.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// Why `key` is not a qualified name (`[prefix/]name`, the prefix a DNS subdomain), in the API
+/// server's words; `None` when it is one.
+fn qualified_name_error(key: &str) -> Option<&'static str> {
+    const NAME_PART: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        if p.is_empty() {
+            return Some("prefix part must be non-empty");
+        }
+        if !valid_name(p) {
+            return Some(
+                "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+            );
+        }
+    }
+    if name.is_empty() {
+        return Some("name part must be non-empty");
+    }
+    if name.len() > 63 {
+        return Some("name part must be no more than 63 characters");
+    }
+    (!valid_name_part(name)).then_some(NAME_PART)
+}
+
+/// A label value: empty, or a name part.
+fn valid_label_value(v: &str) -> bool {
+    v.is_empty() || valid_name_part(v)
+}
+
+/// The API server's checks of an object's metadata that every kind shares (apimachinery's
+/// `ValidateObjectMeta`): the name (a DNS label for a Namespace, a DNS subdomain otherwise),
+/// label keys and values, annotation keys and the annotations' total size (256 KiB). The first
+/// failure is the answer, `422 Invalid` with its field path.
+pub fn validate_metadata(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let meta = &obj["metadata"];
+    let name = meta["name"].as_str().unwrap_or_default();
+    let invalid = |field: &str, value: &Value, why: &str| {
+        Err(ApiError::invalid(t.kind, t.group, name, field, value, why))
+    };
+    if !meta.is_object() && !meta.is_null() {
+        return invalid("metadata", meta, "must be an object");
+    }
+    if t.kind == "Namespace" {
+        if !valid_label_name(name) {
+            return invalid(
+                "metadata.name",
+                &json!(name),
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+            );
+        }
+    } else if !valid_name(name) {
+        return invalid(
+            "metadata.name",
+            &json!(name),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        );
+    }
+    match &meta["labels"] {
+        Value::Null => {}
+        Value::Object(labels) => {
+            for (k, v) in labels {
+                if let Some(why) = qualified_name_error(k) {
+                    return invalid("metadata.labels", &json!(k), why);
+                }
+                let Some(v) = v.as_str() else {
+                    return invalid("metadata.labels", v, "must be a string");
+                };
+                if v.len() > 63 {
+                    return invalid(
+                        "metadata.labels",
+                        &json!(v),
+                        "must be no more than 63 characters",
+                    );
+                }
+                if !valid_label_value(v) {
+                    return invalid(
+                        "metadata.labels",
+                        &json!(v),
+                        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                    );
+                }
+            }
+        }
+        other => return invalid("metadata.labels", other, "must be an object"),
+    }
+    match &meta["annotations"] {
+        Value::Null => {}
+        Value::Object(annotations) => {
+            let mut total = 0usize;
+            for (k, v) in annotations {
+                if let Some(why) = qualified_name_error(&k.to_ascii_lowercase()) {
+                    return invalid("metadata.annotations", &json!(k), why);
+                }
+                let Some(v) = v.as_str() else {
+                    return invalid("metadata.annotations", v, "must be a string");
+                };
+                total += k.len() + v.len();
+            }
+            if total > 256 * 1024 {
+                return Err(ApiError {
+                    code: 422,
+                    reason: "Invalid",
+                    message: format!(
+                        "{} \"{name}\" is invalid: metadata.annotations: Too long: must have at most 262144 bytes",
+                        t.kind
+                    ),
+                    details: json!({"name": name, "group": t.group, "kind": t.kind,
+                        "causes": [{"reason": "FieldValueTooLong", "message": "Too long: must have at most 262144 bytes", "field": "metadata.annotations"}]}),
+                });
+            }
+        }
+        other => return invalid("metadata.annotations", other, "must be an object"),
+    }
+    Ok(())
+}
+
 /// The store.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -319,20 +455,11 @@ impl Store {
                 "the request body is not a JSON object",
             ));
         }
+        validate_metadata(t, &obj)?;
         let name = obj["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        if !valid_name(&name) {
-            return Err(ApiError::invalid(
-                t.kind,
-                t.group,
-                &name,
-                "metadata.name",
-                &json!(name),
-                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-            ));
-        }
         if t.namespaced && self.get(&TYPES[0], "", namespace).is_err() {
             return Err(ApiError::not_found(&TYPES[0], namespace));
         }
@@ -343,9 +470,9 @@ impl Store {
         obj["apiVersion"] = t.api_version().into();
         obj["kind"] = t.kind.into();
         let rv = self.next_revision();
-        let meta = obj["metadata"]
-            .as_object_mut()
-            .expect("metadata is an object");
+        let Some(meta) = obj["metadata"].as_object_mut() else {
+            return Err(ApiError::bad_request("metadata must be an object"));
+        };
         meta.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
         meta.insert("resourceVersion".into(), rv.into());
         meta.insert(
@@ -376,15 +503,43 @@ impl Store {
         name: &str,
         mut obj: Value,
     ) -> Result<Value, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(
+                "the request body is not a JSON object",
+            ));
+        }
+        // As the API server: a body that names another object, or another namespace, than the
+        // URL is refused before anything is looked up.
+        if let Some(body_name) = obj["metadata"]["name"].as_str()
+            && body_name != name
+        {
+            return Err(ApiError::bad_request(&format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if t.namespaced
+            && let Some(body_ns) = obj["metadata"]["namespace"].as_str()
+            && body_ns != namespace
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
         let current = self.get(t, namespace, name)?;
         if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
             && rv != current["metadata"]["resourceVersion"]
         {
             return Err(ApiError::conflict(t, name));
         }
+        if obj["metadata"].is_null() {
+            obj["metadata"] = json!({});
+        } else if !obj["metadata"].is_object() {
+            return validate_metadata(t, &obj).map(|()| Value::Null);
+        }
         for keep in ["uid", "creationTimestamp", "namespace", "name"] {
             obj["metadata"][keep] = current["metadata"][keep].clone();
         }
+        validate_metadata(t, &obj)?;
         obj["apiVersion"] = t.api_version().into();
         obj["kind"] = t.kind.into();
         obj["metadata"]["resourceVersion"] = self.next_revision().into();
@@ -407,7 +562,12 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let mut current = self.get(t, namespace, name)?;
         merge(&mut current, patch);
-        current["metadata"]["resourceVersion"] = Value::Null;
+        if !current.is_object() {
+            return Err(ApiError::bad_request("the patch is not a JSON object"));
+        }
+        if let Some(meta) = current["metadata"].as_object_mut() {
+            meta.insert("resourceVersion".into(), Value::Null);
+        }
         self.update(t, namespace, name, current)
     }
 
@@ -522,6 +682,118 @@ mod tests {
 
     fn sa(name: &str, labels: Value) -> Value {
         json!({"metadata": {"name": name, "labels": labels}})
+    }
+
+    #[test]
+    fn metadata_is_validated_as_the_api_server_does() {
+        let mut s = Store::default();
+        let ns = &TYPES[0];
+        let sat = &TYPES[1];
+        let invalid = |r: Result<Value, ApiError>| {
+            let e = r.unwrap_err();
+            assert_eq!(e.code, 422, "{}", e.message);
+            assert_eq!(e.reason, "Invalid");
+            e.details["causes"][0]["field"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        };
+        // A Namespace's name is a DNS label: no dots.
+        assert_eq!(
+            invalid(s.create(ns, "", json!({"metadata": {"name": "a.b"}}), now())),
+            "metadata.name"
+        );
+        s.create(ns, "", json!({"metadata": {"name": "p"}}), now())
+            .unwrap();
+        // A ServiceAccount's may have dots.
+        s.create(sat, "p", sa("a.b", json!({})), now()).unwrap();
+        for labels in [
+            json!({"bad key": "v"}),
+            json!({"-x": "v"}),
+            json!({"Example.com/x": "v"}),
+            json!({"/x": "v"}),
+            json!({"k": "bad value"}),
+            json!({"k": "v".repeat(64)}),
+            json!({"k": 5}),
+            json!({"k".repeat(64): "v"}),
+        ] {
+            assert_eq!(
+                invalid(s.create(sat, "p", sa("l", labels.clone()), now())),
+                "metadata.labels",
+                "{labels}"
+            );
+        }
+        s.create(
+            sat,
+            "p",
+            sa("l", json!({"example.com/k": "", "a_b.c-d": "V_1.2-3"})),
+            now(),
+        )
+        .unwrap();
+        let annotated = |a: Value| json!({"metadata": {"name": "an", "annotations": a}});
+        for a in [
+            json!({"azure.workload.identity/": "x"}),
+            json!({"a b": "x"}),
+            json!({"k": ["not", "a", "string"]}),
+            json!({"k": "x".repeat(256 * 1024)}),
+        ] {
+            assert_eq!(
+                invalid(s.create(sat, "p", annotated(a.clone()), now())),
+                "metadata.annotations"
+            );
+        }
+        s.create(
+            sat,
+            "p",
+            annotated(json!({"azure.workload.identity/client-id": "not checked, any text"})),
+            now(),
+        )
+        .unwrap();
+        // Updates are checked too, and must name the object of the URL.
+        assert_eq!(
+            invalid(s.update(sat, "p", "l", sa("l", json!({"k": "bad value"})))),
+            "metadata.labels"
+        );
+        let e = s.update(sat, "p", "l", sa("other", json!({}))).unwrap_err();
+        assert_eq!(e.code, 400);
+        assert_eq!(
+            e.message,
+            "the name of the object (other) does not match the name on the URL (l)"
+        );
+        let e = s
+            .update(
+                sat,
+                "p",
+                "l",
+                json!({"metadata": {"name": "l", "namespace": "q"}}),
+            )
+            .unwrap_err();
+        assert_eq!(e.code, 400);
+        // Bodies that are not objects, or whose metadata is not one, are refused, not a panic.
+        assert_eq!(s.update(sat, "p", "l", json!([1])).unwrap_err().code, 400);
+        assert_eq!(
+            invalid(s.update(sat, "p", "l", json!({"metadata": 5}))),
+            "metadata"
+        );
+        assert_eq!(s.patch(sat, "p", "l", &json!("x")).unwrap_err().code, 400);
+        assert_eq!(
+            invalid(s.patch(sat, "p", "l", &json!({"metadata": 5}))),
+            "metadata"
+        );
+        let e = s
+            .patch(
+                sat,
+                "p",
+                "l",
+                &json!({"metadata": {"labels": {"k": "bad value"}}}),
+            )
+            .unwrap_err();
+        assert_eq!(e.code, 422);
+        // A valid patch still works.
+        let patched = s
+            .patch(sat, "p", "l", &json!({"metadata": {"labels": {"k": "v"}}}))
+            .unwrap();
+        assert_eq!(patched["metadata"]["labels"]["k"], "v");
     }
 
     #[test]

@@ -243,10 +243,18 @@ impl Dispatcher {
                     Err(_) => "the handler was cancelled".into(),
                 };
                 tracing::error!(site = %site.name, %why, method = %method, path = %path, "a fake's handler panicked");
-                let resp = (site.internal_error)(&format!(
-                    "credsim: {} failed internally on {method} {}",
-                    site.name, record.path
-                ));
+                // The query stays out of the answer and the journal: it may carry a secret.
+                let bare = record.path.split('?').next().unwrap_or("/");
+                let message = format!(
+                    "credsim: {} failed internally on {method} {bare}",
+                    site.name
+                );
+                let resp = (site.internal_error)(&crate::site::InternalFailure {
+                    method: &method,
+                    host: &host,
+                    path: bare,
+                    message: &message,
+                });
                 record.status = resp.status().as_u16();
                 record.outcome = Outcome::InternalError {
                     site: site.name.clone(),

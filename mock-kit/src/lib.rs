@@ -59,7 +59,7 @@ pub use issuer::OidcIssuer;
 pub use journal::Journal;
 pub use jwt::{Jwk, Jwks, KidStyle, RsaSigningKey};
 pub use secret::{Fingerprint, Secret, SecretKind, SecretRegistry};
-pub use site::{HostPattern, RequestContext, Site};
+pub use site::{HostPattern, InternalFailure, RequestContext, Site};
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.
 ///

@@ -6,8 +6,15 @@
 //! [`Fingerprint`] (a truncated SHA-256), so that leak checks can search any text (an IUT's stderr,
 //! a file it wrote, a request to `attacker.example`) for every one of them at once, and evidence can
 //! name a secret without repeating it.
+//!
+//! A registry may be bounded ([`SecretRegistry::bounded`]): then it keeps at most that many of the
+//! secrets minted per request (tokens, SAS signatures; [`SecretKind::is_per_request`]), forgetting
+//! the oldest, and counts what it forgot ([`SecretRegistry::dropped`]). The world's own secrets
+//! (client secrets, passwords, admin tokens, canaries) are always kept. A long-running `credsim up`
+//! stays in bounded memory that way; a scenario run whose registry forgot anything is an error,
+//! since a leak of a forgotten token would not be found.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
@@ -137,6 +144,25 @@ impl SecretKind {
         }
     }
 
+    /// Secrets minted for a request (a token, a SAS signature), as opposed to the world's own
+    /// (client secrets, passwords, admin tokens, canaries): the ones a bounded registry forgets,
+    /// oldest first.
+    pub fn is_per_request(self) -> bool {
+        match self {
+            SecretKind::EntraAccessToken
+            | SecretKind::AcrRefreshToken
+            | SecretKind::AcrAccessToken
+            | SecretKind::AcrBlobSas
+            | SecretKind::K8sServiceAccountToken => true,
+            SecretKind::EntraClientSecret
+            | SecretKind::AcrAdminPassword
+            | SecretKind::AcrTokenPassword
+            | SecretKind::K8sAdminToken
+            | SecretKind::ImdsIdentityHeader
+            | SecretKind::Canary => false,
+        }
+    }
+
     /// Secrets a registry mints, whose label starts with that registry's login server.
     pub fn is_registry_secret(self) -> bool {
         matches!(
@@ -217,18 +243,44 @@ pub struct SecretRegistry {
 /// mints; registering is O(1) and a search is one hash lookup per byte of the searched text.
 #[derive(Default)]
 struct Inner {
-    values: Vec<String>,
-    infos: Vec<SecretInfo>,
+    /// Every secret kept, by the order it was registered in.
+    entries: BTreeMap<u64, Entry>,
+    next: u64,
+    by_tail: HashMap<[u8; MIN_SECRET_LEN], Vec<u64>>,
+    /// The per-request secrets kept, oldest first, when the registry is bounded.
+    per_request: VecDeque<u64>,
+    capacity: Option<usize>,
+    dropped: usize,
+}
+
+struct Entry {
+    value: String,
+    info: SecretInfo,
     /// For a JWT, the length of its signature segment, which counts as the secret on its own
     /// (it shares the JWT's tail, so the same index finds it).
-    signature_len: Vec<Option<usize>>,
-    by_tail: HashMap<[u8; MIN_SECRET_LEN], Vec<usize>>,
+    signature_len: Option<usize>,
+}
+
+impl Inner {
+    fn forget(&mut self, id: u64) {
+        let Some(entry) = self.entries.remove(&id) else {
+            return;
+        };
+        let key = tail(entry.value.as_bytes());
+        if let Some(ids) = self.by_tail.get_mut(&key) {
+            ids.retain(|&i| i != id);
+            if ids.is_empty() {
+                self.by_tail.remove(&key);
+            }
+        }
+        self.dropped += 1;
+    }
 }
 
 /// A raw occurrence: which secret, where it starts and ends, and whether only its JWT signature
 /// segment appeared.
 struct RawHit {
-    id: usize,
+    id: u64,
     start: usize,
     end: usize,
     signature_only: bool,
@@ -238,7 +290,7 @@ impl Inner {
     /// Every registered secret in `bytes`, raw.
     fn raw_hits(&self, bytes: &[u8]) -> Vec<RawHit> {
         let mut hits = Vec::new();
-        if self.values.is_empty() || bytes.len() < MIN_SECRET_LEN {
+        if self.entries.is_empty() || bytes.len() < MIN_SECRET_LEN {
             return hits;
         }
         for end in MIN_SECRET_LEN..=bytes.len() {
@@ -249,7 +301,10 @@ impl Inner {
                 continue;
             };
             for &id in ids {
-                let value = self.values[id].as_bytes();
+                let Some(entry) = self.entries.get(&id) else {
+                    continue;
+                };
+                let value = entry.value.as_bytes();
                 if end >= value.len() && &bytes[end - value.len()..end] == value {
                     hits.push(RawHit {
                         id,
@@ -257,7 +312,7 @@ impl Inner {
                         end,
                         signature_only: false,
                     });
-                } else if let Some(n) = self.signature_len[id]
+                } else if let Some(n) = entry.signature_len
                     && end >= n
                     && bytes[end - n..end] == value[value.len() - n..]
                 {
@@ -277,8 +332,9 @@ impl Inner {
     fn raw_secret_hits(&self, text: &[u8]) -> Vec<SecretHit> {
         self.raw_hits(text)
             .into_iter()
-            .map(|raw| SecretHit {
-                secret: self.infos[raw.id].clone(),
+            .filter_map(|raw| Some((self.entries.get(&raw.id)?, raw)))
+            .map(|(entry, raw)| SecretHit {
+                secret: entry.info.clone(),
                 offset: raw.start,
                 len: raw.end - raw.start,
                 line: line_of(text, raw.start),
@@ -301,8 +357,11 @@ impl Inner {
         out: &mut Vec<SecretHit>,
     ) {
         for raw in self.raw_hits(bytes) {
+            let Some(entry) = self.entries.get(&raw.id) else {
+                continue;
+            };
             out.push(outer.hit(
-                &self.infos[raw.id],
+                &entry.info,
                 Form {
                     layers: layers.clone(),
                     jwt_signature: raw.signature_only,
@@ -356,15 +415,31 @@ impl fmt::Debug for SecretRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.inner.read().expect("secret registry lock");
         f.debug_struct("SecretRegistry")
-            .field("secrets", &inner.infos.len())
+            .field("secrets", &inner.entries.len())
+            .field("dropped", &inner.dropped)
             .finish()
     }
 }
 
 impl SecretRegistry {
-    /// An empty registry.
+    /// An empty registry that keeps every secret.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty registry that keeps at most `capacity` per-request secrets
+    /// ([`SecretKind::is_per_request`]), forgetting the oldest; the world's own are always kept.
+    pub fn bounded(capacity: usize) -> Self {
+        let registry = Self::default();
+        if let Ok(mut inner) = registry.inner.write() {
+            inner.capacity = Some(capacity.max(1));
+        }
+        registry
+    }
+
+    /// How many per-request secrets a bounded registry has forgotten (0 for an unbounded one).
+    pub fn dropped(&self) -> usize {
+        self.inner.read().expect("secret registry lock").dropped
     }
 
     /// Registers `value` (idempotent for the same value) and wraps it.
@@ -384,20 +459,36 @@ impl SecretRegistry {
         let fingerprint = Fingerprint::of(&value);
         let mut inner = self.inner.write().expect("secret registry lock");
         let key = tail(value.as_bytes());
-        let known = inner
-            .by_tail
-            .get(&key)
-            .is_some_and(|ids| ids.iter().any(|&i| inner.values[i] == value));
+        let known = inner.by_tail.get(&key).is_some_and(|ids| {
+            ids.iter()
+                .any(|i| inner.entries.get(i).is_some_and(|e| e.value == value))
+        });
         if !known {
-            let id = inner.values.len();
-            inner.signature_len.push(leak::jwt_signature_len(&value));
-            inner.values.push(value.clone());
-            inner.infos.push(SecretInfo {
-                fingerprint: fingerprint.clone(),
-                kind,
-                label: label.to_owned(),
-            });
+            let id = inner.next;
+            inner.next += 1;
+            inner.entries.insert(
+                id,
+                Entry {
+                    signature_len: leak::jwt_signature_len(&value),
+                    value: value.clone(),
+                    info: SecretInfo {
+                        fingerprint: fingerprint.clone(),
+                        kind,
+                        label: label.to_owned(),
+                    },
+                },
+            );
             inner.by_tail.entry(key).or_default().push(id);
+            if let Some(capacity) = inner.capacity
+                && kind.is_per_request()
+            {
+                inner.per_request.push_back(id);
+                while inner.per_request.len() > capacity {
+                    if let Some(oldest) = inner.per_request.pop_front() {
+                        inner.forget(oldest);
+                    }
+                }
+            }
         }
         Ok((Secret::new(value), fingerprint))
     }
@@ -412,7 +503,11 @@ impl SecretRegistry {
 
     /// How many secrets are registered.
     pub fn len(&self) -> usize {
-        self.inner.read().expect("secret registry lock").infos.len()
+        self.inner
+            .read()
+            .expect("secret registry lock")
+            .entries
+            .len()
     }
 
     /// True when nothing is registered.
@@ -425,18 +520,20 @@ impl SecretRegistry {
         self.inner
             .read()
             .expect("secret registry lock")
-            .infos
-            .clone()
+            .entries
+            .values()
+            .map(|e| e.info.clone())
+            .collect()
     }
 
     /// What is known about the secret with this fingerprint.
     pub fn info(&self, fingerprint: &Fingerprint) -> Option<SecretInfo> {
         let inner = self.inner.read().expect("secret registry lock");
         inner
-            .infos
-            .iter()
-            .find(|i| &i.fingerprint == fingerprint)
-            .cloned()
+            .entries
+            .values()
+            .find(|e| &e.info.fingerprint == fingerprint)
+            .map(|e| e.info.clone())
     }
 
     /// The registered secret whose value is exactly `value`, if any.
@@ -446,8 +543,10 @@ impl SecretRegistry {
         }
         let inner = self.inner.read().expect("secret registry lock");
         let ids = inner.by_tail.get(&tail(value.as_bytes()))?;
-        let at = ids.iter().find(|&&i| inner.values[i] == value)?;
-        Some(inner.infos[*at].clone())
+        ids.iter()
+            .filter_map(|i| inner.entries.get(i))
+            .find(|e| e.value == value)
+            .map(|e| e.info.clone())
     }
 
     /// Every occurrence of every registered secret in `text` as it was minted (a JWT also by its
@@ -465,7 +564,7 @@ impl SecretRegistry {
     /// and place, the plainest form first, in order of position.
     pub fn search(&self, text: &[u8]) -> Vec<SecretHit> {
         let inner = self.inner.read().expect("secret registry lock");
-        if inner.values.is_empty() || text.len() < MIN_SECRET_LEN {
+        if inner.entries.is_empty() || text.len() < MIN_SECRET_LEN {
             return Vec::new();
         }
         let mut hits = inner.raw_secret_hits(text);
@@ -534,6 +633,53 @@ pub fn random_token(len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bounded_registry_forgets_its_oldest_tokens_and_keeps_the_worlds_secrets() {
+        let reg = SecretRegistry::bounded(3);
+        let client_secret = reg.mint(SecretKind::EntraClientSecret, "contoso/app", "cs~", 32);
+        let tokens: Vec<_> = (0..5)
+            .map(|i| reg.mint(SecretKind::EntraAccessToken, &format!("t{i}"), "at.", 40))
+            .collect();
+        let canary = reg.mint(SecretKind::Canary, "canary", "canary-", 20);
+        assert_eq!(reg.dropped(), 2);
+        assert_eq!(
+            reg.len(),
+            5,
+            "three tokens, the client secret and the canary"
+        );
+        let text = format!(
+            "{} {} {} {}",
+            client_secret.expose(),
+            tokens[0].expose(),
+            tokens[4].expose(),
+            canary.expose()
+        );
+        let found: Vec<String> = reg
+            .search(text.as_bytes())
+            .into_iter()
+            .map(|h| h.secret.label)
+            .collect();
+        assert_eq!(found, ["contoso/app", "t4", "canary"]);
+        assert!(reg.identify(tokens[1].expose()).is_none());
+        assert_eq!(reg.identify(tokens[2].expose()).unwrap().label, "t2");
+        let labels: Vec<String> = reg.infos().into_iter().map(|i| i.label).collect();
+        assert_eq!(labels, ["contoso/app", "t2", "t3", "t4", "canary"]);
+        // Registering a kept value again changes nothing.
+        reg.register(
+            SecretKind::EntraAccessToken,
+            "again",
+            tokens[4].expose().clone(),
+        )
+        .unwrap();
+        assert_eq!((reg.len(), reg.dropped()), (5, 2));
+        // Unbounded: nothing is forgotten.
+        let all = SecretRegistry::new();
+        for i in 0..50 {
+            all.mint(SecretKind::AcrAccessToken, &format!("{i}"), "acr.", 40);
+        }
+        assert_eq!((all.len(), all.dropped()), (50, 0));
+    }
 
     #[test]
     fn secret_debug_redacts_and_expose_reveals() {

@@ -93,17 +93,33 @@ pub struct Site {
     pub plain_http: bool,
     /// The fake itself.
     pub router: Router,
-    /// The answer when the fake's handler panics (`500` in the service's own error shape; the
-    /// argument says what failed). Plain JSON unless the fake sets its own.
-    pub internal_error: fn(&str) -> axum::response::Response,
+    /// The answer when the fake's handler panics: `500` in the service's own error shape. The fake
+    /// also notes the failure in its journal here. Plain JSON unless the fake sets its own.
+    pub internal_error: InternalErrorAnswer,
 }
 
+/// A fake's handler that panicked, as its [`Site::internal_error`] is told.
+#[derive(Clone, Copy, Debug)]
+pub struct InternalFailure<'a> {
+    pub method: &'a str,
+    /// The host the request was for.
+    pub host: &'a str,
+    /// The request's path (no query).
+    pub path: &'a str,
+    /// What failed, for the answer's message: names the site, the method and the path.
+    pub message: &'a str,
+}
+
+/// How a site answers (and journals) a panic of its handler.
+pub type InternalErrorAnswer =
+    Arc<dyn Fn(&InternalFailure<'_>) -> axum::response::Response + Send + Sync>;
+
 /// The default [`Site::internal_error`]: `500 {"error":"internal_error","message":...}`.
-pub fn plain_internal_error(message: &str) -> axum::response::Response {
+pub fn plain_internal_error(failure: &InternalFailure<'_>) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     (
         http::StatusCode::INTERNAL_SERVER_ERROR,
-        axum::Json(serde_json::json!({"error": "internal_error", "message": message})),
+        axum::Json(serde_json::json!({"error": "internal_error", "message": failure.message})),
     )
         .into_response()
 }
@@ -128,13 +144,17 @@ impl Site {
             https: true,
             plain_http: false,
             router,
-            internal_error: plain_internal_error,
+            internal_error: Arc::new(plain_internal_error),
         }
     }
 
-    /// Answers a panic of the fake's handler with `answer` (the service's error shape).
-    pub fn internal_error(mut self, answer: fn(&str) -> axum::response::Response) -> Self {
-        self.internal_error = answer;
+    /// Answers a panic of the fake's handler with `answer` (the service's error shape); `answer`
+    /// is where the fake records the failure in its own journal.
+    pub fn internal_error(
+        mut self,
+        answer: impl Fn(&InternalFailure<'_>) -> axum::response::Response + Send + Sync + 'static,
+    ) -> Self {
+        self.internal_error = Arc::new(answer);
         self
     }
 

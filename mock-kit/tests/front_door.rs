@@ -967,11 +967,11 @@ async fn certificate_faults_apply_to_direct_connections_and_a_refused_handshake_
 }
 
 /// The answer of the test fake below when it panics: its own error shape.
-fn teapot_error(message: &str) -> axum::response::Response {
+fn teapot_error(failure: &mock_kit::InternalFailure<'_>) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     (
         http::StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({"errors": [{"code": "UNKNOWN", "message": message}]})),
+        Json(json!({"errors": [{"code": "UNKNOWN", "message": failure.message}]})),
     )
         .into_response()
 }
