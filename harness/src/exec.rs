@@ -152,6 +152,8 @@ pub struct ExecImplementation {
     stderr_reader: Option<tokio::task::JoinHandle<()>>,
     /// The sandbox's network for the process, served while it lives.
     _network: Option<ProcessNetwork>,
+    /// The process group it leads: ended at shutdown, and when this is dropped.
+    group: ProcessGroup,
     /// Lines on stdout that were not protocol messages.
     stray: String,
     next_id: u64,
@@ -172,7 +174,7 @@ impl ExecImplementation {
                 "the implementation's command is empty".into(),
             ));
         }
-        let (mut child, network) = spawn_shard(&words, &[], shard, command)?;
+        let (mut child, network, group) = spawn_shard(&words, &[], shard, command)?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -200,6 +202,7 @@ impl ExecImplementation {
         let mut imp = Self {
             child,
             _network: network,
+            group,
             stdin,
             stdout,
             stderr,
@@ -433,17 +436,27 @@ impl Implementation for ExecImplementation {
                 .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"shutdown\"}\n")
                 .await;
             let _ = self.stdin.flush().await;
-            // Whatever else it prints before exiting is not protocol: keep it as evidence.
+            // Whatever else it prints before exiting is not protocol: keep it as evidence. Once
+            // the program itself has exited, whatever it left running in its process group is
+            // ended, so a child that still holds stdout cannot keep the drain waiting.
+            let group = &self.group;
+            let child = &mut self.child;
+            let reap = async {
+                let _ = child.wait().await;
+                group.end();
+            };
+            let stdout = &mut self.stdout;
+            let stray = &mut self.stray;
             let drain = async {
                 loop {
-                    match read_line(&mut self.stdout, LINE_LIMIT).await {
-                        Ok(Line::Text(line)) if self.stray.len() + line.len() < OUTPUT_LIMIT => {
-                            self.stray.push_str(&line);
-                            self.stray.push('\n');
+                    match read_line(stdout, LINE_LIMIT).await {
+                        Ok(Line::Text(line)) if stray.len() + line.len() < OUTPUT_LIMIT => {
+                            stray.push_str(&line);
+                            stray.push('\n');
                         }
                         Ok(Line::Text(_) | Line::TooLong(_)) => {
-                            if !self.stray.ends_with("dropped]\n") {
-                                self.stray.push_str(&format!(
+                            if !stray.ends_with("dropped]\n") {
+                                stray.push_str(&format!(
                                     "[credsim: stdout kept up to {} MiB; the rest was read and dropped]\n",
                                     OUTPUT_LIMIT >> 20
                                 ));
@@ -452,14 +465,15 @@ impl Implementation for ExecImplementation {
                         Ok(Line::End) | Err(_) => break,
                     }
                 }
-                let _ = self.child.wait().await;
             };
-            if tokio::time::timeout(self.timeouts.shutdown, drain)
-                .await
-                .is_err()
-            {
+            let ended = tokio::time::timeout(self.timeouts.shutdown, async {
+                tokio::join!(drain, reap);
+            })
+            .await;
+            if ended.is_err() {
                 let _ = self.child.kill().await;
             }
+            self.group.end();
             // Let the stderr reader see the end of the pipe.
             tokio::time::sleep(Duration::from_millis(20)).await;
             let stderr = self.stderr.lock().expect("stderr buffer").clone();
@@ -480,7 +494,7 @@ fn spawn_shard(
     extra: &[&str],
     shard: &ShardContext,
     command: &str,
-) -> Result<(tokio::process::Child, Option<ProcessNetwork>), ProtocolError> {
+) -> Result<(tokio::process::Child, Option<ProcessNetwork>, ProcessGroup), ProtocolError> {
     let spawn_error = |source| ProtocolError::Spawn {
         command: command.to_owned(),
         source,
@@ -509,6 +523,9 @@ fn spawn_shard(
         Some(net) => Some(net.prepare(&mut cmd).map_err(ProtocolError::Other)?),
         None => None,
     };
+    // Its own process group, so that everything it starts can be ended with it (in the sandbox
+    // its PID namespace does that as well).
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut cmd = Command::from(cmd);
     cmd.kill_on_drop(true);
     let child = match (cmd.spawn(), pending) {
@@ -521,11 +538,38 @@ fn spawn_shard(
             });
         }
     };
+    let group = ProcessGroup(child.0.id());
     let network = match child.1 {
         Some(pending) => Some(pending.attach().map_err(ProtocolError::Other)?),
         None => None,
     };
-    Ok((child.0, network))
+    Ok((child.0, network, group))
+}
+
+/// The process group an implementation program leads (its pid is the group's id). Ending it
+/// kills whatever the program started that is still in the group: children it forked, a daemon
+/// it left behind. A child that leaves the group (`setsid`) escapes this outside the sandbox;
+/// inside it, the sandbox's PID namespace ends with the program and takes every process in it.
+#[derive(Debug)]
+pub(crate) struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    /// Kills every process left in the group (none left is fine). Called once the program has
+    /// exited or is being killed, so the group's id is still the program's.
+    fn end(&self) {
+        let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) else {
+            return;
+        };
+        if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.end();
+    }
 }
 
 /// The command `words` (plus `extra` arguments) for a shard: exactly the protocol's environment
@@ -613,7 +657,7 @@ pub(crate) async fn run_once(
     timeout: Duration,
     method: &str,
 ) -> Result<std::process::Output, ProtocolError> {
-    let (mut child, _network) = spawn_shard(words, extra, shard, &words.join(" "))?;
+    let (mut child, _network, group) = spawn_shard(words, extra, shard, &words.join(" "))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     // A program that exits without reading its input is judged by what it printed.
     let _ = stdin.write_all(input).await;
@@ -621,8 +665,16 @@ pub(crate) async fn run_once(
     let out = child.stdout.take().expect("piped stdout");
     let err = child.stderr.take().expect("piped stderr");
     let run = async {
-        let (stdout, stderr) = tokio::join!(read_capped(out, "stdout"), read_capped(err, "stderr"));
-        let status = child.wait().await?;
+        // Once the program has exited, whatever it left in its group is ended: its output is
+        // complete, and a child still holding the pipes cannot make it a timeout.
+        let reap = async {
+            let status = child.wait().await;
+            group.end();
+            status
+        };
+        let (stdout, stderr, status) =
+            tokio::join!(read_capped(out, "stdout"), read_capped(err, "stderr"), reap);
+        let status = status?;
         Ok::<_, std::io::Error>(std::process::Output {
             status,
             stdout,
@@ -676,7 +728,15 @@ fn redact_result(v: &Value) -> String {
 }
 
 /// How much of each file an implementation left is read for the leak search.
-pub const FILE_READ_LIMIT: usize = 8 << 20;
+pub const FILE_READ_LIMIT: usize = 16 << 20;
+
+/// How much of all the files one shard's implementation left is read, in bytes and in files.
+pub const FILES_READ_LIMIT: (usize, usize) = (128 << 20, 10_000);
+
+/// The budget for reading what one shard's implementation left behind.
+pub fn file_budget() -> crate::sandbox::FileBudget {
+    crate::sandbox::FileBudget::new(FILE_READ_LIMIT, FILES_READ_LIMIT.0, FILES_READ_LIMIT.1)
+}
 
 /// How much of an implementation's stderr, and of what it prints on stdout that is not protocol,
 /// is kept (and searched) per process; the rest is read and dropped, with a note.
@@ -737,10 +797,10 @@ async fn read_line(r: &mut BufReader<ChildStdout>, limit: usize) -> std::io::Res
     })
 }
 
-/// Files an implementation left in `dir` (recursively, at most [`FILE_READ_LIMIT`] bytes each),
-/// for the leak search: `(path relative to dir, content)`.
-pub fn files_written(dir: &Path) -> Vec<(String, String)> {
-    crate::sandbox::read_tree(dir, FILE_READ_LIMIT)
+/// Files an implementation left in `dir` (recursively, within `budget`), for the leak search:
+/// `(path relative to dir, content)`.
+pub fn files_written(dir: &Path, budget: &mut crate::sandbox::FileBudget) -> Vec<(String, String)> {
+    crate::sandbox::read_tree(dir, "its working directory", budget)
 }
 
 #[cfg(test)]

@@ -403,17 +403,20 @@ async fn replay(
     }
     let mut outputs = BTreeMap::new();
     let mut files = BTreeMap::new();
+    let mut unread = Vec::new();
     for sh in &mut shards {
         if let Some(imp) = sh.imp.take() {
             let t = Instant::now();
             outputs.insert(sh.name.clone(), imp.shutdown().await);
             result.timings.shutdown_us += micros(t);
         }
-        let mut written = files_written(&sh.workdir);
+        let mut budget = crate::exec::file_budget();
+        let mut written = files_written(&sh.workdir, &mut budget);
         if let Some(sb) = &sh.sandbox {
-            written.extend(sb.captured_files(crate::exec::FILE_READ_LIMIT));
+            written.extend(sb.captured_files(&mut budget));
         }
         files.insert(sh.name.clone(), written);
+        unread.extend(budget.unread.iter().map(|u| format!("{}: {u}", sh.name)));
     }
     for sh in &shards {
         follows_clock.entry(sh.name.clone()).or_insert(true);
@@ -431,6 +434,26 @@ async fn replay(
     let t = Instant::now();
     result.properties = properties::judge(&evidence);
     result.timings.judge_us = micros(t);
+    if !unread.is_empty() {
+        let more = if unread.len() > 5 {
+            format!(" (and {} more)", unread.len() - 5)
+        } else {
+            String::new()
+        };
+        // File names are the implementation's: redacted like everything else it wrote.
+        return Err(redact(
+            world,
+            &format!(
+                "the implementation left more files than the leak search reads ({} MiB a file, {} MiB \
+             and {} files a shard): {}{more}; a leak in what was not read would not be found, so \
+             the scenario cannot be judged",
+                crate::exec::FILE_READ_LIMIT >> 20,
+                crate::exec::FILES_READ_LIMIT.0 >> 20,
+                crate::exec::FILES_READ_LIMIT.1,
+                unread[..unread.len().min(5)].join("; ")
+            ),
+        ));
+    }
     let dropped = world.cloud.evidence_dropped();
     if !dropped.is_empty() {
         let what: Vec<String> = dropped

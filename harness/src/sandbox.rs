@@ -29,7 +29,8 @@
 //!   refuses it; a client that never proxies `169.254.169.254` reaches IMDS. Other ports of any
 //!   address refuse the connection, so nothing is sent; nothing leaves the machine.
 //!
-//! After the scenario, [`captured_files`] reads every file left in those writable places.
+//! After the scenario, [`Sandbox::captured_files`] reads every file left in those writable places,
+//! within a [`FileBudget`].
 //!
 //! bubblewrap works as root and, where the kernel allows user namespaces, as an unprivileged user.
 //! Where it cannot run, [`Sandbox::detect`] says why, the implementation runs as before (only its
@@ -389,11 +390,11 @@ impl ShardSandbox {
     }
 
     /// Every file the implementation left in a captured folder, with the path it had inside the
-    /// sandbox (`/tmp/cache.json`), read up to `limit` bytes each.
-    pub fn captured_files(&self, limit: usize) -> Vec<(String, String)> {
+    /// sandbox (`/tmp/cache.json`), read within `budget`.
+    pub fn captured_files(&self, budget: &mut FileBudget) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for (inside, name) in MASKED {
-            for (rel, content) in read_tree(&self.captured.join(name), limit) {
+            for (rel, content) in read_tree(&self.captured.join(name), inside, budget) {
                 out.push((format!("{inside}/{rel}"), content));
             }
         }
@@ -401,32 +402,90 @@ impl ShardSandbox {
     }
 }
 
-/// Every regular file below `dir` (recursively, links not followed): (relative path, content as
-/// lossy UTF-8, at most `limit` bytes).
-pub fn read_tree(dir: &Path, limit: usize) -> Vec<(String, String)> {
+/// How much of what an implementation left behind is read for the leak search: at most
+/// `per_file` bytes of a file, `total` bytes and `files` files in all. What did not fit is listed
+/// in [`FileBudget::unread`]: a leak there would not be found, so the run is an error, never a
+/// pass.
+#[derive(Debug)]
+pub struct FileBudget {
+    pub per_file: usize,
+    pub total: usize,
+    pub files: usize,
+    read: usize,
+    seen: usize,
+    /// What was not read (whole or in part), one line each.
+    pub unread: Vec<String>,
+}
+
+impl FileBudget {
+    pub fn new(per_file: usize, total: usize, files: usize) -> Self {
+        Self {
+            per_file,
+            total,
+            files,
+            read: 0,
+            seen: 0,
+            unread: Vec::new(),
+        }
+    }
+}
+
+/// Every regular file below `dir` (recursively, links not followed), in path order: (relative
+/// path, content as lossy UTF-8), within `budget`. `shown` names `dir` in what the budget lists
+/// as unread.
+pub fn read_tree(dir: &Path, shown: &str, budget: &mut FileBudget) -> Vec<(String, String)> {
     use std::io::Read as _;
-    let mut out = Vec::new();
+    let mut paths = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    let mut too_many = false;
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
         for e in entries.flatten() {
             let Ok(ft) = e.file_type() else { continue };
-            let p = e.path();
             if ft.is_dir() {
-                stack.push(p);
+                stack.push(e.path());
             } else if ft.is_file() {
-                let mut bytes = Vec::new();
-                if let Ok(f) = std::fs::File::open(&p) {
-                    let _ = f.take(limit as u64).read_to_end(&mut bytes);
+                if budget.seen >= budget.files {
+                    too_many = true;
+                    break;
                 }
-                let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
-                out.push((rel, String::from_utf8_lossy(&bytes).into_owned()));
+                budget.seen += 1;
+                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                paths.push((e.path(), size));
             }
         }
+        if too_many {
+            break;
+        }
     }
-    out.sort();
+    if too_many {
+        budget.unread.push(format!(
+            "{shown}: more than {} files in all; the rest were not read",
+            budget.files
+        ));
+    }
+    paths.sort();
+    let mut out = Vec::new();
+    for (p, size) in paths {
+        let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+        let room = budget
+            .per_file
+            .min(budget.total.saturating_sub(budget.read));
+        let mut bytes = Vec::new();
+        if let Ok(f) = std::fs::File::open(&p) {
+            let _ = f.take(room as u64).read_to_end(&mut bytes);
+        }
+        budget.read += bytes.len();
+        if size > bytes.len() as u64 {
+            budget.unread.push(format!(
+                "{shown}/{rel}: {size} bytes, of which {} were read",
+                bytes.len()
+            ));
+        }
+        out.push((rel, String::from_utf8_lossy(&bytes).into_owned()));
+    }
     out
 }
 
