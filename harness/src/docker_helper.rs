@@ -30,9 +30,10 @@ pub fn single_project(s: &Scenario) -> Result<(), String> {
     let mut projects: Vec<&str> = s
         .steps
         .iter()
-        .filter_map(|st| match &st.action {
-            Action::Request(r) => Some(r.project.as_str()),
-            _ => None,
+        .flat_map(|st| match &st.action {
+            Action::Request(r) => vec![r.project.as_str()],
+            Action::Concurrently(rs) => rs.iter().map(|r| r.project.as_str()).collect(),
+            _ => Vec::new(),
         })
         .collect();
     projects.sort_unstable();

@@ -265,7 +265,47 @@ impl ExecImplementation {
     ) -> Result<Answer, ProtocolError> {
         let params = serde_json::to_value(request).expect("a request serialises");
         let timeout = self.timeouts.request;
-        match self.call("credentials/get", params, timeout).await? {
+        let answer = self.call("credentials/get", params, timeout).await?;
+        answer_of(answer)
+    }
+
+    /// Several `credentials/get` at once: all are sent, then the answers are read in whatever
+    /// order they come, each matched to its request by id, within the request timeout counted
+    /// from the last one sent.
+    async fn get_many(
+        &mut self,
+        requests: &[CredentialRequest],
+    ) -> Result<Vec<Answer>, ProtocolError> {
+        const METHOD: &str = "credentials/get";
+        let mut ids = Vec::new();
+        for r in requests {
+            let params = serde_json::to_value(r).expect("a request serialises");
+            ids.push(self.send(METHOD, params).await?);
+        }
+        let deadline = tokio::time::Instant::now() + self.timeouts.request;
+        let mut answers: Vec<Option<Answer>> = vec![None; ids.len()];
+        while answers.iter().any(Option::is_none) {
+            let outstanding: Vec<u64> = ids
+                .iter()
+                .zip(&answers)
+                .filter(|(_, a)| a.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            let (id, answer) = self
+                .receive(METHOD, &outstanding, deadline, self.timeouts.request)
+                .await?;
+            if let Some(i) = ids.iter().position(|x| *x == id) {
+                answers[i] = Some(answer_of(answer)?);
+            }
+        }
+        Ok(answers.into_iter().flatten().collect())
+    }
+}
+
+/// What a `credentials/get` answer means.
+fn answer_of(answer: Result<Value, Value>) -> Result<Answer, ProtocolError> {
+    {
+        match answer {
             Ok(Value::Null) => Ok(Answer::Anonymous),
             Ok(result) => {
                 let credential: Credential =
@@ -298,7 +338,9 @@ impl ExecImplementation {
             }
         }
     }
+}
 
+impl ExecImplementation {
     /// `clock/set`.
     async fn send_clock(&mut self, now: Timestamp) -> Result<bool, ProtocolError> {
         let timeout = self.timeouts.request;
@@ -322,6 +364,19 @@ impl ExecImplementation {
             && let Some(reader) = self.stderr_reader.take()
         {
             let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+        } else {
+            // Still running: what it wrote on stderr just before may not have been copied yet
+            // (the two pipes are read independently). Wait, briefly, until the copy settles.
+            let len = |s: &Self| s.stderr.lock().map_or(0, |b| b.len());
+            let mut last = len(self);
+            for _ in 0..25 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let now = len(self);
+                if now == last && now > 0 {
+                    break;
+                }
+                last = now;
+            }
         }
         let tail = match self.stderr.lock() {
             Ok(buf) => StderrTail::of(&buf),
@@ -337,6 +392,14 @@ impl ExecImplementation {
         params: Value,
         timeout: Duration,
     ) -> Result<Result<Value, Value>, ProtocolError> {
+        let id = self.send(method, params).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (_, answer) = self.receive(method, &[id], deadline, timeout).await?;
+        Ok(answer)
+    }
+
+    /// Writes a request; its id.
+    async fn send(&mut self, method: &str, params: Value) -> Result<u64, ProtocolError> {
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
@@ -346,7 +409,19 @@ impl ExecImplementation {
             return Err(self.exited(method).await);
         }
         let _ = self.stdin.flush().await;
-        let read = tokio::time::timeout(timeout, read_line(&mut self.stdout, LINE_LIMIT)).await;
+        Ok(id)
+    }
+
+    /// Reads the next answer, which must be to one of `outstanding`, by `deadline` (`timeout`
+    /// is what the error says): its id, and `Ok(result)` or `Err(error object)`.
+    async fn receive(
+        &mut self,
+        method: &str,
+        outstanding: &[u64],
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<(u64, Result<Value, Value>), ProtocolError> {
+        let read = tokio::time::timeout_at(deadline, read_line(&mut self.stdout, LINE_LIMIT)).await;
         let line = match read {
             Err(_) => {
                 return Err(ProtocolError::Timeout {
@@ -378,12 +453,24 @@ impl ExecImplementation {
         if msg["jsonrpc"] != "2.0" {
             return Err(violation("`jsonrpc` is not \"2.0\""));
         }
-        if msg["id"] != json!(id) {
-            return Err(violation(&format!("expected the answer to id {id}")));
-        }
+        let Some(id) = msg["id"].as_u64().filter(|id| outstanding.contains(id)) else {
+            let expected = match outstanding {
+                [one] => format!("the answer to id {one}"),
+                many => format!(
+                    "an answer to one of the ids {}",
+                    many.iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(violation(&format!("expected {expected}")));
+        };
         match (msg.get("result"), msg.get("error")) {
-            (Some(r), None) => Ok(Ok(r.clone())),
-            (None, Some(e)) if e["code"].is_i64() && e["message"].is_string() => Ok(Err(e.clone())),
+            (Some(r), None) => Ok((id, Ok(r.clone()))),
+            (None, Some(e)) if e["code"].is_i64() && e["message"].is_string() => {
+                Ok((id, Err(e.clone())))
+            }
             (None, Some(_)) => Err(violation(
                 "an error needs an integer `code` and a `message`",
             )),
@@ -416,6 +503,21 @@ impl Implementation for ExecImplementation {
             match self.get_credentials(request).await {
                 Err(e) => Err(self.with_stderr(e).await),
                 answer => answer,
+            }
+        })
+    }
+
+    fn get_concurrently<'a>(
+        &'a mut self,
+        requests: &'a [CredentialRequest],
+    ) -> BoxFuture<'a, Result<crate::implementation::Concurrent, ProtocolError>> {
+        Box::pin(async move {
+            match self.get_many(requests).await {
+                Ok(answers) => Ok(crate::implementation::Concurrent {
+                    answers,
+                    overlapped: true,
+                }),
+                Err(e) => Err(self.with_stderr(e).await),
             }
         })
     }

@@ -254,11 +254,39 @@ pub trait Implementation: Send {
         request: &'a CredentialRequest,
     ) -> BoxFuture<'a, Result<Answer, ProtocolError>>;
 
+    /// Several `credentials/get` at once: all are sent before any answer is read, and the answers
+    /// may come in any order (`docs/exec-protocol.md`). The answers are in the order of
+    /// `requests`. The default asks one after another, and says so (`overlapped: false`): what a
+    /// one-shot protocol, which cannot overlap, does.
+    fn get_concurrently<'a>(
+        &'a mut self,
+        requests: &'a [CredentialRequest],
+    ) -> BoxFuture<'a, Result<Concurrent, ProtocolError>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(requests.len());
+            for r in requests {
+                answers.push(self.get(r).await?);
+            }
+            Ok(Concurrent {
+                answers,
+                overlapped: false,
+            })
+        })
+    }
+
     /// `clock/set`; `Ok(false)` when the implementation cannot follow the virtual clock.
     fn set_clock(&mut self, now: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>>;
 
     /// `shutdown`, and what it wrote.
     fn shutdown(self: Box<Self>) -> BoxFuture<'static, Output>;
+}
+
+/// The answers to [`Implementation::get_concurrently`], in the order of the requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Concurrent {
+    pub answers: Vec<Answer>,
+    /// Whether the requests were outstanding at the same time (false: one after another).
+    pub overlapped: bool,
 }
 
 /// Starts an implementation for a shard.

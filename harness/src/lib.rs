@@ -34,6 +34,12 @@
 //!   credential probed, expectations checked, evidence collected.
 //! - [`properties`]: the security properties, one module each, judged from that evidence.
 //! - [`suite`]: many scenarios: the embedded corpus, `--filter`, `--partition`, `--jobs`.
+//! - [`explore`]: `credsim explore`: seeded schedules of scenarios (reordered, overlapped,
+//!   repeated requests, clock advances), the properties as the oracle, failures shrunk to
+//!   reproducer scenarios.
+//! - [`generate`]: worlds and request sequences generated from a seed (tenants, shards,
+//!   projects federated per shard, ABAC registries, an optional broader controller identity),
+//!   valid by construction and loaded through the format's validation.
 //! - [`expectations`]: per-implementation expected failures and skips, strict.
 //! - [`report`]: reporters fed by typed events: the human table, JSON lines, JUnit, and the report
 //!   directory (HTML with sequence diagrams, transcripts).
@@ -51,7 +57,9 @@ pub mod demo;
 pub mod docker_helper;
 pub mod exec;
 pub mod expectations;
+pub mod explore;
 pub mod external;
+pub mod generate;
 pub mod implementation;
 pub mod kubelet_provider;
 pub mod probe;

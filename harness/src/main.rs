@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use harness::implementation::Launcher;
 
 use clap::{Parser, Subcommand};
 use harness::up::{UpOptions, up};
@@ -66,6 +69,38 @@ enum Command {
         /// Also write summary.json, junit.xml, report.html and a redacted transcript per scenario.
         #[arg(long)]
         report_dir: Option<PathBuf>,
+    },
+    /// Play many schedules of the scenarios (reordered, overlapped, repeated requests, clock
+    /// advances) against an implementation, the properties as the oracle; shrink every failure to
+    /// a minimal scenario file that `credsim run` reproduces.
+    Explore {
+        /// Scenario files or folders (default: the corpus built into the binary).
+        paths: Vec<PathBuf>,
+        /// The implementation under test, started per shard (default: the built-in reference).
+        #[arg(long = "impl")]
+        implementation: Option<String>,
+        /// exec, docker-credential-helper or kubelet-credential-provider.
+        #[arg(long, default_value = "exec")]
+        protocol: String,
+        /// The seed: the same seed plays the same schedules.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many schedules (`240`), or for how long (`90s`, `5m`).
+        #[arg(long, default_value = "240")]
+        budget: harness::explore::Budget,
+        /// Schedules in parallel (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// human or json (one JSON line per finding, then a summary line).
+        #[arg(long, default_value = "human")]
+        format: String,
+        /// Where reproducers are written (one scenario file per finding, and summary.json).
+        #[arg(long, default_value = "explore-findings")]
+        report_dir: PathBuf,
+        /// Also explore this many worlds generated from the seed (default: 24 without PATHS,
+        /// none with them).
+        #[arg(long)]
+        generated: Option<usize>,
     },
     /// The reference implementation as an exec-protocol program (stdin/stdout).
     Reference {
@@ -178,7 +213,7 @@ fn main() -> ExitCode {
             )))
         }
         Command::Reference { flaw, no_clock, .. } => {
-            let stdin = std::io::stdin().lock();
+            let stdin = std::io::BufReader::new(std::io::stdin());
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
             match runtime.block_on(harness::reference::serve(
@@ -216,6 +251,27 @@ fn main() -> ExitCode {
             expectations,
             report_dir,
         })),
+        Command::Explore {
+            paths,
+            implementation,
+            protocol,
+            seed,
+            budget,
+            jobs,
+            format,
+            report_dir,
+            generated,
+        } => runtime.block_on(explore(ExploreArgs {
+            paths,
+            implementation,
+            protocol,
+            seed,
+            budget,
+            jobs,
+            format,
+            report_dir,
+            generated,
+        })),
         Command::Schema => {
             print!("{}", scenarios::schema_text());
             ExitCode::SUCCESS
@@ -252,6 +308,190 @@ fn main() -> ExitCode {
     }
 }
 
+struct ExploreArgs {
+    paths: Vec<PathBuf>,
+    implementation: Option<String>,
+    protocol: String,
+    seed: u64,
+    budget: harness::explore::Budget,
+    jobs: Option<usize>,
+    format: String,
+    report_dir: PathBuf,
+    generated: Option<usize>,
+}
+
+/// The launcher for `--impl` and `--protocol` (the in-process reference without `--impl`).
+fn launcher_for(implementation: Option<&str>, protocol: &str) -> Arc<dyn Launcher> {
+    match implementation {
+        None => Arc::new(harness::reference::ReferenceLauncher),
+        Some(cmd) if protocol == "kubelet-credential-provider" => {
+            Arc::new(harness::kubelet_provider::KubeletProviderLauncher::new(cmd))
+        }
+        Some(cmd) if protocol == "docker-credential-helper" => {
+            Arc::new(harness::docker_helper::DockerHelperLauncher::new(cmd))
+        }
+        Some(cmd) => Arc::new(harness::exec::ExecLauncher::new(cmd)),
+    }
+}
+
+async fn explore(args: ExploreArgs) -> ExitCode {
+    use std::io::{IsTerminal as _, Write as _};
+    let json = match args.format.as_str() {
+        "human" => false,
+        "json" => true,
+        other => {
+            eprintln!("credsim explore: unknown --format {other:?} (human or json)");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut loaded, errors) = harness::suite::load(&args.paths);
+    if !errors.is_empty() {
+        for e in errors {
+            eprintln!("{e}");
+        }
+        return ExitCode::from(2);
+    }
+    let generated = args
+        .generated
+        .unwrap_or(if args.paths.is_empty() { 24 } else { 0 });
+    match harness::generate::scenarios(args.seed, generated) {
+        Ok(g) => loaded.extend(g),
+        Err(e) => {
+            eprintln!("credsim explore: a generated world does not load (a bug): {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let launcher = launcher_for(args.implementation.as_deref(), &args.protocol);
+    let options = harness::explore::Options {
+        seed: args.seed,
+        budget: args.budget,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        stop_at: None,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |p: &harness::explore::Progress| {
+        let mut err = std::io::stderr();
+        if terminal {
+            let bar = match p.of {
+                Some(of) => {
+                    let done = p.cases * 30 / of.max(1);
+                    format!(
+                        "[{}{}] {}/{of}",
+                        "=".repeat(done),
+                        " ".repeat(30 - done.min(30)),
+                        p.cases
+                    )
+                }
+                None => format!("{} schedules, {:.0} s", p.cases, p.elapsed.as_secs_f64()),
+            };
+            let _ = write!(err, "\r{bar}, {} finding(s)  ", p.findings);
+            let _ = err.flush();
+        } else if p.cases.is_multiple_of(50) {
+            let _ = writeln!(
+                err,
+                "explore: {} schedules, {} finding(s), {:.0} s",
+                p.cases,
+                p.findings,
+                p.elapsed.as_secs_f64()
+            );
+        }
+    };
+    let report = harness::explore::explore(
+        &loaded,
+        launcher.as_ref(),
+        &harness::reference::ReferenceLauncher,
+        &options,
+        &mut progress,
+    )
+    .await;
+    if terminal {
+        eprintln!();
+    }
+    let mut written = Vec::new();
+    if !report.findings.is_empty() {
+        if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
+            eprintln!("credsim explore: {}: {e}", args.report_dir.display());
+            return ExitCode::from(2);
+        }
+        for f in &report.findings {
+            let path = args.report_dir.join(format!("{}.yaml", f.minimal.name));
+            let text = match scenarios::render::to_yaml(&f.minimal) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("credsim explore: rendering {}: {e}", f.minimal.name);
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("credsim explore: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            written.push(path);
+        }
+    }
+    let rate = report.cases as f64 / report.elapsed.as_secs_f64().max(1e-3);
+    let summary = serde_json::json!({"scenarios": loaded.len(), "schedules": report.cases,
+        "errors": report.errors, "findings": report.findings.len(), "seed": args.seed,
+        "seconds": report.elapsed.as_secs_f64(), "schedulesPerSecond": rate,
+        "implementation": launcher.describe(),
+        "reproducers": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()});
+    if !report.findings.is_empty() {
+        let path = args.report_dir.join("summary.json");
+        if let Err(e) = std::fs::write(&path, format!("{summary:#}\n")) {
+            eprintln!("credsim explore: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    for (f, path) in report.findings.iter().zip(&written) {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"finding": {"scenario": f.scenario, "property": f.property.as_str(),
+                    "seed": f.seed, "case": f.case, "foundSteps": f.found_steps,
+                    "steps": f.minimal.steps.len(), "requests": f.requests(),
+                    "reproduced": f.reproduced, "runs": harness::explore::REPRODUCE_RUNS,
+                    "reason": f.reason, "reproducer": path.display().to_string()}})
+            );
+        } else {
+            println!(
+                "FINDING  {}  {}  schedule {} (seed {}), shrunk from {} to {} step(s), {} request(s), failing {} of {} runs again\n      {}\n      reproducer: {}  (credsim run {} --impl ...)",
+                f.scenario,
+                f.property.as_str(),
+                f.case,
+                f.seed,
+                f.found_steps,
+                f.minimal.steps.len(),
+                f.requests(),
+                f.reproduced,
+                harness::explore::REPRODUCE_RUNS,
+                f.reason,
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    if json {
+        println!("{}", serde_json::json!({ "summary": summary }));
+    } else {
+        println!(
+            "explore: {} schedule(s) of {} scenario(s) against {} in {:.1} s ({rate:.1}/s), {} error(s), {} finding(s)",
+            report.cases,
+            loaded.len(),
+            launcher.describe(),
+            report.elapsed.as_secs_f64(),
+            report.errors,
+            report.findings.len()
+        );
+    }
+    if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 struct RunArgs {
     paths: Vec<PathBuf>,
     implementation: Option<String>,
@@ -265,9 +505,7 @@ struct RunArgs {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    use harness::implementation::Launcher;
     use harness::report::{Human, JsonLines, Reporter};
-    use std::sync::Arc;
 
     mock_kit::install_crypto_provider();
     if !matches!(
@@ -306,16 +544,7 @@ async fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let selected = harness::suite::select(loaded, args.filter.as_deref(), args.partition);
-    let launcher: Arc<dyn Launcher> = match &args.implementation {
-        None => Arc::new(harness::reference::ReferenceLauncher),
-        Some(cmd) if args.protocol == "kubelet-credential-provider" => {
-            Arc::new(harness::kubelet_provider::KubeletProviderLauncher::new(cmd))
-        }
-        Some(cmd) if args.protocol == "docker-credential-helper" => {
-            Arc::new(harness::docker_helper::DockerHelperLauncher::new(cmd))
-        }
-        Some(cmd) => Arc::new(harness::exec::ExecLauncher::new(cmd)),
-    };
+    let launcher = launcher_for(args.implementation.as_deref(), &args.protocol);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

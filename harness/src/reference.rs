@@ -27,6 +27,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -118,10 +119,24 @@ pub enum Flaw {
     /// connecting straight to it and ignoring the proxy: `credential-destination`, seen only
     /// because in the sandbox's network every address leads to the front door.
     TelemetryIgnoresProxy,
+    /// On any failure, the last credential it handed out, to any project, is handed out again
+    /// ("better something than nothing"): `project-isolation`, seen only when a failure follows
+    /// another project's success on the same shard.
+    LastCredentialOnError,
+    /// Concurrent cache misses for one registry share one exchange, whichever project started
+    /// it: a single-flight group keyed by the registry only (the cache itself is keyed right):
+    /// `project-isolation`, seen only when two projects miss at the same time.
+    SingleFlightByRegistry,
+    /// The project being worked on is one field of the whole controller, set when a request
+    /// starts and read again after an await (the project's ServiceAccount is looked up in
+    /// between): a request that overlaps another project's is answered with a credential of that
+    /// project's identity (cached under the asking project): `project-isolation`, seen only when
+    /// requests overlap.
+    GlobalCurrentProject,
 }
 
 impl Flaw {
-    pub const ALL: [Flaw; 24] = [
+    pub const ALL: [Flaw; 27] = [
         Flaw::CacheByRegistry,
         Flaw::FallbackOnAnyError,
         Flaw::LogToken,
@@ -146,6 +161,9 @@ impl Flaw {
         Flaw::CacheInTmp,
         Flaw::NoTlsVerification,
         Flaw::TelemetryIgnoresProxy,
+        Flaw::LastCredentialOnError,
+        Flaw::SingleFlightByRegistry,
+        Flaw::GlobalCurrentProject,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -174,6 +192,9 @@ impl Flaw {
             Flaw::CacheInTmp => "cache-in-tmp",
             Flaw::NoTlsVerification => "no-tls-verification",
             Flaw::TelemetryIgnoresProxy => "telemetry-ignores-proxy",
+            Flaw::LastCredentialOnError => "last-credential-on-error",
+            Flaw::SingleFlightByRegistry => "single-flight-by-registry",
+            Flaw::GlobalCurrentProject => "global-current-project",
         }
     }
 }
@@ -204,46 +225,67 @@ fn in_sandbox_network() -> bool {
         .is_ok_and(|t| t.contains(crate::sandbox::RESOLV_CONF_MARK))
 }
 
-/// The reference, configured for one shard from its environment.
+/// The reference, configured for one shard from its environment. Cloning shares its state (the
+/// cache, the clock, the log), so that clones answer requests at the same time, as one
+/// controller reconciling several projects does.
+#[derive(Clone)]
 pub struct Reference {
     flaw: Option<Flaw>,
     shard: String,
     env: HashMap<String, String>,
     http: reqwest::Client,
-    /// Credentials and when they were exchanged.
-    cache: HashMap<CacheKey, (Credential, Timestamp)>,
+    state: Arc<Mutex<State>>,
+    /// Exchanges in flight, by what they are for: a request that misses the cache while an
+    /// exchange for the same key is under way waits for it instead of starting its own.
+    inflight: Arc<Mutex<HashMap<String, Flight>>>,
     /// The working directory (the process's own for `credsim reference`, the shard's in-process).
     workdir: Option<std::path::PathBuf>,
     /// The temporary folder (the process's own for `credsim reference`; in-process, the shard's
     /// captured `/tmp` when sandboxed).
     tmpdir: std::path::PathBuf,
-    /// Only with [`Flaw::MappingCachedByRegistry`]: registry → (namespace, ServiceAccount, client ID).
-    mappings: HashMap<String, (String, String, String)>,
     /// Only with [`Flaw::TelemetryIgnoresProxy`]: the client that connects straight to the
     /// collector, and (in-process) what stands for the sandbox's network.
-    telemetry: Option<(reqwest::Client, Option<mock_kit::Adoption>)>,
+    telemetry: Option<Arc<(reqwest::Client, Option<mock_kit::Adoption>)>>,
+}
+
+/// An exchange in flight: its outcome, once there is one, for every request that waits on it.
+type Flight = Arc<tokio::sync::OnceCell<Result<Credential, Refusal>>>;
+
+/// What the reference remembers between requests.
+#[derive(Default)]
+struct State {
+    /// Credentials and when they were exchanged.
+    cache: HashMap<CacheKey, (Credential, Timestamp)>,
+    /// Only with [`Flaw::MappingCachedByRegistry`]: registry → (namespace, ServiceAccount, client ID).
+    mappings: HashMap<String, (String, String, String)>,
     now: Option<Timestamp>,
     log: Vec<String>,
+    /// Only with [`Flaw::LastCredentialOnError`]: the last credential handed out, to anyone.
+    last: Option<Credential>,
+    /// Only with [`Flaw::GlobalCurrentProject`]: the request being worked on, one field for the
+    /// whole controller.
+    current: Option<CredentialRequest>,
 }
 
 impl std::fmt::Debug for Reference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reference")
             .field("shard", &self.shard)
-            .field("cached", &self.cache.len())
+            .field("cached", &self.state().cache.len())
             .finish()
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct CacheKey {
+pub(crate) struct CacheKey {
     project: String,
     registry: String,
     tenant: String,
     client_id: String,
 }
 
-struct Refusal(RefusalKind, String);
+#[derive(Clone)]
+pub(crate) struct Refusal(RefusalKind, String);
 
 /// The HTTP client: the run's CA only, through the front door; with `insecure`, certificates are
 /// not verified at all ([`Flaw::NoTlsVerification`]).
@@ -288,13 +330,11 @@ impl Reference {
             shard: env.get("CREDSIM_SHARD").cloned().unwrap_or_default(),
             http: http_client(&env, false)?,
             env,
-            cache: HashMap::new(),
-            mappings: HashMap::new(),
+            state: Arc::default(),
+            inflight: Arc::default(),
             telemetry: None,
             workdir: std::env::current_dir().ok(),
             tmpdir: std::env::temp_dir(),
-            now: None,
-            log: Vec::new(),
         })
     }
 
@@ -307,16 +347,14 @@ impl Reference {
             let mut env = self.env.clone();
             env.remove("HTTPS_PROXY");
             match http_client(&env, false) {
-                Ok(http) => self.telemetry = Some((http, None)),
-                Err(e) => self.log.push(format!("the telemetry client failed: {e}")),
+                Ok(http) => self.telemetry = Some(Arc::new((http, None))),
+                Err(e) => self.log(format!("the telemetry client failed: {e}")),
             }
         }
         if flaw == Some(Flaw::NoTlsVerification) {
             match http_client(&self.env, true) {
                 Ok(http) => self.http = http,
-                Err(e) => self
-                    .log
-                    .push(format!("building the HTTP client failed: {e}")),
+                Err(e) => self.log(format!("building the HTTP client failed: {e}")),
             }
         }
         self
@@ -381,18 +419,49 @@ impl Reference {
             Ok((http, Some(adoption)))
         });
         match client {
-            Ok(c) => self.telemetry = Some(c),
-            Err(e) => self.log.push(format!("the telemetry client failed: {e}")),
+            Ok(c) => self.telemetry = Some(Arc::new(c)),
+            Err(e) => self.log(format!("the telemetry client failed: {e}")),
         }
         self
     }
 
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn now(&self) -> Timestamp {
-        self.now.unwrap_or_else(Timestamp::now)
+        self.state().now.unwrap_or_else(Timestamp::now)
+    }
+
+    fn log(&self, line: String) {
+        self.state().log.push(line);
+    }
+
+    /// Takes what was logged so far.
+    fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut self.state().log)
+    }
+
+    /// Runs `fetch` for `key` unless an exchange for `key` is already under way, in which case
+    /// its outcome is this one's too (a single-flight group, as Kargo's ACR cache has).
+    async fn single_flight<F>(&self, key: String, fetch: F) -> Result<Credential, Refusal>
+    where
+        F: std::future::Future<Output = Result<Credential, Refusal>>,
+    {
+        let cell = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            inflight.entry(key.clone()).or_default().clone()
+        };
+        let out = cell.get_or_init(|| fetch).await.clone();
+        let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(&key);
+        }
+        out
     }
 
     /// Answers one request.
-    pub async fn get(&mut self, req: &CredentialRequest) -> Answer {
+    pub async fn get(&self, req: &CredentialRequest) -> Answer {
         let answer = self.credential(req).await;
         let answer = match answer {
             Err(Refusal(kind, why))
@@ -400,7 +469,7 @@ impl Reference {
                     && kind != RefusalKind::Unsupported =>
             {
                 let registry = req.registry.to_ascii_lowercase();
-                self.log.push(format!(
+                self.log(format!(
                     "{kind:?}: {why}; falling back to the controller's identity"
                 ));
                 self.controller_credential(&registry).await
@@ -408,15 +477,27 @@ impl Reference {
             other => other,
         };
         match answer {
-            Ok(c) => Answer::Credential(c),
+            Ok(c) => {
+                if self.flaw == Some(Flaw::LastCredentialOnError) {
+                    self.state().last = Some(c.clone());
+                }
+                Answer::Credential(c)
+            }
             Err(Refusal(kind, message)) => {
-                self.log.push(format!("{}: {message}", kind.as_str()));
-                Answer::Refused { kind, message }
+                self.log(format!("{}: {message}", kind.as_str()));
+                let last = self.state().last.clone();
+                match last {
+                    Some(c) if self.flaw == Some(Flaw::LastCredentialOnError) => {
+                        self.log("handing out the last credential instead".into());
+                        Answer::Credential(c)
+                    }
+                    _ => Answer::Refused { kind, message },
+                }
             }
         }
     }
 
-    async fn credential(&mut self, req: &CredentialRequest) -> Result<Credential, Refusal> {
+    async fn credential(&self, req: &CredentialRequest) -> Result<Credential, Refusal> {
         let mut registry = req.registry.to_ascii_lowercase();
         if self.flaw == Some(Flaw::RegistryFoundInsideHost)
             && let Some(found) = login_server_inside(&registry)
@@ -465,6 +546,27 @@ impl Reference {
             .cloned()
             .unwrap_or_else(|| "credentials".into());
         let kube = Kube::from_env(&self.env).map_err(|e| refuse(RefusalKind::Internal, e))?;
+        // The project asked about: the cache is keyed by it whatever the flaw below does.
+        let asked = req.project.clone();
+        let as_current;
+        let req = if self.flaw == Some(Flaw::GlobalCurrentProject) {
+            // The flaw: the project is one field of the controller, set now, and read again
+            // after the ServiceAccount is looked up; a request that started meanwhile changed it.
+            self.state().current = Some(req.clone());
+            let _ = kube
+                .get(
+                    &self.http,
+                    &format!(
+                        "/api/v1/namespaces/{}/serviceaccounts/{sa_name}",
+                        req.project
+                    ),
+                )
+                .await;
+            as_current = self.state().current.clone().unwrap_or_else(|| req.clone());
+            &as_current
+        } else {
+            req
+        };
         let sa = kube
             .get(
                 &self.http,
@@ -537,6 +639,7 @@ impl Reference {
         let (mut sa_name, mut client_id) = (sa_name, client_id);
         if self.flaw == Some(Flaw::MappingCachedByRegistry) {
             let (ns, sa, id) = self
+                .state()
                 .mappings
                 .entry(registry.clone())
                 .or_insert_with(|| (namespace.clone(), sa_name.clone(), client_id.clone()))
@@ -552,14 +655,15 @@ impl Reference {
             }
         } else {
             CacheKey {
-                project: req.project.clone(),
+                project: asked.clone(),
                 registry: registry.clone(),
                 tenant: tenant.clone(),
                 client_id: client_id.clone(),
             }
         };
         let now = self.now();
-        if let Some((c, exchanged)) = self.cache.get(&key) {
+        let cached = self.state().cache.get(&key).cloned();
+        if let Some((c, exchanged)) = cached {
             let before_expiry = c
                 .expires_at
                 .and_then(|e| {
@@ -573,48 +677,59 @@ impl Reference {
                     .and_then(|ttl| exchanged.checked_add(ttl).ok())
                     .is_some_and(|until| now < until);
             if before_expiry && recent {
-                return Ok(c.clone());
+                return Ok(c);
             }
         }
-        let seconds = if self.flaw == Some(Flaw::LongLivedToken) {
-            172_800
+        // A miss: one exchange per key at a time (a single flight); a request that misses while
+        // one for its key is under way takes that one's outcome.
+        let flight = if self.flaw == Some(Flaw::SingleFlightByRegistry) {
+            registry.clone()
         } else {
-            600
+            format!("{key:?}")
         };
-        // No audiences: the API server's own, so the token would also open the API server.
-        let audiences: &[&str] = if self.flaw == Some(Flaw::ApiServerAudience) {
-            &[]
-        } else {
-            &[EXCHANGE_AUDIENCE]
-        };
-        let assertion = kube
-            .token_request(&self.http, &namespace, &sa_name, audiences, seconds)
-            .await?;
-        let own = self
-            .exchange(&tenant, &client_id, &assertion, &registry)
-            .await;
-        let credential = match own {
-            Ok(c) => c,
-            Err(Refusal(kind, why))
-                if self.fallback_on_denial()
-                    && (kind == RefusalKind::Denied
-                        || (kind == RefusalKind::Unavailable
-                            && self.flaw == Some(Flaw::FallbackOnUnavailable))) =>
-            {
-                self.log.push(format!(
+        let fetch = async {
+            let seconds = if self.flaw == Some(Flaw::LongLivedToken) {
+                172_800
+            } else {
+                600
+            };
+            // No audiences: the API server's own, so the token would also open the API server.
+            let audiences: &[&str] = if self.flaw == Some(Flaw::ApiServerAudience) {
+                &[]
+            } else {
+                &[EXCHANGE_AUDIENCE]
+            };
+            let assertion = kube
+                .token_request(&self.http, &namespace, &sa_name, audiences, seconds)
+                .await?;
+            let own = self
+                .exchange(&tenant, &client_id, &assertion, &registry)
+                .await;
+            let credential = match own {
+                Ok(c) => c,
+                Err(Refusal(kind, why))
+                    if self.fallback_on_denial()
+                        && (kind == RefusalKind::Denied
+                            || (kind == RefusalKind::Unavailable
+                                && self.flaw == Some(Flaw::FallbackOnUnavailable))) =>
+                {
+                    self.log(format!(
                     "{}'s identity was denied ({why}); falling back to the controller's identity as configured",
                     req.project
                 ));
-                self.controller_credential(&registry).await?
+                    self.controller_credential(&registry).await?
+                }
+                Err(e) => return Err(e),
+            };
+            // A credential helper is not told the repository; the OCI client finds out.
+            if !req.repository.is_empty() {
+                self.verify_pull(&registry, &req.repository, &credential)
+                    .await?;
             }
-            Err(e) => return Err(e),
+            Ok(credential)
         };
-        // A credential helper is not told the repository; the OCI client finds out.
-        if !req.repository.is_empty() {
-            self.verify_pull(&registry, &req.repository, &credential)
-                .await?;
-        }
-        self.cache.insert(key, (credential.clone(), now));
+        let credential = self.single_flight(flight, fetch).await?;
+        self.state().cache.insert(key, (credential.clone(), now));
         if self.flaw == Some(Flaw::TokenInWorkdir)
             && let Some(dir) = &self.workdir
         {
@@ -622,7 +737,7 @@ impl Reference {
             let file = dir.join(format!(".credentials-{}.json", req.project));
             let body = json!({"username": credential.username, "password": credential.password});
             if let Err(e) = std::fs::write(&file, body.to_string()) {
-                self.log.push(format!("writing {}: {e}", file.display()));
+                self.log(format!("writing {}: {e}", file.display()));
             }
         }
         let basic = || {
@@ -638,11 +753,11 @@ impl Reference {
             let written = std::fs::create_dir_all(&self.tmpdir)
                 .and_then(|()| std::fs::write(&file, body.to_string()));
             if let Err(e) = written {
-                self.log.push(format!("writing {}: {e}", file.display()));
+                self.log(format!("writing {}: {e}", file.display()));
             }
         }
         if self.flaw == Some(Flaw::LogBasicAuth) {
-            self.log.push(format!(
+            self.log(format!(
                 "debug: GET https://{registry}/v2/{}/tags/list\n  Authorization: Basic {}",
                 req.repository,
                 basic()
@@ -664,17 +779,18 @@ impl Reference {
                 )
             });
             if let Err(e) = written {
-                self.log.push(format!("writing {}: {e}", config.display()));
+                self.log(format!("writing {}: {e}", config.display()));
             }
         }
         if self.flaw == Some(Flaw::TelemetryIgnoresProxy)
-            && let Some((http, _)) = &self.telemetry
+            && let Some(telemetry) = &self.telemetry
         {
+            let (http, _) = &**telemetry;
             let body = json!({"event": "credential-issued", "project": req.project,
                 "registry": registry, "username": credential.username, "password": credential.password});
             let url = format!("https://{TELEMETRY_HOST}/v1/events");
             if let Err(e) = http.post(&url).json(&body).send().await {
-                self.log.push(format!("telemetry: {e}"));
+                self.log(format!("telemetry: {e}"));
             }
         }
         Ok(credential)
@@ -685,7 +801,7 @@ impl Reference {
     /// else (least privilege), whose `access` claim must grant `pull`. A credential that cannot
     /// pull is a denial, not a credential.
     async fn verify_pull(
-        &mut self,
+        &self,
         registry: &str,
         repository: &str,
         credential: &Credential,
@@ -718,7 +834,7 @@ impl Reference {
                 }
             }
             Some(r) => {
-                self.log.push(format!(
+                self.log(format!(
                     "{registry}'s challenge names the realm {r}, not on the registry's host: ignored"
                 ));
                 own
@@ -771,7 +887,7 @@ impl Reference {
             .is_some_and(|v| v == "on-denial")
     }
 
-    async fn controller_credential(&mut self, registry: &str) -> Result<Credential, Refusal> {
+    async fn controller_credential(&self, registry: &str) -> Result<Credential, Refusal> {
         let (Some(client_id), Some(tenant), Some(file)) = (
             self.env.get("AZURE_CLIENT_ID").cloned(),
             self.env.get("AZURE_TENANT_ID").cloned(),
@@ -794,7 +910,7 @@ impl Reference {
 
     /// ServiceAccount token → Entra access token (ACR audience) → ACR refresh token.
     async fn exchange(
-        &mut self,
+        &self,
         tenant: &str,
         client_id: &str,
         assertion: &str,
@@ -860,7 +976,7 @@ impl Reference {
             .as_str()
             .ok_or_else(|| refuse(RefusalKind::Internal, "Entra's answer has no access_token"))?;
         if self.flaw == Some(Flaw::LogToken) {
-            self.log.push(format!(
+            self.log(format!(
                 "debug: Entra answered with access token {access_token}"
             ));
         }
@@ -1071,13 +1187,27 @@ impl Implementation for Reference {
         Box::pin(async move { Ok(Reference::get(self, request).await) })
     }
 
+    fn get_concurrently<'a>(
+        &'a mut self,
+        requests: &'a [CredentialRequest],
+    ) -> BoxFuture<'a, Result<crate::implementation::Concurrent, ProtocolError>> {
+        Box::pin(async move {
+            let this = &*self;
+            let answers = futures::future::join_all(requests.iter().map(|r| this.get(r))).await;
+            Ok(crate::implementation::Concurrent {
+                answers,
+                overlapped: true,
+            })
+        })
+    }
+
     fn set_clock(&mut self, now: Timestamp) -> BoxFuture<'_, Result<bool, ProtocolError>> {
-        self.now = Some(now);
+        self.state().now = Some(now);
         Box::pin(async { Ok(true) })
     }
 
     fn shutdown(self: Box<Self>) -> BoxFuture<'static, Output> {
-        let stderr = self.log.join("\n");
+        let stderr = self.take_log().join("\n");
         Box::pin(async move {
             Output {
                 stdout: String::new(),
@@ -1148,7 +1278,7 @@ pub async fn docker_helper_get(
 ) -> std::io::Result<bool> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let project = env.get("PROJECT").cloned().unwrap_or_default();
-    let mut reference = Reference::from_env(env).map_err(std::io::Error::other)?;
+    let reference = Reference::from_env(env).map_err(std::io::Error::other)?;
     let mut server = String::new();
     for line in input.lines() {
         server.push_str(line?.trim());
@@ -1160,7 +1290,7 @@ pub async fn docker_helper_get(
         artifact: "image".into(),
     };
     let answer = reference.get(&req).await;
-    for line in reference.log.drain(..) {
+    for line in reference.take_log() {
         writeln!(log, "{line}")?;
     }
     match answer {
@@ -1190,7 +1320,7 @@ pub async fn kubelet_provider_get(
     log: &mut dyn Write,
 ) -> std::io::Result<bool> {
     let env: HashMap<String, String> = std::env::vars().collect();
-    let mut reference = Reference::from_env(env.clone()).map_err(std::io::Error::other)?;
+    let reference = Reference::from_env(env.clone()).map_err(std::io::Error::other)?;
     let mut text = String::new();
     for line in input.lines() {
         text.push_str(&line?);
@@ -1244,37 +1374,64 @@ pub async fn kubelet_provider_get(
     }
 }
 
-/// `credsim reference`: the exec protocol on `input`/`output`, configured from the process
-/// environment. Log lines go to `log` (the process's stderr), never a secret.
+/// Speaks the exec protocol on `input`/`output` (`credsim reference`), logging on `log`.
+/// Requests are read as they come: each `credentials/get` is answered by a task of its own, so
+/// that several outstanding at once are worked on at once and answered as each finishes (the
+/// contract allows any order); `shutdown` waits for those still running.
 pub async fn serve(
     flaw: Option<Flaw>,
     follow_clock: bool,
-    input: impl BufRead,
+    input: impl BufRead + Send + 'static,
     output: &mut dyn Write,
     log: &mut dyn Write,
 ) -> std::io::Result<()> {
     let env: HashMap<String, String> = std::env::vars().collect();
-    let mut reference = match Reference::from_env(env) {
+    let reference = match Reference::from_env(env) {
         Ok(r) => r.with_flaw(flaw),
         Err(e) => {
             writeln!(log, "credsim reference: {e}")?;
             return Err(std::io::Error::other(e));
         }
     };
-    for line in input.lines() {
-        let line = line?;
+    // stdin is read on a thread of its own, line by line, into the loop below.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<std::io::Result<String>>();
+    std::thread::spawn(move || {
+        for line in input.lines() {
+            let failed = line.is_err();
+            if lines_tx.send(line).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let mut running: tokio::task::JoinSet<Value> = tokio::task::JoinSet::new();
+    let write = |answer: &Value, output: &mut dyn Write, log: &mut dyn Write| {
+        for line in reference.take_log() {
+            writeln!(log, "{line}")?;
+        }
+        writeln!(output, "{answer}")?;
+        output.flush()
+    };
+    loop {
+        let line = tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok(answer) = done {
+                    write(&answer, output, log)?;
+                }
+                continue;
+            }
+            line = lines.recv() => match line {
+                Some(line) => line?,
+                None => break,
+            },
+        };
         if line.trim().is_empty() {
             continue;
         }
         let msg: Value = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(e) => {
-                writeln!(
-                    output,
-                    "{}",
-                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}})
-                )?;
-                output.flush()?;
+                let answer = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}});
+                write(&answer, output, log)?;
                 continue;
             }
         };
@@ -1301,7 +1458,7 @@ pub async fn serve(
                 .and_then(|t| t.parse::<Timestamp>().ok())
             {
                 Some(now) => {
-                    reference.now = Some(now);
+                    reference.state().now = Some(now);
                     json!({"jsonrpc": "2.0", "id": id, "result": {}})
                 }
                 None => {
@@ -1313,24 +1470,38 @@ pub async fn serve(
                     Err(e) => {
                         json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": format!("invalid params: {e}")}})
                     }
-                    Ok(req) => match reference.get(&req).await {
-                        Answer::Credential(c) => json!({"jsonrpc": "2.0", "id": id, "result": c}),
-                        Answer::Anonymous => json!({"jsonrpc": "2.0", "id": id, "result": null}),
-                        Answer::Refused { kind, message } => {
-                            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message, "data": {"kind": kind.as_str()}}})
-                        }
-                    },
+                    Ok(req) => {
+                        let reference = reference.clone();
+                        running.spawn(async move {
+                            match reference.get(&req).await {
+                                Answer::Credential(c) => {
+                                    json!({"jsonrpc": "2.0", "id": id, "result": c})
+                                }
+                                Answer::Anonymous => {
+                                    json!({"jsonrpc": "2.0", "id": id, "result": null})
+                                }
+                                Answer::Refused { kind, message } => {
+                                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message, "data": {"kind": kind.as_str()}}})
+                                }
+                            }
+                        });
+                        continue;
+                    }
                 }
             }
             _ => {
                 json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}})
             }
         };
-        for line in reference.log.drain(..) {
-            writeln!(log, "{line}")?;
+        write(&answer, output, log)?;
+    }
+    while let Some(done) = running.join_next().await {
+        if let Ok(answer) = done {
+            write(&answer, output, log)?;
         }
-        writeln!(output, "{answer}")?;
-        output.flush()?;
+    }
+    for line in reference.take_log() {
+        writeln!(log, "{line}")?;
     }
     Ok(())
 }

@@ -117,9 +117,44 @@ pub struct ScenarioResult {
     /// Every request's flow: implementation → cluster → Entra → registry, and the harness's probes.
     pub flow: Vec<FlowEvent>,
     pub timings: Timings,
+    /// What each request came to, in step order (`credsim explore` writes reproducers' expectations
+    /// from the reference's).
+    #[serde(skip)]
+    pub observed: Vec<Observed>,
+}
+
+/// What one request came to: the outcome (`None` for an `internal` refusal) and what the returned
+/// credential unlocked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub step: usize,
+    pub outcome: Option<Outcome>,
+    pub unlocked: BTreeSet<RepositoryRef>,
+}
+
+/// The outcome an answer stands for (`None`: an `internal` refusal).
+pub fn outcome_of(answer: &Answer) -> Option<Outcome> {
+    match answer {
+        Answer::Credential(_) => Some(Outcome::Granted),
+        Answer::Anonymous => Some(Outcome::Anonymous),
+        Answer::Refused { kind, .. } => match kind {
+            RefusalKind::NotConfigured => Some(Outcome::NotConfigured),
+            RefusalKind::Denied => Some(Outcome::Denied),
+            RefusalKind::Unavailable => Some(Outcome::Unavailable),
+            RefusalKind::Unsupported => Some(Outcome::Unsupported),
+            RefusalKind::Internal => None,
+        },
+    }
 }
 
 impl RequestRecord {
+    /// Whether an event whose client presented the proxy label `client` may be this request's:
+    /// always for a request on its own; in a `concurrently` step, only this shard's (or an
+    /// event without a label).
+    fn may_be_mine(&self, client: Option<&str>) -> bool {
+        self.concurrent.is_empty() || client.is_none_or(|c| c == shard_label(&self.shard))
+    }
+
     /// The Entra token events during the request.
     pub fn entra_events(&self, world: &World) -> Vec<mock_entra::journal::TokenEvent> {
         world
@@ -130,7 +165,22 @@ impl RequestRecord {
             .into_iter()
             .take(self.entra_seq.1 - self.entra_seq.0)
             .filter_map(|e| e.as_token().cloned())
+            .filter(|t| self.may_be_mine(t.client.as_deref()))
             .collect()
+    }
+
+    /// The projects of this shard that were asked for at the same time (a `concurrently` step),
+    /// besides this request's own.
+    pub fn concurrent_projects(&self) -> impl Iterator<Item = &str> {
+        self.concurrent_on_shard().map(|r| r.project.as_str())
+    }
+
+    /// The other requests of its `concurrently` step to the same shard.
+    pub fn concurrent_on_shard(&self) -> impl Iterator<Item = &CredentialRequest> {
+        self.concurrent
+            .iter()
+            .filter(|(shard, _)| *shard == self.shard)
+            .map(|(_, r)| r)
     }
 
     /// The ACR events during the request.
@@ -144,6 +194,7 @@ impl RequestRecord {
                     .since(self.acr_seq.0)
                     .into_iter()
                     .take(self.acr_seq.1 - self.acr_seq.0)
+                    .filter(|e| self.may_be_mine(e.client.as_deref()))
                     .collect()
             })
             .unwrap_or_default()
@@ -166,6 +217,7 @@ impl ScenarioResult {
             transcript: Vec::new(),
             flow: Vec::new(),
             timings: Timings::default(),
+            observed: Vec::new(),
         }
     }
 
@@ -213,6 +265,10 @@ pub struct RequestRecord {
     pub revoked_access: BTreeSet<RepositoryRef>,
     /// Client IDs of the project's own identities on this shard.
     pub own_client_ids: Vec<String>,
+    /// The other requests of its `concurrently` step, with their shards; empty for a request
+    /// on its own. The journals' windows are then the whole step's: the events of one shard are
+    /// told apart by the proxy label its implementation used.
+    pub concurrent: Vec<(String, CredentialRequest)>,
     /// Sequence numbers of the journals when the request started and ended.
     pub entra_seq: (usize, usize),
     pub acr_seq: (usize, usize),
@@ -284,6 +340,7 @@ pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> Scena
         transcript: Vec::new(),
         flow: Vec::new(),
         timings: Timings::default(),
+        observed: Vec::new(),
     };
     match run_inner(scenario, launcher, &mut result).await {
         Ok(()) => result.verdict = result.recompute_verdict(),
@@ -367,7 +424,34 @@ async fn replay(
                     .filter(|u| !rec.own_access.contains(u))
                     .collect();
                 check_expectation(world, &rec, &mut result.expectations);
+                result.observed.push(Observed {
+                    step: rec.step,
+                    outcome: outcome_of(&rec.answer),
+                    unlocked: rec.unlocked(),
+                });
                 requests.push(rec);
+            }
+            Action::Concurrently(rs) => {
+                let recs =
+                    concurrently(s, world, &mut shards, &mirror, i, step.at.line, rs, result)
+                        .await?;
+                for mut rec in recs {
+                    rec.revoked_access = requests
+                        .iter()
+                        .filter(|p: &&RequestRecord| {
+                            p.shard == rec.shard && p.request.project == rec.request.project
+                        })
+                        .flat_map(|p| p.own_access.iter().cloned())
+                        .filter(|u| !rec.own_access.contains(u))
+                        .collect();
+                    check_expectation(world, &rec, &mut result.expectations);
+                    result.observed.push(Observed {
+                        step: rec.step,
+                        outcome: outcome_of(&rec.answer),
+                        unlocked: rec.unlocked(),
+                    });
+                    requests.push(rec);
+                }
             }
             action => {
                 let t = Instant::now();
@@ -683,28 +767,8 @@ async fn request(
         .iter_mut()
         .find(|sh| sh.name == r.shard)
         .ok_or_else(|| format!("no shard {}", r.shard))?;
-    let req = CredentialRequest {
-        project: r.project.clone(),
-        registry: r.target.host().to_owned(),
-        repository: r.repository.clone(),
-        artifact: match r.artifact {
-            model::ArtifactKind::Helm => "helm".into(),
-            _ => "image".into(),
-        },
-    };
-    let seqs = |cloud: &crate::cloud::Cloud| {
-        (
-            cloud.entra.journal().len(),
-            cloud.acr.as_ref().map_or(0, |a| a.journal().len()),
-            cloud
-                .all_clusters()
-                .iter()
-                .map(|c| (c.name().to_owned(), c.audit().len()))
-                .collect::<Vec<_>>(),
-            cloud.door.egress().len(),
-        )
-    };
-    let before = seqs(cloud);
+    let req = credential_request(r);
+    let before = Seqs::of(cloud);
     let at = cloud.clock.now();
     let imp = shard.imp.as_mut().ok_or("the implementation is gone")?;
     let t = Instant::now();
@@ -714,8 +778,198 @@ async fn request(
             &format!("step {} (line {line}): {}: {e}", step + 1, r.shard),
         )
     })?;
-    let after = seqs(cloud);
+    let after = Seqs::of(cloud);
     result.timings.implementation_us += micros(t);
+    let window = Window {
+        step,
+        line,
+        at,
+        before,
+        after,
+        concurrent: Vec::new(),
+    };
+    record(s, world, mirror, r, req, answer, window, result).await
+}
+
+/// The journals' lengths at one moment.
+struct Seqs {
+    entra: usize,
+    acr: usize,
+    audit: Vec<(String, usize)>,
+    egress: usize,
+}
+
+impl Seqs {
+    fn of(cloud: &crate::cloud::Cloud) -> Self {
+        Self {
+            entra: cloud.entra.journal().len(),
+            acr: cloud.acr.as_ref().map_or(0, |a| a.journal().len()),
+            audit: cloud
+                .all_clusters()
+                .iter()
+                .map(|c| (c.name().to_owned(), c.audit().len()))
+                .collect(),
+            egress: cloud.door.egress().len(),
+        }
+    }
+}
+
+/// When and where a request (or a `concurrently` step) ran.
+struct Window {
+    step: usize,
+    line: u32,
+    at: Timestamp,
+    before: Seqs,
+    after: Seqs,
+    concurrent: Vec<(String, CredentialRequest)>,
+}
+
+/// `credentials/get`'s parameters for a request step.
+fn credential_request(r: &model::Request) -> CredentialRequest {
+    CredentialRequest {
+        project: r.project.clone(),
+        registry: r.target.host().to_owned(),
+        repository: r.repository.clone(),
+        artifact: match r.artifact {
+            model::ArtifactKind::Helm => "helm".into(),
+            _ => "image".into(),
+        },
+    }
+}
+
+/// A `concurrently` step: each shard's requests sent to its implementation at once (all shards
+/// at the same time), then every answer probed and recorded like a request on its own, each with
+/// the whole step's journal window.
+#[allow(clippy::too_many_arguments)]
+async fn concurrently(
+    s: &Scenario,
+    world: &World,
+    shards: &mut [Shard],
+    mirror: &Mirror,
+    step: usize,
+    line: u32,
+    rs: &[model::Request],
+    result: &mut ScenarioResult,
+) -> Result<Vec<RequestRecord>, String> {
+    let cloud = &world.cloud;
+    for r in rs {
+        if !shards.iter().any(|sh| sh.name == r.shard) {
+            return Err(format!("no shard {}", r.shard));
+        }
+    }
+    let before = Seqs::of(cloud);
+    let at = cloud.clock.now();
+    let t = Instant::now();
+    let mut asks = Vec::new();
+    for sh in shards.iter_mut() {
+        let idx: Vec<usize> = (0..rs.len()).filter(|&i| rs[i].shard == sh.name).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let reqs: Vec<CredentialRequest> =
+            idx.iter().map(|&i| credential_request(&rs[i])).collect();
+        let name = sh.name.clone();
+        let imp = sh.imp.as_mut().ok_or("the implementation is gone")?;
+        asks.push(async move {
+            let answered = imp.get_concurrently(&reqs).await;
+            (name, idx, answered)
+        });
+    }
+    let answered = futures::future::join_all(asks).await;
+    let after = Seqs::of(cloud);
+    result.timings.implementation_us += micros(t);
+    let mut answers: Vec<Option<Answer>> = vec![None; rs.len()];
+    for (shard, idx, outcome) in answered {
+        let batch = outcome.map_err(|e| {
+            redact(
+                world,
+                &format!("step {} (line {line}): {shard}: {e}", step + 1),
+            )
+        })?;
+        if !batch.overlapped && idx.len() > 1 {
+            result.transcript.push(format!(
+                "step {} (line {line}): {shard}: its implementation's protocol cannot overlap requests; the {} requests were sent one after another",
+                step + 1,
+                idx.len()
+            ));
+        }
+        if batch.answers.len() != idx.len() {
+            return Err(format!(
+                "step {} (line {line}): {shard}: {} answers to {} requests",
+                step + 1,
+                batch.answers.len(),
+                idx.len()
+            ));
+        }
+        for (i, a) in idx.into_iter().zip(batch.answers) {
+            answers[i] = Some(a);
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (r, answer)) in rs.iter().zip(answers).enumerate() {
+        let Some(answer) = answer else {
+            return Err(format!("step {} (line {line}): no answer", step + 1));
+        };
+        let window = Window {
+            step,
+            line,
+            at,
+            before: clone_seqs(&before),
+            after: clone_seqs(&after),
+            concurrent: rs
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, o)| (o.shard.clone(), credential_request(o)))
+                .collect(),
+        };
+        out.push(
+            record(
+                s,
+                world,
+                mirror,
+                r,
+                credential_request(r),
+                answer,
+                window,
+                result,
+            )
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+fn clone_seqs(s: &Seqs) -> Seqs {
+    Seqs {
+        entra: s.entra,
+        acr: s.acr,
+        audit: s.audit.clone(),
+        egress: s.egress,
+    }
+}
+
+/// Probes a request's answer and records it with its window.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    s: &Scenario,
+    world: &World,
+    mirror: &Mirror,
+    r: &model::Request,
+    req: CredentialRequest,
+    answer: Answer,
+    w: Window,
+    result: &mut ScenarioResult,
+) -> Result<RequestRecord, String> {
+    let cloud = &world.cloud;
+    let Window {
+        step,
+        line,
+        at,
+        before,
+        after,
+        concurrent,
+    } = w;
     let t = Instant::now();
     let probes = match &answer {
         Answer::Credential(c) => probe_credential(cloud, &c.username, &c.password)
@@ -750,15 +1004,16 @@ async fn request(
         anonymous_access,
         revoked_access: BTreeSet::new(),
         own_client_ids,
-        entra_seq: (before.0, after.0),
-        acr_seq: (before.1, after.1),
+        concurrent,
+        entra_seq: (before.entra, after.entra),
+        acr_seq: (before.acr, after.acr),
         audit_seq: before
-            .2
+            .audit
             .iter()
-            .zip(&after.2)
+            .zip(&after.audit)
             .map(|((n, b), (_, a))| (n.clone(), *b, *a))
             .collect(),
-        egress_seq: (before.3, after.3),
+        egress_seq: (before.egress, after.egress),
     };
     result.transcript.push(describe_request(world, &rec));
     result.flow.extend(flow(world, &rec));

@@ -476,7 +476,7 @@ impl World {
     pub async fn apply(&self, action: &Action) -> Result<String, WorldError> {
         let cloud = &self.cloud;
         Ok(match action {
-            Action::Request(_) => {
+            Action::Request(_) | Action::Concurrently(_) => {
                 return Err(WorldError::Change("a request is not a world change".into()));
             }
             Action::Advance(d) => {

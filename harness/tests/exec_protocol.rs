@@ -301,3 +301,74 @@ async fn secrets_in_an_exiting_implementations_stderr_are_redacted() {
         "the secret is shown by kind and fingerprint only: {e}"
     );
 }
+
+/// Two requests at once, to a program that answers only once both are outstanding, and then in
+/// the reverse order: the harness sends both before reading, and matches each answer to its
+/// request by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_all_sent_first_and_answers_matched_by_id() {
+    mock_kit::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let launcher = python(
+        dir.path(),
+        "reversed",
+        &format!(
+            "{INIT}    pending.append(msg)\n    if len(pending) == 2:\n        for m in reversed(pending):\n            kind = 'not-configured' if m['params']['project'] == 'project-a' else 'unavailable'\n            out({{'jsonrpc': '2.0', 'id': m['id'], 'error': {{'code': -32000, 'message': m['params']['project'], 'data': {{'kind': kind}}}}}})\n        pending.clear()"
+        ),
+    );
+    // The script's loop needs its buffer.
+    let script = dir.path().join("reversed.py");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(
+        &script,
+        text.replacen(
+            "for line in sys.stdin:",
+            "pending = []\nfor line in sys.stdin:",
+            1,
+        ),
+    )
+    .unwrap();
+    let s = scenarios::load_str(
+        "concurrent.yaml",
+        r#"apiVersion: credsim.dev/v1alpha1
+kind: Scenario
+metadata: {name: concurrent}
+world:
+  tenants: [{name: contoso}]
+  registries: [{name: contosoacr, tenant: contoso, repositories: [{name: project-a/app}, {name: project-b/app}]}]
+  clusters:
+    - name: shard-a
+      projects: [{name: project-a}, {name: project-b}]
+      controller: {namespace: kargo, serviceAccount: kargo-controller}
+steps:
+  - concurrently:
+      - {shard: shard-a, project: project-a, registry: contosoacr, repository: project-a/app, expect: {outcome: not-configured}}
+      - {shard: shard-a, project: project-b, registry: contosoacr, repository: project-b/app, expect: {outcome: unavailable}}
+"#,
+    )
+    .unwrap()
+    .scenario;
+    let r = run_scenario(&s, &launcher).await;
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+    let outcomes: Vec<_> = r.observed.iter().map(|o| o.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Some(scenarios::model::Outcome::NotConfigured),
+            Some(scenarios::model::Outcome::Unavailable)
+        ]
+    );
+    // An answer to an id that is not outstanding is a violation.
+    let launcher = python(
+        dir.path(),
+        "stray_id",
+        &format!("{INIT}    out({{'jsonrpc': '2.0', 'id': 4242, 'result': None}})"),
+    );
+    let r = run_scenario(&s, &launcher).await;
+    assert_eq!(r.verdict, Verdict::Error, "{r:#?}");
+    let e = r.error.unwrap();
+    assert!(
+        e.contains("expected an answer to one of the ids 1, 2"),
+        "{e}"
+    );
+}

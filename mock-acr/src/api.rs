@@ -384,6 +384,7 @@ async fn dispatch(State(inner): State<Arc<Inner>>, req: Request) -> Response {
             None,
         );
     };
+    let client = crate::auth::client_label(&req);
     let method = req.method().clone();
     // The Azure SDKs percent-encode the slashes of repository names (`project-a%2Fapp`).
     let path = percent_encoding::percent_decode_str(req.uri().path())
@@ -408,6 +409,7 @@ async fn dispatch(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         error: None,
         token: None,
         authorization_to_storage: false,
+        client,
     };
     let resp = handle(
         &inner, &reg, &method, &path, &query, &headers, body, &mut ev,

@@ -96,6 +96,13 @@ fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// The label of the client's proxy credentials, for the journal.
+pub(crate) fn client_label(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.client.label.clone())
+}
+
 fn event(inner: &Inner, reg: &RegistryState, endpoint: &str, method: &str, path: &str) -> AcrEvent {
     AcrEvent {
         at: inner.clock.now(),
@@ -111,6 +118,7 @@ fn event(inner: &Inner, reg: &RegistryState, endpoint: &str, method: &str, path:
         error: None,
         token: None,
         authorization_to_storage: false,
+        client: None,
     }
 }
 
@@ -135,10 +143,12 @@ async fn exchange(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         );
     };
     let path = req.uri().path().to_owned();
+    let client = client_label(&req);
     let body = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .unwrap_or_default();
     let mut ev = event(&inner, &reg, "exchange", "POST", &path);
+    ev.client = client;
     match do_exchange(&inner, &reg, &form(&body), &mut ev) {
         Ok(resp) => finish(&inner, ev, resp, None),
         Err(r) => finish(&inner, ev, r.response(), Some(r.message)),
@@ -265,6 +275,7 @@ async fn token_get(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(req.uri().query().unwrap_or_default()).unwrap_or_default();
     let mut ev = event(&inner, &reg, "token", "GET", req.uri().path());
+    ev.client = client_label(&req);
     let result: Result<Response, Refusal> = (|| {
         let requested = scopes(&params)?;
         ev.requested = requested.iter().map(ResourceScope::render).collect();
@@ -290,11 +301,13 @@ async fn token_post(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         );
     };
     let path = req.uri().path().to_owned();
+    let client = client_label(&req);
     let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .unwrap_or_default();
     let f = form(&body);
     let mut ev = event(&inner, &reg, "token", "POST", &path);
+    ev.client = client;
     let result: Result<Response, Refusal> = (|| {
         let requested = scopes(&f)?;
         ev.requested = requested.iter().map(ResourceScope::render).collect();

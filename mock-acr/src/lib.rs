@@ -264,6 +264,10 @@ pub struct AcrEvent {
     pub token: Option<Fingerprint>,
     /// A request to the storage host that carried an `Authorization` header.
     pub authorization_to_storage: bool,
+    /// The label of the client's proxy credentials (which shard's implementation sent it), when
+    /// it came through the front door with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 #[derive(Debug)]
@@ -641,6 +645,7 @@ fn journaled_internal_error(
             error: Some(failure.message.to_owned()),
             token: None,
             authorization_to_storage: false,
+            client: None,
         });
         internal_error(failure.message)
     }

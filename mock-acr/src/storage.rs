@@ -102,6 +102,7 @@ async fn blob(
         error: None,
         token: None,
         authorization_to_storage: leaked,
+        client: crate::auth::client_label(&req),
     };
     let resp = if leaked {
         ev.error = Some("the request carried an Authorization header".into());

@@ -48,6 +48,10 @@ pub struct TokenEvent {
     pub assertion: Option<AssertionSummary>,
     pub scope: Option<String>,
     pub outcome: TokenOutcome,
+    /// The label of the client's proxy credentials (which shard's implementation sent it), when
+    /// it came through the front door with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// How the client authenticated.

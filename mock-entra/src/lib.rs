@@ -367,6 +367,7 @@ impl MockEntra {
             assertion: None,
             scope: Some(resource.to_owned()),
             outcome: journal::TokenOutcome::Faulted { status: 0 },
+            client: None,
         };
         let result =
             token::resolve_scope(&t, &id, resource, token::Endpoint::V1).map(|(r, aud)| {

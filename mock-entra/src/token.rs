@@ -97,6 +97,10 @@ impl Form {
 
 async fn handle(inner: Arc<Inner>, segment: String, req: Request, endpoint: Endpoint) -> Response {
     let authority = Authority::from_context(req.extensions().get::<RequestContext>());
+    let client = req
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.client.label.clone());
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 1024 * 1024)
         .await
@@ -120,6 +124,7 @@ async fn handle(inner: Arc<Inner>, segment: String, req: Request, endpoint: Endp
             code: 0,
             error: String::new(),
         },
+        client,
     };
     let result = process(
         &inner,

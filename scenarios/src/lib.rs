@@ -43,7 +43,7 @@ pub use model::Scenario;
 ///   `removeRoleAssignment`, `addFederatedCredential`, `deleteFederatedCredential`, `annotate`,
 ///   `rotateKeys`, `fault`), properties and policy.
 ///   Additive since: `policy.tokenResources` (resources an identity may also ask Entra or IMDS
-///   for).
+///   for); the `concurrently` step (two or more requests sent at once, each answered on its own).
 pub const API_VERSION: &str = "credsim.dev/v1alpha1";
 
 /// Every `apiVersion` this crate reads.

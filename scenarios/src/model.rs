@@ -408,6 +408,8 @@ pub struct Step {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Request(Request),
+    /// Requests sent at once, before any answer is read (two or more).
+    Concurrently(Vec<Request>),
     Advance(Duration),
     AddRoleAssignment {
         registry: String,

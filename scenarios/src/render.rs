@@ -314,28 +314,33 @@ fn fault(f: &model::Fault) -> doc::Fault {
     }
 }
 
+fn request(r: &model::Request) -> doc::Request {
+    let (registry, host) = match &r.target {
+        model::RegistryTarget::Named { name, .. } => (Some(l(name)), None),
+        model::RegistryTarget::Host(h) => (None, Some(l(h))),
+    };
+    let repos = |v: &[model::RepositoryRef]| v.iter().map(|x| l(&x.to_string())).collect();
+    doc::Request {
+        shard: l(&r.shard),
+        project: l(&r.project),
+        registry,
+        host,
+        repository: l(&r.repository),
+        artifact: r.artifact,
+        expect: doc::Expect {
+            outcome: Located::new(r.expect.outcome),
+            unlocks: repos(&r.expect.unlocks),
+            must_not_unlock: repos(&r.expect.must_not_unlock),
+            error: r.expect.error.as_deref().map(l),
+        },
+    }
+}
+
 fn step(s: &model::Step) -> doc::Step {
     match &s.action {
-        model::Action::Request(r) => {
-            let (registry, host) = match &r.target {
-                model::RegistryTarget::Named { name, .. } => (Some(l(name)), None),
-                model::RegistryTarget::Host(h) => (None, Some(l(h))),
-            };
-            let repos = |v: &[model::RepositoryRef]| v.iter().map(|x| l(&x.to_string())).collect();
-            doc::Step::Request(doc::Request {
-                shard: l(&r.shard),
-                project: l(&r.project),
-                registry,
-                host,
-                repository: l(&r.repository),
-                artifact: r.artifact,
-                expect: doc::Expect {
-                    outcome: Located::new(r.expect.outcome),
-                    unlocks: repos(&r.expect.unlocks),
-                    must_not_unlock: repos(&r.expect.must_not_unlock),
-                    error: r.expect.error.as_deref().map(l),
-                },
-            })
+        model::Action::Request(r) => doc::Step::Request(request(r)),
+        model::Action::Concurrently(rs) => {
+            doc::Step::Concurrently(rs.iter().map(request).collect())
         }
         model::Action::Advance(d) => doc::Step::Advance(span(*d)),
         model::Action::AddRoleAssignment {

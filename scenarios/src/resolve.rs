@@ -1809,7 +1809,33 @@ impl<'a> Cx<'a> {
             let base = format!("steps[{i}]");
             let step_at = step.at;
             let (_, action) = match &step.value {
-                doc::Step::Request(r) => (r.shard.at, self.request(&base, r, world)),
+                doc::Step::Request(r) => (
+                    r.shard.at,
+                    self.request(&format!("{base}.request"), r, world),
+                ),
+                doc::Step::Concurrently(rs) => {
+                    let path = format!("{base}.concurrently");
+                    if rs.len() < 2 {
+                        self.error(
+                            step_at,
+                            path.clone(),
+                            "a `concurrently` step needs two or more requests (one is a `request` step)",
+                        );
+                    }
+                    let requests: Vec<model::Request> = rs
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(j, r)| {
+                            match self.request(&format!("{path}[{j}]"), r, world) {
+                                Some(model::Action::Request(req)) => Some(req),
+                                _ => None,
+                            }
+                        })
+                        .collect();
+                    let action = (requests.len() == rs.len() && rs.len() >= 2)
+                        .then_some(model::Action::Concurrently(requests));
+                    (step_at, action)
+                }
                 doc::Step::Advance(d) => {
                     if d.value.0.is_zero() {
                         self.error(d.at, format!("{base}.advance"), "advance by more than `0s`");
@@ -2000,13 +2026,14 @@ impl<'a> Cx<'a> {
         out
     }
 
+    /// A request at `path` (`steps[3].request`, `steps[4].concurrently[1]`).
     fn request(
         &mut self,
-        base: &str,
+        path: &str,
         r: &doc::Request,
         world: &model::World,
     ) -> Option<model::Action> {
-        let path = format!("{base}.request");
+        let path = path.to_owned();
         let shard = self.clusters.iter().position(|c| c.name == r.shard.value);
         match shard {
             None => {

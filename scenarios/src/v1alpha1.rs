@@ -567,6 +567,9 @@ pub struct Options {
 pub enum Step {
     /// Ask the implementation for a credential on behalf of a project.
     Request(Request),
+    /// Send two or more requests at once (to one shard or several) before any answer is read,
+    /// as a controller reconciling many projects does; each is judged on its own.
+    Concurrently(Vec<Request>),
     /// Move the virtual clock forward.
     Advance(Located<Span>),
     /// Assign a role on a registry.

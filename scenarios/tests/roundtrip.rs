@@ -740,6 +740,27 @@ fn steps(rng: &mut StdRng, world: &World, identities: &[(IdentityRef, bool)]) ->
                 None => Action::Advance(secs(rng)),
             },
         };
+        // Now and then, a request joins the one before it in a `concurrently` step.
+        let action = match (out.last_mut(), action) {
+            (
+                Some(Step {
+                    action: prev @ (Action::Request(_) | Action::Concurrently(_)),
+                    ..
+                }),
+                Action::Request(r),
+            ) if rng.gen_bool(0.3) => {
+                *prev = match std::mem::replace(prev, Action::Advance(secs(rng))) {
+                    Action::Request(p) => Action::Concurrently(vec![p, r]),
+                    Action::Concurrently(mut rs) => {
+                        rs.push(r);
+                        Action::Concurrently(rs)
+                    }
+                    other => other,
+                };
+                continue;
+            }
+            (_, action) => action,
+        };
         out.push(Step {
             at: scenarios::located::Pos::UNKNOWN,
             action,
@@ -800,6 +821,6 @@ fn the_generator_covers_every_step_kind_and_world_object() {
             })
             .count();
     }
-    assert_eq!(kinds.len(), 9, "every step kind is generated");
+    assert_eq!(kinds.len(), 10, "every step kind is generated");
     assert!(faults > 0 && nodes > 0 && tokens > 0 && fics > 0 && conditions > 0);
 }

@@ -19,15 +19,30 @@ pub(crate) fn blames(e: &Evidence<'_>, r: &crate::run::RequestRecord) -> bool {
     let Some(c) = r.credential() else {
         return false;
     };
-    e.requests
+    let same_secret =
+        |p: &&crate::run::RequestRecord| p.credential().is_some_and(|pc| pc.password == c.password);
+    let other_key = |p: &crate::run::RequestRecord| {
+        p.shard != r.shard
+            || p.request.project != r.request.project
+            || !p.request.registry.eq_ignore_ascii_case(&r.request.registry)
+    };
+    if e.requests
         .iter()
         .take_while(|p| p.step < r.step)
-        .filter(|p| p.credential().is_some_and(|pc| pc.password == c.password))
-        .any(|p| {
-            p.shard != r.shard
-                || p.request.project != r.request.project
-                || !p.request.registry.eq_ignore_ascii_case(&r.request.registry)
-        })
+        .filter(same_secret)
+        .any(&other_key)
+    {
+        return true;
+    }
+    // In a `concurrently` step no request is earlier than another: the one that got the
+    // credential by its own project's exchange owns it, and every other key it went to is this
+    // property's failure.
+    e.requests
+        .iter()
+        .filter(|p| p.step == r.step && !std::ptr::eq(*p, r))
+        .filter(same_secret)
+        .any(other_key)
+        && !super::fail_closed::obtained_by_own_attempt(e, r)
 }
 
 pub fn judge(e: &Evidence<'_>) -> PropertyResult {

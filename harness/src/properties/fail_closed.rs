@@ -32,6 +32,14 @@ fn own_token_requests(e: &Evidence<'_>, r: &RequestRecord) -> Vec<mock_entra::jo
         .collect()
 }
 
+/// Whether the project's own attempt during `r` got a token from Entra (the credential `r`
+/// handed out can be its own).
+pub(crate) fn obtained_by_own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> bool {
+    own_token_requests(e, r)
+        .iter()
+        .any(|t| matches!(t.outcome, TokenOutcome::Issued { .. }))
+}
+
 /// How the project's own attempt went, as the Entra journal shows it.
 fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
     let events = own_token_requests(e, r);
@@ -56,20 +64,35 @@ fn own_attempt(e: &Evidence<'_>, r: &RequestRecord) -> Option<Outcome> {
     // The implementation acted as another project of the world (that project's ServiceAccount
     // token went to Entra): nothing was missing, it confused projects, which is
     // `project-isolation`'s to judge.
-    let as_other_project = r.entra_events(e.world).iter().any(|t| {
+    let events = r.entra_events(e.world);
+    let namespace_of = |t: &mock_entra::journal::TokenEvent| {
         t.assertion
             .as_ref()
             .and_then(|a| a.sub.as_deref())
             .and_then(|s| s.strip_prefix("system:serviceaccount:"))
             .and_then(|s| s.split_once(':'))
-            .is_some_and(|(ns, _)| {
-                ns != r.request.project
-                    && e.scenario
-                        .world
-                        .clusters
-                        .iter()
-                        .any(|c| c.project(ns).is_some())
-            })
+            .map(|(ns, _)| ns.to_owned())
+    };
+    // In a `concurrently` step, a project asked for at the same time made its own token
+    // requests; more of them than it was asked for means another request acted as it.
+    let used_more_than_asked = |ns: &str| {
+        let asked = r.concurrent_projects().filter(|p| *p == ns).count();
+        let used = events
+            .iter()
+            .filter(|t| namespace_of(t).as_deref() == Some(ns))
+            .count();
+        used > asked
+    };
+    let as_other_project = events.iter().any(|t| {
+        namespace_of(t).as_deref().is_some_and(|ns| {
+            ns != r.request.project
+                && (!r.concurrent_projects().any(|p| p == ns) || used_more_than_asked(ns))
+                && e.scenario
+                    .world
+                    .clusters
+                    .iter()
+                    .any(|c| c.project(ns).is_some())
+        })
     });
     if as_other_project {
         return None;
@@ -128,13 +151,32 @@ fn seen(e: &Evidence<'_>, r: &RequestRecord, attempt: Outcome) -> String {
     words
 }
 
+/// The request that first handed out `r`'s credential for the same shard, project and registry:
+/// `r` itself, or an earlier one whose answer `r` repeats from a cache. A repeat makes no attempt
+/// of its own, so it is judged by how the first one went.
+fn first_handout<'a>(e: &'a Evidence<'_>, r: &'a RequestRecord) -> &'a RequestRecord {
+    let Some(c) = r.credential() else {
+        return r;
+    };
+    e.requests
+        .iter()
+        .take_while(|p| p.step < r.step)
+        .find(|p| {
+            p.shard == r.shard
+                && p.request.project == r.request.project
+                && p.request.registry.eq_ignore_ascii_case(&r.request.registry)
+                && p.credential().is_some_and(|pc| pc.password == c.password)
+        })
+        .unwrap_or(r)
+}
+
 /// Whether this property judges the credential `r` handed out: one handed out after the
 /// project's own attempt failed or found no configuration (allowed by the policy or not), unless
 /// another project's request got it first (`cache-partitioning`'s).
 pub(crate) fn judges(e: &Evidence<'_>, r: &RequestRecord) -> bool {
     r.credential().is_some()
         && !super::cache_partitioning::blames(e, r)
-        && own_attempt(e, r).is_some()
+        && own_attempt(e, first_handout(e, r)).is_some()
 }
 
 /// What `r` handed out beyond the project's grants, when this property fails it: (how the
@@ -163,8 +205,8 @@ pub(crate) fn broader_than_allowed(
     }
     let policy = &e.scenario.policy.fallback;
     // The project's own attempt succeeded: nothing was missing or wrong, so a broader credential
-    // is `project-isolation`'s to judge.
-    let attempt = own_attempt(e, r)?;
+    // is `project-isolation`'s to judge. A repeat from a cache is judged by its first handout.
+    let attempt = own_attempt(e, first_handout(e, r))?;
     let allowed = policy.allowed && policy.triggers.contains(&attempt);
     (!allowed).then(|| (attempt.as_str(), broader))
 }

@@ -74,14 +74,21 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             .filter(|ev| ev.endpoint == "token")
         {
             examined += 1;
+            // In a `concurrently` step the window is shared: a scope for the repository of a
+            // request asked for at the same time, on this shard, is that request's.
+            let repositories: Vec<&str> = std::iter::once(r.request.repository.as_str())
+                .chain(r.concurrent_on_shard().map(|c| c.repository.as_str()))
+                .collect();
             for scope in &ev.requested {
-                let ok = scope
-                    .strip_prefix(&format!("repository:{}:", r.request.repository))
-                    .is_some_and(|actions| {
-                        actions
-                            .split(',')
-                            .all(|a| a == "pull" || a == "metadata_read")
-                    });
+                let ok = repositories.iter().any(|repo| {
+                    scope
+                        .strip_prefix(&format!("repository:{repo}:"))
+                        .is_some_and(|actions| {
+                            actions
+                                .split(',')
+                                .all(|a| a == "pull" || a == "metadata_read")
+                        })
+                });
                 if !ok {
                     result.fail_at(
                         r,

@@ -82,7 +82,18 @@ pub fn judge(e: &Evidence<'_>) -> PropertyResult {
             continue;
         }
         let (from, to) = req.egress_seq;
-        if let Some((_, r)) = accepted.iter().find(|(i, _)| (from..to).contains(i)) {
+        // In a `concurrently` step the window is the whole step's: this shard's connections only.
+        let mine = |r: &mock_kit::EgressRecord| {
+            req.concurrent.is_empty()
+                || r.client
+                    .label
+                    .as_deref()
+                    .is_none_or(|l| l == crate::run::shard_label(&req.shard))
+        };
+        if let Some((_, r)) = accepted
+            .iter()
+            .find(|(i, r)| (from..to).contains(i) && mine(r))
+        {
             result.fail_at(
                 req,
                 format!(
