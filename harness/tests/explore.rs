@@ -10,10 +10,11 @@ use harness::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 use harness::run::{Verdict, run_scenario};
 use scenarios::model::PropertyId;
 
-/// The most requests a shrunk reproducer of these flaws needs: two projects' requests (the
-/// success and the failure, or the two concurrent misses), and one more where the scenario's
-/// world needs a third (a revoked grant's earlier success).
-const MAX_REPRODUCER_REQUESTS: usize = 3;
+/// The most requests a shrunk reproducer of these flaws has. Two are what each needs (the success
+/// and the failure after it, or the two concurrent misses), and on an idle machine the shrinking
+/// reaches two. A candidate must fail twice in a row to be taken, and under the test suite's load
+/// an interleaving-dependent candidate now and then does not, so up to two more may stay.
+const MAX_REPRODUCER_REQUESTS: usize = 4;
 
 async fn finds(flaw: Flaw, property: PropertyId) {
     mock_kit::install_crypto_provider();
