@@ -413,44 +413,16 @@ async fn replay(
     for (i, step) in s.steps.iter().enumerate() {
         match &step.action {
             Action::Request(r) => {
-                let mut rec =
+                let rec =
                     request(s, world, &mut shards, &mirror, i, step.at.line, r, result).await?;
-                rec.revoked_access = requests
-                    .iter()
-                    .filter(|p: &&RequestRecord| {
-                        p.shard == rec.shard && p.request.project == rec.request.project
-                    })
-                    .flat_map(|p| p.own_access.iter().cloned())
-                    .filter(|u| !rec.own_access.contains(u))
-                    .collect();
-                check_expectation(world, &rec, &mut result.expectations);
-                result.observed.push(Observed {
-                    step: rec.step,
-                    outcome: outcome_of(&rec.answer),
-                    unlocked: rec.unlocked(),
-                });
-                requests.push(rec);
+                settle(world, rec, &mut requests, result);
             }
             Action::Concurrently(rs) => {
                 let recs =
                     concurrently(s, world, &mut shards, &mirror, i, step.at.line, rs, result)
                         .await?;
-                for mut rec in recs {
-                    rec.revoked_access = requests
-                        .iter()
-                        .filter(|p: &&RequestRecord| {
-                            p.shard == rec.shard && p.request.project == rec.request.project
-                        })
-                        .flat_map(|p| p.own_access.iter().cloned())
-                        .filter(|u| !rec.own_access.contains(u))
-                        .collect();
-                    check_expectation(world, &rec, &mut result.expectations);
-                    result.observed.push(Observed {
-                        step: rec.step,
-                        outcome: outcome_of(&rec.answer),
-                        unlocked: rec.unlocked(),
-                    });
-                    requests.push(rec);
+                for rec in recs {
+                    settle(world, rec, &mut requests, result);
                 }
             }
             action => {
@@ -789,6 +761,29 @@ async fn request(
         concurrent: Vec::new(),
     };
     record(s, world, mirror, r, req, answer, window, result).await
+}
+
+/// Finishes a request's record: the grants revoked since an earlier request of the same shard
+/// and project, its expectation checked, what it came to noted; then keeps it.
+fn settle(
+    world: &World,
+    mut rec: RequestRecord,
+    requests: &mut Vec<RequestRecord>,
+    result: &mut ScenarioResult,
+) {
+    rec.revoked_access = requests
+        .iter()
+        .filter(|p| p.shard == rec.shard && p.request.project == rec.request.project)
+        .flat_map(|p| p.own_access.iter().cloned())
+        .filter(|u| !rec.own_access.contains(u))
+        .collect();
+    check_expectation(world, &rec, &mut result.expectations);
+    result.observed.push(Observed {
+        step: rec.step,
+        outcome: outcome_of(&rec.answer),
+        unlocked: rec.unlocked(),
+    });
+    requests.push(rec);
 }
 
 /// The journals' lengths at one moment.
@@ -1248,17 +1243,7 @@ fn check_expectation(world: &World, rec: &RequestRecord, failures: &mut Vec<Expe
         })
     };
     let expected = rec.expect.outcome;
-    let got = match &rec.answer {
-        Answer::Credential(_) => Some(Outcome::Granted),
-        Answer::Anonymous => Some(Outcome::Anonymous),
-        Answer::Refused { kind, .. } => match kind {
-            RefusalKind::NotConfigured => Some(Outcome::NotConfigured),
-            RefusalKind::Denied => Some(Outcome::Denied),
-            RefusalKind::Unavailable => Some(Outcome::Unavailable),
-            RefusalKind::Unsupported => Some(Outcome::Unsupported),
-            RefusalKind::Internal => None,
-        },
-    };
+    let got = outcome_of(&rec.answer);
     let got_text = match (&rec.answer, got) {
         (Answer::Refused { message, .. }, Some(o)) => {
             format!("{} ({})", o.as_str(), redact(world, message))
