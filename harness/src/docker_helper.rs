@@ -132,9 +132,15 @@ impl DockerHelper {
                     message: NOT_FOUND.into(),
                 });
             }
+            // docker-credential-helpers' `Serve` prints a failure's message on stdout.
+            let said = [stdout.trim(), stderr.trim()]
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
             return Ok(Answer::Refused {
                 kind: RefusalKind::Internal,
-                message: format!("the helper exited with {}: {}", out.status, stderr.trim()),
+                message: format!("the helper exited with {}: {said}", out.status),
             });
         }
         let v: Value = serde_json::from_str(stdout.trim()).map_err(|_| {

@@ -4,8 +4,12 @@
 //! ```yaml
 //! expectedFailures:
 //!   - scenario: mismatched-client-id
-//!     property: fail-closed          # the whole scenario when absent
+//!     property: fail-closed          # the whole scenario when neither property nor step is given
 //!     reason: falls back to the controller by design until the per-project identities ship
+//!     source: https://github.com/example/controller/issues/12   # optional: where upstream says so
+//!   - scenario: host-confusion
+//!     step: 1                        # one step's expectation (its outcome, unlocks, error)
+//!     reason: answers a host it does not handle with an error, not `unsupported`
 //! skips:
 //!   - scenario: shared-issuer
 //!     reason: our deployment runs one shard only
@@ -39,7 +43,13 @@ pub struct ExpectedFailure {
     pub scenario: String,
     #[serde(default)]
     pub property: Option<PropertyId>,
+    /// One step's expectation (1-based, as reports number steps), instead of a property.
+    #[serde(default)]
+    pub step: Option<usize>,
     pub reason: String,
+    /// Where upstream describes the same behaviour (an issue, a PR, an advisory, docs).
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -69,6 +79,24 @@ impl Expectations {
                     .unwrap_or_default()
             )
         })?;
+        if let Some(x) = e
+            .expected_failures
+            .iter()
+            .find(|x| x.property.is_some() && x.step.is_some())
+        {
+            return Err(format!(
+                "{}: the entry for {} names both a property and a step; an entry is one or the other",
+                path.display(),
+                x.scenario
+            ));
+        }
+        if let Some(x) = e.expected_failures.iter().find(|x| x.step == Some(0)) {
+            return Err(format!(
+                "{}: the entry for {} names step 0; steps count from 1",
+                path.display(),
+                x.scenario
+            ));
+        }
         for (what, reason) in e
             .expected_failures
             .iter()
@@ -110,10 +138,41 @@ impl Expectations {
         if r.verdict == Verdict::Error || r.verdict == Verdict::Skip {
             return;
         }
+        // Steps first: a scenario whose only failures are expected steps has passed when the
+        // whole-scenario entries are weighed.
         for x in self
             .expected_failures
             .iter()
             .filter(|x| x.scenario == r.scenario)
+        {
+            if let Some(step) = x.step {
+                let mut found = false;
+                for f in r
+                    .expectations
+                    .iter_mut()
+                    .filter(|f| f.line != 0 && f.step + 1 == step)
+                {
+                    f.expected = Some(x.reason.clone());
+                    found = true;
+                }
+                if !found {
+                    r.expectations.push(ExpectationFailure {
+                        step: 0,
+                        line: 0,
+                        message: format!(
+                            "step {step}'s expectation was expected to fail ({}) but held: remove it from the expectations",
+                            x.reason
+                        ),
+                        expected: None,
+                    });
+                }
+            }
+        }
+        r.verdict = r.recompute_verdict();
+        for x in self
+            .expected_failures
+            .iter()
+            .filter(|x| x.scenario == r.scenario && x.step.is_none())
         {
             match x.property {
                 Some(id) => match r.properties.iter_mut().find(|p| p.id == id) {
@@ -128,6 +187,7 @@ impl Expectations {
                             id.as_str(),
                             x.reason
                         ),
+                        expected: None,
                     }),
                 },
                 None => {
@@ -141,6 +201,7 @@ impl Expectations {
                                 "the scenario was expected to fail ({}) but passed: remove it from the expectations",
                                 x.reason
                             ),
+                            expected: None,
                         });
                     }
                 }

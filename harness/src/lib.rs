@@ -40,7 +40,10 @@
 //! - [`generate`]: worlds and request sequences generated from a seed (tenants, shards,
 //!   projects federated per shard, ABAC registries, an optional broader controller identity),
 //!   valid by construction and loaded through the format's validation.
-//! - [`expectations`]: per-implementation expected failures and skips, strict.
+//! - [`expectations`]: per-implementation expected failures (a scenario, a property or one
+//!   step's expectation, each with its reason and upstream source) and skips, strict.
+//! - [`field`]: `credsim field`: implementations from upstream, built unmodified from pinned Go
+//!   modules, run over their scenarios with their expectations; the field report.
 //! - [`report`]: reporters fed by typed events: the human table, JSON lines, JUnit, and the report
 //!   directory (HTML with sequence diagrams, transcripts).
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`, `world.json`,
@@ -59,6 +62,7 @@ pub mod exec;
 pub mod expectations;
 pub mod explore;
 pub mod external;
+pub mod field;
 pub mod generate;
 pub mod implementation;
 pub mod kubelet_provider;

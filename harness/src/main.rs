@@ -102,6 +102,32 @@ enum Command {
         #[arg(long)]
         generated: Option<usize>,
     },
+    /// Run the implementations from the field (clients/field/field.yaml: upstream programs and
+    /// packages built unmodified from pinned Go modules) over their scenarios, and write the
+    /// field report (docs/field-report.md).
+    Field {
+        /// The workspace the manifest's paths are relative to.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// The manifest (default: ROOT/clients/field/field.yaml).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// The report (default: ROOT/docs/field-report.md).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write nothing: fail (exit 1) when the report differs from what this run sees.
+        #[arg(long)]
+        check: bool,
+        /// Only this implementation (repeatable); the report is then not written or checked.
+        #[arg(long = "only", value_name = "NAME")]
+        only: Vec<String>,
+        /// Scenarios in parallel (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Do not run scripts/install-go-clients first (the programs are already built).
+        #[arg(long)]
+        no_build: bool,
+    },
     /// The reference implementation as an exec-protocol program (stdin/stdout).
     Reference {
         /// Run with one deliberate flaw, to see the harness catch it (`credsim flaws` lists them
@@ -272,6 +298,23 @@ fn main() -> ExitCode {
             report_dir,
             generated,
         })),
+        Command::Field {
+            root,
+            manifest,
+            report,
+            check,
+            only,
+            jobs,
+            no_build,
+        } => runtime.block_on(field(FieldArgs {
+            manifest: manifest.unwrap_or_else(|| root.join("clients/field/field.yaml")),
+            report: report.unwrap_or_else(|| root.join("docs/field-report.md")),
+            root,
+            check,
+            only,
+            jobs,
+            no_build,
+        })),
         Command::Schema => {
             print!("{}", scenarios::schema_text());
             ExitCode::SUCCESS
@@ -320,18 +363,17 @@ struct ExploreArgs {
     generated: Option<usize>,
 }
 
-/// The launcher for `--impl` and `--protocol` (the in-process reference without `--impl`).
-fn launcher_for(implementation: Option<&str>, protocol: &str) -> Arc<dyn Launcher> {
-    match implementation {
-        None => Arc::new(harness::reference::ReferenceLauncher),
-        Some(cmd) if protocol == "kubelet-credential-provider" => {
-            Arc::new(harness::kubelet_provider::KubeletProviderLauncher::new(cmd))
-        }
-        Some(cmd) if protocol == "docker-credential-helper" => {
-            Arc::new(harness::docker_helper::DockerHelperLauncher::new(cmd))
-        }
-        Some(cmd) => Arc::new(harness::exec::ExecLauncher::new(cmd)),
-    }
+/// The launcher for `--impl` and `--protocol` (the in-process reference without `--impl`), or
+/// exit status 2 with the reason.
+fn launcher_for(
+    command: &str,
+    implementation: Option<&str>,
+    protocol: &str,
+) -> Result<Arc<dyn Launcher>, ExitCode> {
+    harness::suite::launcher(implementation, protocol).map_err(|e| {
+        eprintln!("credsim {command}: {e}");
+        ExitCode::from(2)
+    })
 }
 
 async fn explore(args: ExploreArgs) -> ExitCode {
@@ -361,7 +403,10 @@ async fn explore(args: ExploreArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let launcher = launcher_for(args.implementation.as_deref(), &args.protocol);
+    let launcher = match launcher_for("explore", args.implementation.as_deref(), &args.protocol) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let options = harness::explore::Options {
         seed: args.seed,
         budget: args.budget,
@@ -544,7 +589,10 @@ async fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let selected = harness::suite::select(loaded, args.filter.as_deref(), args.partition);
-    let launcher = launcher_for(args.implementation.as_deref(), &args.protocol);
+    let launcher = match launcher_for("run", args.implementation.as_deref(), &args.protocol) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -589,6 +637,117 @@ async fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(summary.exit_code())
+}
+
+struct FieldArgs {
+    root: PathBuf,
+    manifest: PathBuf,
+    report: PathBuf,
+    check: bool,
+    only: Vec<String>,
+    jobs: Option<usize>,
+    no_build: bool,
+}
+
+/// `credsim field`: exit 0 when every implementation ran as its expectations say (and, with
+/// `--check`, the report is unchanged), 1 when not, 2 when it could not run.
+async fn field(args: FieldArgs) -> ExitCode {
+    mock_kit::install_crypto_provider();
+    let manifest = match harness::field::Manifest::load(&args.manifest) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("credsim field: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|n| !manifest.implementations.iter().any(|i| &i.name == *n))
+    {
+        eprintln!(
+            "credsim field: --only {unknown}: the manifest has no such implementation ({})",
+            manifest
+                .implementations
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let build = args.root.join("scripts/install-go-clients");
+    if !args.no_build && build.exists() {
+        eprintln!(
+            "credsim field: building the Go clients ({})",
+            build.display()
+        );
+        match std::process::Command::new("bash").arg(&build).status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!("credsim field: {} failed ({s})", build.display());
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("credsim field: cannot run {}: {e}", build.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut runs = Vec::new();
+    let mut as_expected = true;
+    for imp in &manifest.implementations {
+        if !args.only.is_empty() && !args.only.contains(&imp.name) {
+            continue;
+        }
+        let run = match harness::field::run_one(imp, &args.root, jobs).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("credsim field: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let s = &run.summary;
+        println!(
+            "{:<36} {:<28} {} scenario(s): {} passed, {} failed, {} errors, {} skipped",
+            imp.name, run.version, s.scenarios, s.passed, s.failed, s.errors, s.skipped
+        );
+        for r in run.results.iter().filter(|r| {
+            matches!(
+                r.verdict,
+                harness::run::Verdict::Fail | harness::run::Verdict::Error
+            )
+        }) {
+            println!("    {} {}: {}", r.verdict.as_str(), r.scenario, r.file);
+        }
+        as_expected &= run.as_expected();
+        runs.push(run);
+    }
+    if !args.only.is_empty() {
+        return ExitCode::from(if as_expected { 0 } else { 1 });
+    }
+    let text = harness::field::render(&runs);
+    if args.check {
+        let old = std::fs::read_to_string(&args.report).unwrap_or_default();
+        if let Some((line, was, now)) = harness::field::first_difference(&old, &text) {
+            eprintln!(
+                "credsim field: {} drifted from what this run sees, first at line {line}:\n  committed: {was}\n  this run:  {now}\nrun `credsim field` to regenerate it, and review the change",
+                args.report.display()
+            );
+            return ExitCode::from(1);
+        }
+        println!("{} is up to date", args.report.display());
+    } else {
+        if let Err(e) = std::fs::write(&args.report, &text) {
+            eprintln!("credsim field: cannot write {}: {e}", args.report.display());
+            return ExitCode::from(2);
+        }
+        println!("wrote {}", args.report.display());
+    }
+    ExitCode::from(if as_expected { 0 } else { 1 })
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

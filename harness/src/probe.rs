@@ -3,7 +3,8 @@
 //! The harness never trusts what an implementation says about the credential it returned. It uses
 //! the credential the way an OCI client does, against every repository of every registry of the
 //! world: the `/v2/` challenge, the registry's token endpoint with HTTP Basic (the credential's
-//! username and password) and the scope `repository:<repo>:pull,metadata_read`, then tag listing
+//! username and password; a Docker identity token, username `<token>`, as the OAuth2 refresh
+//! token Docker sends) and the scope `repository:<repo>:pull,metadata_read`, then tag listing
 //! and a manifest pull with the token it got. Everything goes through the front door, labelled
 //! `credsim-probe`, so the probes are in the egress record like any other request.
 
@@ -46,6 +47,12 @@ pub enum ProbeError {
     Challenge { registry: String },
 }
 
+/// Docker's convention for a credential helper's answer (docker/cli's `tokenUsername`): the
+/// username `<token>` marks the secret as an identity token, which the client does not send as
+/// HTTP Basic but as an OAuth2 refresh token (`POST` to the realm, `grant_type=refresh_token`).
+/// The probe uses such a credential the way Docker would.
+pub const IDENTITY_TOKEN_USERNAME: &str = "<token>";
+
 /// Probes every repository of every registry of `cloud` with `username`/`password`.
 pub async fn probe_credential(
     cloud: &Cloud,
@@ -72,13 +79,20 @@ pub async fn probe_credential(
                 pulled: false,
             };
             let scope = format!("repository:{repository}:pull,metadata_read");
-            let resp = send(
+            let token_request = if username == IDENTITY_TOKEN_USERNAME {
+                http.post(&realm).form(&[
+                    ("grant_type", "refresh_token"),
+                    ("service", service.as_str()),
+                    ("scope", scope.as_str()),
+                    ("refresh_token", password),
+                    ("client_id", "docker"),
+                ])
+            } else {
                 http.get(&realm)
                     .query(&[("service", service.as_str()), ("scope", scope.as_str())])
-                    .basic_auth(username, Some(password)),
-                &realm,
-            )
-            .await?;
+                    .basic_auth(username, Some(password))
+            };
+            let resp = send(token_request, &realm).await?;
             probe.token_status = resp.status().as_u16();
             if resp.status().is_success() {
                 let body: Value = resp.json().await.unwrap_or(Value::Null);

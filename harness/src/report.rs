@@ -110,11 +110,15 @@ impl Reporter for Human {
                     }
                     writeln!(
                         out,
-                        "      {}:{}: step {}: expectation: {}",
+                        "      {}:{}: step {}: expectation: {}{}",
                         r.file,
                         x.line,
                         x.step + 1,
-                        x.message
+                        x.message,
+                        x.expected
+                            .as_ref()
+                            .map(|why| format!(" (failed as expected: {why})"))
+                            .unwrap_or_default()
                     )?;
                 }
                 for p in r
@@ -157,6 +161,16 @@ impl Reporter for Human {
                 )?;
             }
         }
+        Ok(())
+    }
+}
+
+/// Says nothing (a caller that reads the results itself, such as `credsim field`).
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn event(&mut self, _: Event<'_>, _: &mut dyn Write) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -259,7 +273,7 @@ pub fn junit(
             )?,
             Verdict::Fail => {
                 let mut lines = Vec::new();
-                for x in &r.expectations {
+                for x in r.expectations.iter().filter(|x| x.expected.is_none()) {
                     lines.push(format!(
                         "{}:{}: step {}: {}",
                         r.file,

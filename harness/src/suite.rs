@@ -94,6 +94,52 @@ pub fn select(mut all: Vec<Scenario>, filter: Option<&str>, partition: Partition
         .collect()
 }
 
+/// The protocols `--protocol` names.
+pub const PROTOCOLS: [&str; 3] = [
+    "exec",
+    "docker-credential-helper",
+    "kubelet-credential-provider",
+];
+
+/// The launcher for a command and a protocol (the in-process reference without a command).
+pub fn launcher(command: Option<&str>, protocol: &str) -> Result<Arc<dyn Launcher>, String> {
+    launcher_with_timeout(command, protocol, None)
+}
+
+/// [`launcher`] with the time a request may take instead of the protocol's default (a helper
+/// whose HTTP client retries for 30 s before it gives up needs longer).
+pub fn launcher_with_timeout(
+    command: Option<&str>,
+    protocol: &str,
+    timeout: Option<std::time::Duration>,
+) -> Result<Arc<dyn Launcher>, String> {
+    Ok(match (command, protocol) {
+        (_, p) if !PROTOCOLS.contains(&p) => {
+            return Err(format!(
+                "unknown protocol {p} (exec, docker-credential-helper or kubelet-credential-provider)"
+            ));
+        }
+        (None, _) => Arc::new(crate::reference::ReferenceLauncher),
+        (Some(cmd), "kubelet-credential-provider") => {
+            let mut l = crate::kubelet_provider::KubeletProviderLauncher::new(cmd);
+            l.timeout = timeout.unwrap_or(l.timeout);
+            Arc::new(l)
+        }
+        (Some(cmd), "docker-credential-helper") => {
+            let mut l = crate::docker_helper::DockerHelperLauncher::new(cmd);
+            l.timeout = timeout.unwrap_or(l.timeout);
+            Arc::new(l)
+        }
+        (Some(cmd), _) => {
+            let mut l = crate::exec::ExecLauncher::new(cmd);
+            if let Some(t) = timeout {
+                l.timeouts.request = t;
+            }
+            Arc::new(l)
+        }
+    })
+}
+
 /// Runs `scenarios` with at most `jobs` at once, feeding `reporter` in order.
 pub async fn run_all(
     scenarios: Vec<Scenario>,

@@ -184,6 +184,49 @@ fn expectations_turn_known_failures_into_passes_and_catch_stale_entries() {
         stdout.contains("expected to fail (stale) but passed"),
         "{stdout}"
     );
+    // One step's expectation, and one property: both known, so the run passes, and the report
+    // says which step failed as expected and why.
+    let (code, stdout, _) = run(
+        "expectedFailures:\n  - scenario: happy-path\n    step: 2\n    reason: shares the token\n  - scenario: happy-path\n    property: cache-partitioning\n    reason: keyed by registry\n    source: https://example.test/issue/1\n",
+        "happy-path",
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("happy-path.yaml:60: step 2: expectation: ")
+            && stdout.contains("(failed as expected: shares the token)"),
+        "{stdout}"
+    );
+    // The step alone leaves the property's failure: the run still fails.
+    let (code, stdout, _) = run(
+        "expectedFailures:\n  - scenario: happy-path\n    step: 2\n    reason: shares the token\n",
+        "happy-path",
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    // A step whose expectation holds cannot be listed as failing.
+    let (code, stdout, _) = run(
+        "expectedFailures:\n  - scenario: happy-path\n    step: 1\n    reason: stale\n  - scenario: happy-path\n    reason: the rest\n",
+        "happy-path",
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("step 1's expectation was expected to fail (stale) but held"),
+        "{stdout}"
+    );
+    // An entry is a property or a step, and steps count from 1.
+    for (entry, says) in [
+        (
+            "    property: fail-closed\n    step: 2\n",
+            "names both a property and a step",
+        ),
+        ("    step: 0\n", "steps count from 1"),
+    ] {
+        let (code, _, stderr) = run(
+            &format!("expectedFailures:\n  - scenario: happy-path\n{entry}    reason: x\n"),
+            "happy-path",
+        );
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
     // A skip is reported as such, with its reason.
     let (code, stdout, _) = run(
         "skips:\n  - scenario: happy-path\n    reason: one shard only\n",

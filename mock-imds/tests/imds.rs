@@ -585,3 +585,53 @@ async fn python_managed_identity_credential_three_ways() {
     );
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+// ---- the real Go ManagedIdentityCredential (azidentity, pinned in clients/go/go.mod) ----------
+
+async fn go_mi(w: &World, label: &str, extra: Vec<(&str, String)>) -> Value {
+    let mut env = w.door.client_env(Some(label), &w.ca_path);
+    env.push((
+        "CHECK_SCOPE".into(),
+        "https://management.azure.com/.default".into(),
+    ));
+    env.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    tokio::task::spawn_blocking(move || mock_kit::testing::run_go_json("managed-identity", &env))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn go_managed_identity_credential_system_and_user_assigned() {
+    let w = World::new().await;
+    let system = w.identity("shard-a-node");
+    let kubelet = w.identity("kubelet-mi");
+    // Through the front door at 169.254.169.254: Go's proxy settings apply to a link-local
+    // address, and the proxy label names the node.
+    let out = go_mi(&w, "shard-a-node", vec![]).await;
+    assert!(out.get("error").is_none(), "{out:#}");
+    assert_eq!(out["claims"]["oid"], system.object_id.to_string());
+    assert_eq!(out["claims"]["aud"], "https://management.azure.com");
+    let out = go_mi(
+        &w,
+        "shard-a-node",
+        vec![("CHECK_CLIENT", kubelet.client_id.to_string())],
+    )
+    .await;
+    assert!(out.get("error").is_none(), "{out:#}");
+    assert_eq!(out["claims"]["oid"], kubelet.object_id.to_string());
+    assert_eq!(out["claims"]["appid"], kubelet.client_id.to_string());
+    // The SDK sent the Metadata header and an api-version IMDS accepts: both were journaled 200.
+    let ok = w
+        .imds
+        .journal()
+        .filter(|e| e.endpoint == "token" && e.status == 200);
+    assert!(ok.len() >= 2, "{ok:#?}");
+    // An identity the node does not have: the 400 reaches the caller, quickly.
+    let x = w.identity("project-x-mi").client_id.to_string();
+    let started = std::time::Instant::now();
+    let out = go_mi(&w, "shard-a-node", vec![("CHECK_CLIENT", x)]).await;
+    let err = out["error"].as_str().unwrap_or_else(|| panic!("{out:#}"));
+    assert!(err.contains("Identity not found"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+}

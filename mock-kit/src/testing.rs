@@ -81,6 +81,63 @@ pub fn run_python_json(
     })
 }
 
+/// A Go program the tests drive (`sdkcheck`, the shims, and the upstream programs built from
+/// pinned modules: `acr-credential-provider`, `docker-credential-acr-env`, `helm`, ...), building
+/// them first if needed with `scripts/install-go-clients` (idempotent, serialised with a lock).
+pub fn go_program(name: &str) -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let script = root.join("scripts/install-go-clients");
+    let output = Command::new("bash")
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("running {} failed: {e}", script.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}); its output:\n{}{}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let program = root.join("target/clients/go/bin").join(name);
+    if program.exists() {
+        Ok(program)
+    } else {
+        Err(format!(
+            "{} did not build {}",
+            script.display(),
+            program.display()
+        ))
+    }
+}
+
+/// `sdkcheck CASE` (`clients/go/cmd/sdkcheck`) with a clean environment (only `PATH` and `env`);
+/// returns what it printed, parsed as JSON: the library's results, or `{"error": ...}` when the
+/// library failed (exit status 1). Any other failure is an `Err`.
+pub fn run_go_json(case: &str, env: &[(String, String)]) -> Result<serde_json::Value, String> {
+    let program = go_program("sdkcheck")?;
+    let out = Command::new(&program)
+        .arg(case)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .map_err(|e| format!("running {} failed: {e}", program.display()))?;
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "sdkcheck {case} ({}) printed no JSON ({e}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    if !out.status.success() && parsed.get("error").is_none() {
+        return Err(format!("sdkcheck {case} exited with {}", out.status));
+    }
+    Ok(parsed)
+}
+
 /// The reference every crypto-bound benchmark compares with, measured in the same run: RSA-2048
 /// (sign/s, verify/s) on one core, from the `openssl` binary's `openssl speed -seconds N rsa2048`
 /// (Debian's `openssl` package; `scripts/install-deps` installs it).

@@ -1,0 +1,130 @@
+//! The field: implementations from upstream, built unmodified from the Go modules pinned under
+//! `clients/go` (`scripts/install-go-clients`), judged by credsim.
+//!
+//! - The advisory check: the Docker credential helper GO-2026-6225 names sends its identity's
+//!   Entra token to hosts that only contain an Azure registry suffix, and credsim's
+//!   `credential-destination` says so, naming the host; the same helper with its host match
+//!   anchored sends nothing there. Both still serve the real registry.
+//! - `docs/field-report.md` is what `credsim field` sees now: the test fails when it drifts.
+
+use std::path::{Path, PathBuf};
+
+use harness::docker_helper::DockerHelperLauncher;
+use harness::properties::Verdict as P;
+use harness::run::run_scenario;
+use scenarios::model::Outcome;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn helper(name: &str) -> DockerHelperLauncher {
+    let program = mock_kit::testing::go_program(name).unwrap_or_else(|e| panic!("{e}"));
+    let mut l = DockerHelperLauncher::new(&format!("'{}'", program.display()));
+    // Its HTTP client retries the front door's 502 until its own 30 s deadline.
+    l.timeout = std::time::Duration::from_secs(45);
+    l
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_affected_helper_sends_its_token_to_lookalike_hosts_and_the_anchored_one_does_not() {
+    mock_kit::install_crypto_provider();
+    let s = scenarios::load_file(
+        &root().join("scenarios/field/docker-credential-acr-env/lookalike-hosts.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .scenario;
+    let lookalikes = [
+        "contosoacr.azurecr.io.attacker.example",
+        "x.azurecr.us.evil.example",
+    ];
+
+    let affected = run_scenario(&s, &helper("docker-credential-acr-env")).await;
+    let dest = affected
+        .properties
+        .iter()
+        .find(|p| p.id.as_str() == "credential-destination")
+        .unwrap();
+    assert_eq!(dest.verdict, P::Fail, "{affected:#?}");
+    let evidence = dest.evidence.join("\n");
+    for host in lookalikes {
+        assert!(
+            evidence.contains(&format!("POST https://{host}/oauth2/exchange"))
+                && evidence.contains("entra-access-token"),
+            "{host}: {evidence}"
+        );
+    }
+
+    let anchored = run_scenario(&s, &helper("docker-credential-acr-env-anchored")).await;
+    let dest = anchored
+        .properties
+        .iter()
+        .find(|p| p.id.as_str() == "credential-destination")
+        .unwrap();
+    assert_eq!(dest.verdict, P::Pass, "{anchored:#?}");
+    for r in [&affected, &anchored] {
+        // Neither leaves a secret behind, and both serve the real registry (the last step):
+        // the identity token Docker would use unlocks the repository.
+        let leak = r
+            .properties
+            .iter()
+            .find(|p| p.id.as_str() == "no-secret-leak")
+            .unwrap();
+        assert_eq!(leak.verdict, P::Pass, "{r:#?}");
+        let last = r.observed.last().unwrap();
+        assert_eq!(last.outcome, Some(Outcome::Granted), "{r:#?}");
+        assert!(
+            last.unlocked
+                .iter()
+                .any(|u| u.to_string() == "contosoacr/project-a/app"),
+            "{r:#?}"
+        );
+        // The lookalike hosts got no credential from either (the answers were refusals).
+        assert!(
+            r.observed[..2]
+                .iter()
+                .all(|o| o.outcome != Some(Outcome::Granted))
+        );
+    }
+}
+
+#[test]
+fn the_field_report_is_what_credsim_field_sees() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_credsim"))
+        .args(["field", "--check", "--root"])
+        .arg(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "credsim field --check ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("docs/field-report.md is up to date"),
+        "{stdout}"
+    );
+    // Every implementation of the manifest ran, with none of its failures unexplained.
+    for name in [
+        "kargo-acr",
+        "flux-azure",
+        "acr-credential-provider",
+        "docker-credential-acr-env",
+        "docker-credential-acr-env-anchored",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(" 0 failed, 0 errors")),
+            "{name}: {stdout}"
+        );
+    }
+    let report = std::fs::read_to_string(root().join("docs/field-report.md")).unwrap();
+    assert!(!report.contains("not in the expectations"), "{report}");
+}
