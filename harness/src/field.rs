@@ -104,14 +104,29 @@ impl Manifest {
 
 /// The version a `go.mod` requires of `module` (a `require` line, alone or in a block).
 pub fn required_version(go_mod: &str, module: &str) -> Option<String> {
-    go_mod.lines().find_map(|line| {
-        let line = line.trim();
-        let line = line.strip_prefix("require ").unwrap_or(line);
-        let mut words = line.split_whitespace();
-        (words.next() == Some(module))
-            .then(|| words.next().map(str::to_owned))
-            .flatten()
-    })
+    let mut in_block = false;
+    for line in go_mod.lines() {
+        let line = line.split("//").next().unwrap_or_default().trim();
+        let entry = if in_block {
+            if line == ")" {
+                in_block = false;
+                continue;
+            }
+            line
+        } else if line == "require (" {
+            in_block = true;
+            continue;
+        } else if let Some(rest) = line.strip_prefix("require ") {
+            rest.trim()
+        } else {
+            continue;
+        };
+        let mut words = entry.split_whitespace();
+        if words.next() == Some(module) {
+            return words.next().map(str::to_owned);
+        }
+    }
+    None
 }
 
 /// The command with every word that names a file or folder under `root` made absolute, so it

@@ -128,3 +128,24 @@ fn the_field_report_is_what_credsim_field_sees() {
     let report = std::fs::read_to_string(root().join("docs/field-report.md")).unwrap();
     assert!(!report.contains("not in the expectations"), "{report}");
 }
+
+/// The shims' own Go tests (`clients/go/internal/...`: the exec protocol's several outstanding
+/// requests, refusal kinds from HTTP statuses) and `go vet` over the module.
+#[test]
+fn the_go_modules_own_tests_and_vet_pass() {
+    for args in [&["test", "./..."][..], &["vet", "./..."][..]] {
+        let out = std::process::Command::new("go")
+            .args(args)
+            .current_dir(root().join("clients/go"))
+            .env("GOFLAGS", "-mod=readonly")
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .expect("go is installed (scripts/install-deps says so when it is not)");
+        assert!(
+            out.status.success(),
+            "go {args:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 
@@ -125,12 +126,16 @@ func serve(in io.Reader, out io.Writer, name, version string, get Getter) error 
 
 // Kind translates an upstream error into the protocol's vocabulary, from what the error carries
 // (a refusal's kind, or the HTTP status the cloud answered), never from its text: 429 and 5xx are
-// unavailable, other 4xx denied; a transport failure (no response at all) is unavailable;
-// anything else is internal.
+// unavailable, other 4xx denied; a transport failure (no response at all: a refused connection,
+// a certificate not trusted) is unavailable; anything else is internal.
 func Kind(err error) string {
 	var ref *Refusal
 	if errors.As(err, &ref) {
 		return ref.Kind
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return "unavailable"
 	}
 	status := 0
 	var re *azcore.ResponseError
