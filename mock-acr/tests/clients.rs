@@ -123,18 +123,7 @@ async fn python_oras_pulls_a_helm_chart_with_the_refresh_token() {
     let pulled = std::fs::read(outdir.join(files[0].as_str().unwrap())).unwrap();
     assert!(String::from_utf8_lossy(&pulled).starts_with("credsim chart guestbook-1.2.3+build.7"));
     // The blob came from storage, and the registry token did not go there.
-    assert!(
-        w.acr
-            .journal()
-            .find(|e| e.endpoint == "storage" && e.status == 200)
-            .is_some()
-    );
-    assert!(
-        w.acr
-            .journal()
-            .find(|e| e.authorization_to_storage)
-            .is_none()
-    );
+    w.assert_blobs_from_storage_without_the_token();
 }
 
 fn skopeo(w: &World, args: &[&str]) -> (bool, String, String) {
@@ -254,18 +243,7 @@ async fn rust_oci_client_pulls_a_manifest_and_a_blob() {
         .unwrap();
     assert_eq!(tags.tags, ["1.0.0", "1.1.0", "2.0.0", "multi"]);
     // The blob came through the 307 to storage without the registry token.
-    assert!(
-        w.acr
-            .journal()
-            .find(|e| e.endpoint == "storage" && e.status == 200)
-            .is_some()
-    );
-    assert!(
-        w.acr
-            .journal()
-            .find(|e| e.authorization_to_storage)
-            .is_none()
-    );
+    w.assert_blobs_from_storage_without_the_token();
     // Another project's repository in the ABAC registry stays closed.
     let rt_abac = w.refresh_for("abacacr", "contoso", "project-a-mi").await;
     let other: Reference = "abacacr.azurecr.io/project-b/app:1.0.0".parse().unwrap();

@@ -226,18 +226,7 @@ async fn helm_pulls_an_oci_chart_with_the_refresh_token() {
     let pulled = std::fs::read(dest.join("guestbook-1.2.3+build.7.tgz")).unwrap();
     assert!(!pulled.is_empty());
     // The chart blob came from storage, without the registry token.
-    assert!(
-        w.acr
-            .journal()
-            .find(|e| e.endpoint == "storage" && e.status == 200)
-            .is_some()
-    );
-    assert!(
-        w.acr
-            .journal()
-            .find(|e| e.authorization_to_storage)
-            .is_none()
-    );
+    w.assert_blobs_from_storage_without_the_token();
 
     // Without credentials the registry refuses the pull.
     let (ok, text) = run(vec![

@@ -30,7 +30,8 @@
 //!   search.
 //! - [`front_door`] also holds the [`Gateway`]: listeners bound elsewhere (a sandbox's network
 //!   namespace) served as the proxy, a site, or TLS to any host told apart by SNI.
-//! - [`testing`]: locating the pinned real clients (the Python venv) for integration tests.
+//! - [`testing`]: locating the pinned real clients (the Python venv, the Go programs) for
+//!   integration tests.
 //!
 //! Invariant: nothing here ever opens a connection to anything but loopback. A destination that no
 //! site owns is answered by the front door itself and recorded.

@@ -4,7 +4,9 @@
 //! `kubernetes`) live in a venv that `scripts/install-clients` creates from the frozen
 //! `clients/requirements.txt`. [`python`] finds that venv and creates it on first use, so
 //! `cargo test` works on a fresh checkout; the script is idempotent and serialises concurrent
-//! callers with a lock.
+//! callers with a lock. The Go programs (the SDK driver `sdkcheck`, the shims, and upstream
+//! programs) are built the same way by `scripts/install-go-clients` ([`go_program`],
+//! [`run_go_json`]).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,10 +19,10 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The venv's Python interpreter, installing the pinned clients first if needed.
-pub fn python() -> Result<PathBuf, String> {
-    let root = workspace_root();
-    let script = root.join("scripts/install-clients");
+/// Runs `scripts/<name>` (an idempotent installer); returns its path, or what it printed when it
+/// failed.
+fn install(name: &str) -> Result<PathBuf, String> {
+    let script = workspace_root().join("scripts").join(name);
     let output = Command::new("bash")
         .arg(&script)
         .output()
@@ -34,6 +36,13 @@ pub fn python() -> Result<PathBuf, String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
+    Ok(script)
+}
+
+/// The venv's Python interpreter, installing the pinned clients first if needed.
+pub fn python() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let script = install("install-clients")?;
     let python = root.join("target/clients/venv/bin/python");
     if python.exists() {
         Ok(python)
@@ -86,20 +95,7 @@ pub fn run_python_json(
 /// them first if needed with `scripts/install-go-clients` (idempotent, serialised with a lock).
 pub fn go_program(name: &str) -> Result<PathBuf, String> {
     let root = workspace_root();
-    let script = root.join("scripts/install-go-clients");
-    let output = Command::new("bash")
-        .arg(&script)
-        .output()
-        .map_err(|e| format!("running {} failed: {e}", script.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{} failed ({}); its output:\n{}{}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
+    let script = install("install-go-clients")?;
     let program = root.join("target/clients/go/bin").join(name);
     if program.exists() {
         Ok(program)

@@ -137,6 +137,22 @@ impl World {
             .clone()
     }
 
+    /// A blob was served from storage, and no registry token was ever forwarded there.
+    pub fn assert_blobs_from_storage_without_the_token(&self) {
+        assert!(
+            self.acr
+                .journal()
+                .find(|e| e.endpoint == "storage" && e.status == 200)
+                .is_some()
+        );
+        assert!(
+            self.acr
+                .journal()
+                .find(|e| e.authorization_to_storage)
+                .is_none()
+        );
+    }
+
     /// An Entra token for a managed identity (as IMDS or workload identity would get it).
     pub fn mi_token(&self, tenant: &str, identity: &str, resource: &str) -> String {
         self.entra
