@@ -126,6 +126,12 @@ impl DockerHelper {
             .stderr
             .push_str(&stderr);
         if !out.status.success() {
+            // What a failing helper printed is evidence too (the leak search reads it).
+            self.output
+                .lock()
+                .expect("helper output")
+                .stdout
+                .push_str(&stdout);
             if stdout.contains(NOT_FOUND) {
                 return Ok(Answer::Refused {
                     kind: RefusalKind::NotConfigured,
@@ -133,11 +139,7 @@ impl DockerHelper {
                 });
             }
             // docker-credential-helpers' `Serve` prints a failure's message on stdout.
-            let said = [stdout.trim(), stderr.trim()]
-                .into_iter()
-                .filter(|t| !t.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ");
+            let said = crate::implementation::what_it_said(&[&stdout, &stderr]);
             return Ok(Answer::Refused {
                 kind: RefusalKind::Internal,
                 message: format!("the helper exited with {}: {said}", out.status),

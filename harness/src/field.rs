@@ -86,9 +86,17 @@ impl Manifest {
             path: path.to_owned(),
             source,
         })?;
-        let m: Manifest = serde_saphyr::from_str(&text).map_err(|e| FieldError::Invalid {
-            path: path.to_owned(),
-            message: e.to_string(),
+        let m: Manifest = serde_saphyr::from_str(&text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!("{}:{}", l.line(), l.column()))
+                .unwrap_or_else(|| "1:1".into());
+            let message = e.without_snippet().to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            FieldError::Invalid {
+                path: PathBuf::from(format!("{}:{at}", path.display())),
+                message: message.to_owned(),
+            }
         })?;
         let mut names: Vec<&str> = m.implementations.iter().map(|i| i.name.as_str()).collect();
         names.sort_unstable();

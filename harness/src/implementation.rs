@@ -179,6 +179,25 @@ impl std::fmt::Display for StderrTail {
     }
 }
 
+/// How much of what a failing one-shot program printed goes into its refusal's message; all of it
+/// stays in the output kept as evidence.
+pub const MESSAGE_CHARS: usize = 2048;
+
+/// What a failing one-shot program said, for its refusal's message: the non-empty streams, in the
+/// order given, joined with `; ` and cut at [`MESSAGE_CHARS`].
+pub fn what_it_said(streams: &[&str]) -> String {
+    let said = streams
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match said.char_indices().nth(MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &said[..cut]),
+        None => said,
+    }
+}
+
 /// What a shard's implementation is started with.
 #[derive(Clone, Debug)]
 pub struct ShardContext {
@@ -304,4 +323,19 @@ pub trait Launcher: Send + Sync {
         &'a self,
         shard: &'a ShardContext,
     ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_failing_program_said_is_joined_and_cut() {
+        assert_eq!(what_it_said(&["  out\n", "", " err "]), "out; err");
+        assert_eq!(what_it_said(&["", "  "]), "");
+        let long = "é".repeat(MESSAGE_CHARS + 10);
+        let said = what_it_said(&[&long]);
+        assert_eq!(said.chars().count(), MESSAGE_CHARS + 1);
+        assert!(said.ends_with('…'));
+    }
 }

@@ -181,9 +181,19 @@ impl Provider {
             .stderr
             .push_str(&stderr);
         if !out.status.success() {
+            // What a failing provider printed is evidence too (the leak search reads it).
+            self.output
+                .lock()
+                .expect("provider output")
+                .stdout
+                .push_str(&stdout);
             return Ok(Answer::Refused {
                 kind: RefusalKind::Internal,
-                message: format!("the provider exited with {}: {}", out.status, stderr.trim()),
+                message: format!(
+                    "the provider exited with {}: {}",
+                    out.status,
+                    crate::implementation::what_it_said(&[&stderr, &stdout])
+                ),
             });
         }
         let resp: Value = serde_json::from_str(stdout.trim()).map_err(|_| {

@@ -10,8 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use harness::docker_helper::DockerHelperLauncher;
+use harness::properties::PropertyResult;
 use harness::properties::Verdict as P;
-use harness::run::run_scenario;
+use harness::run::{ScenarioResult, run_scenario};
 use scenarios::model::Outcome;
 
 fn root() -> PathBuf {
@@ -19,6 +20,13 @@ fn root() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+fn property<'a>(r: &'a ScenarioResult, id: &str) -> &'a PropertyResult {
+    r.properties
+        .iter()
+        .find(|p| p.id.as_str() == id)
+        .unwrap_or_else(|| panic!("{id} was judged: {r:#?}"))
 }
 
 fn helper(name: &str) -> DockerHelperLauncher {
@@ -43,11 +51,7 @@ async fn the_affected_helper_sends_its_token_to_lookalike_hosts_and_the_anchored
     ];
 
     let affected = run_scenario(&s, &helper("docker-credential-acr-env")).await;
-    let dest = affected
-        .properties
-        .iter()
-        .find(|p| p.id.as_str() == "credential-destination")
-        .unwrap();
+    let dest = property(&affected, "credential-destination");
     assert_eq!(dest.verdict, P::Fail, "{affected:#?}");
     let evidence = dest.evidence.join("\n");
     for host in lookalikes {
@@ -59,21 +63,12 @@ async fn the_affected_helper_sends_its_token_to_lookalike_hosts_and_the_anchored
     }
 
     let anchored = run_scenario(&s, &helper("docker-credential-acr-env-anchored")).await;
-    let dest = anchored
-        .properties
-        .iter()
-        .find(|p| p.id.as_str() == "credential-destination")
-        .unwrap();
+    let dest = property(&anchored, "credential-destination");
     assert_eq!(dest.verdict, P::Pass, "{anchored:#?}");
     for r in [&affected, &anchored] {
         // Neither leaves a secret behind, and both serve the real registry (the last step):
         // the identity token Docker would use unlocks the repository.
-        let leak = r
-            .properties
-            .iter()
-            .find(|p| p.id.as_str() == "no-secret-leak")
-            .unwrap();
-        assert_eq!(leak.verdict, P::Pass, "{r:#?}");
+        assert_eq!(property(r, "no-secret-leak").verdict, P::Pass, "{r:#?}");
         let last = r.observed.last().unwrap();
         assert_eq!(last.outcome, Some(Outcome::Granted), "{r:#?}");
         assert!(
@@ -148,4 +143,121 @@ fn the_go_modules_own_tests_and_vet_pass() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// `credsim field` in a workspace of the test's own, with `--no-build`.
+fn field(root: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_credsim"))
+        .args(["field", "--no-build", "--root"])
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn workspace(manifest: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["clients/field", "docs", "scenarios/mine"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    std::fs::write(dir.path().join("clients/field/field.yaml"), manifest).unwrap();
+    dir
+}
+
+#[test]
+fn a_drifted_report_fails_the_check_at_its_first_changed_line() {
+    let dir = workspace("implementations: []\n");
+    let (code, stdout, stderr) = field(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let report = dir.path().join("docs/field-report.md");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.starts_with("# Field report\n"), "{text}");
+    assert_eq!(field(dir.path(), &["--check"]).0, Some(0));
+    // One edited line: named, with both versions, and nothing is rewritten.
+    let edited = text.replacen("# Field report", "# Field report (edited)", 1);
+    std::fs::write(&report, &edited).unwrap();
+    let (code, _, stderr) = field(dir.path(), &["--check"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("drifted from what this run sees, first at line 1:")
+            && stderr.contains("committed: # Field report (edited)")
+            && stderr.contains("this run:  # Field report"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), edited);
+}
+
+#[test]
+fn a_broken_manifest_is_refused_with_where_and_why() {
+    // An unknown field, located.
+    let dir = workspace("implementations:\n  - name: a\n    titel: x\n");
+    let (code, _, stderr) = field(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("clients/field/field.yaml:3:5: unknown field `titel`"),
+        "{stderr}"
+    );
+    // An implementation whose program is not built, and names given twice or not at all.
+    let one = "  - name: mine\n    title: Mine\n    package: example.test/mine\n    module: example.test/mine\n    goMod: go.mod\n    protocol: exec\n    command: bin/mine --flag\n    via: no shim\n    scenarios: [scenarios/mine]\n    expectations: clients/field/mine.yaml\n";
+    let dir = workspace(&format!("implementations:\n{one}"));
+    std::fs::write(
+        dir.path().join("go.mod"),
+        "module x\n\nrequire example.test/mine v1.2.3\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("scenarios/corpus/entra/happy-path.yaml"),
+        dir.path().join("scenarios/mine/happy-path.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("clients/field/mine.yaml"),
+        "expectedFailures: []\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = field(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("mine: ") && stderr.contains("bin/mine is not built"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = field(dir.path(), &["--only", "theirs"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--only theirs: the manifest has no such implementation (mine)"),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.path().join("clients/field/field.yaml"),
+        format!("implementations:\n{one}{one}"),
+    )
+    .unwrap();
+    let (code, _, stderr) = field(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("two implementations are named mine"),
+        "{stderr}"
+    );
+    // An expectations entry for a scenario the implementation does not run.
+    std::fs::write(
+        dir.path().join("clients/field/field.yaml"),
+        format!("implementations:\n{one}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("clients/field/mine.yaml"),
+        "expectedFailures:\n  - {scenario: not-here, reason: x}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = field(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the expectations name not-here, which is not among the scenarios run"),
+        "{stderr}"
+    );
 }
