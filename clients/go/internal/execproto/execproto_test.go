@@ -32,23 +32,24 @@ func lines(t *testing.T, out string) []map[string]any {
 // Several outstanding requests are answered by id, in the order they finish; shutdown waits for
 // them; clock/set is refused as method not found.
 func TestConcurrentRequestsAreAnsweredByID(t *testing.T) {
-	var mu sync.Mutex
-	started := map[string]bool{}
+	// The slow request is released only once the fast one's answer has been written, so the
+	// slow answer can only come after it, and only if requests are served concurrently (served
+	// one by one, the slow request would wait forever and the test would time out).
 	release := make(chan struct{})
 	get := func(ctx context.Context, r Request) (*Credential, error) {
-		mu.Lock()
-		started[r.Project] = true
-		mu.Unlock()
 		switch r.Project {
 		case "slow":
-			<-release
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+				return nil, errors.New("never released")
+			}
 			return &Credential{Username: "u", Password: "p-slow"}, nil
 		case "none":
 			return nil, nil
 		case "refused":
 			return nil, NotConfigured("no identity for %s", r.Project)
 		}
-		close(release)
 		return &Credential{Username: "u", Password: "p-" + r.Project}, nil
 	}
 	in := strings.Join([]string{
@@ -60,9 +61,9 @@ func TestConcurrentRequestsAreAnsweredByID(t *testing.T) {
 		`{"jsonrpc":"2.0","id":5,"method":"clock/set","params":{"now":"2026-11-29T21:00:00Z"}}`,
 		`{"jsonrpc":"2.0","method":"shutdown"}`,
 	}, "\n") + "\n"
-	var out bytes.Buffer
+	out := &releasingWriter{release: release, when: `"id":2,`}
 	done := make(chan error)
-	go func() { done <- serve(strings.NewReader(in), &out, "t", "v", get) }()
+	go func() { done <- serve(strings.NewReader(in), out, "t", "v", get) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -73,13 +74,13 @@ func TestConcurrentRequestsAreAnsweredByID(t *testing.T) {
 	}
 	byID := map[string]map[string]any{}
 	order := []string{}
-	for _, m := range lines(t, out.String()) {
+	for _, m := range lines(t, out.buf.String()) {
 		id := fmt.Sprint(m["id"])
 		byID[id] = m
 		order = append(order, id)
 	}
 	if len(byID) != 6 {
-		t.Fatalf("want 6 answers, got %v", out.String())
+		t.Fatalf("want 6 answers, got %v", out.buf.String())
 	}
 	if v := byID["0"]["result"].(map[string]any)["protocolVersion"]; v != 1.0 {
 		t.Fatalf("initialize: %v", byID["0"])
@@ -112,6 +113,23 @@ func TestConcurrentRequestsAreAnsweredByID(t *testing.T) {
 	if pos("1") < pos("2") {
 		t.Fatalf("answers must come as they finish: %v", order)
 	}
+}
+
+// releasingWriter closes release once a written line contains when. serve writes each answer
+// with one Write call under its own lock.
+type releasingWriter struct {
+	buf     bytes.Buffer
+	release chan struct{}
+	when    string
+	once    sync.Once
+}
+
+func (w *releasingWriter) Write(p []byte) (int, error) {
+	n, err := w.buf.Write(p)
+	if bytes.Contains(p, []byte(w.when)) {
+		w.once.Do(func() { close(w.release) })
+	}
+	return n, err
 }
 
 // Kinds come from the HTTP status an error carries, never from its text.
