@@ -17,16 +17,16 @@
 //! of a scenario run by a program (the reference through the exec protocol). The last
 //! lines are `name=value`, one per figure.
 //!
-//! `cargo bench -p harness --bench corpus` (env `CREDSIM_BENCH_ROUNDS`, default 2).
+//! `cargo bench -p credsim-cli --bench corpus` (env `CREDSIM_BENCH_ROUNDS`, default 2).
 #![allow(clippy::print_stdout)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use harness::report::JsonLines;
-use harness::run::Timings;
-use harness::world::World;
+use credsim::report::JsonLines;
+use credsim::run::Timings;
+use credsim_world::world::World;
 
 fn main() {
     let rounds: usize = std::env::var("CREDSIM_BENCH_ROUNDS")
@@ -39,7 +39,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (scenarios, errors) = harness::suite::load(&[]);
+    let (scenarios, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:?}");
     let n = scenarios.len();
 
@@ -114,9 +114,9 @@ fn main() {
         for _ in 0..rounds {
             let t = Instant::now();
             let (results, summary) = rt
-                .block_on(harness::suite::run_all(
+                .block_on(credsim::suite::run_all(
                     scenarios.clone(),
-                    Arc::new(harness::reference::ReferenceLauncher),
+                    Arc::new(credsim_reference::reference::ReferenceLauncher),
                     jobs,
                     &mut JsonLines,
                     &mut std::io::sink(),
@@ -206,10 +206,10 @@ fn main() {
 
     // The sandbox's added start-up per implementation process: `true` through bubblewrap with
     // the sandbox's own arguments, against `true` started directly, both measured here.
-    let sandbox = harness::sandbox::Sandbox::detect();
+    let sandbox = credsim::sandbox::Sandbox::detect();
     let added_ms = match sandbox {
-        harness::sandbox::Sandbox::Bubblewrap(bwrap) => Some(sandbox_added_ms(bwrap)),
-        harness::sandbox::Sandbox::Unavailable(why) => {
+        credsim::sandbox::Sandbox::Bubblewrap(bwrap) => Some(sandbox_added_ms(bwrap)),
+        credsim::sandbox::Sandbox::Unavailable(why) => {
             println!("sandbox: none ({why}), its start-up not measured");
             None
         }
@@ -222,13 +222,13 @@ fn main() {
     // The sandbox only wraps implementation programs, so its share is of a scenario run by one:
     // the same reference as an exec-protocol program (`credsim reference`), sandboxed, --jobs 1.
     let exec_ms = {
-        let launcher = harness::exec::ExecLauncher::new(&format!(
+        let launcher = credsim::exec::ExecLauncher::new(&format!(
             "{} reference",
             env!("CARGO_BIN_EXE_credsim")
         ));
         let t = Instant::now();
         let (_, summary) = rt
-            .block_on(harness::suite::run_all(
+            .block_on(credsim::suite::run_all(
                 scenarios.clone(),
                 Arc::new(launcher),
                 1,
@@ -334,7 +334,7 @@ fn sandbox_added_ms(bwrap: &std::path::Path) -> f64 {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("a working directory");
-    let sb = harness::sandbox::ShardSandbox::prepare(
+    let sb = credsim::sandbox::ShardSandbox::prepare(
         bwrap.to_path_buf(),
         dir.path().join("sandbox"),
         work,
@@ -349,7 +349,7 @@ fn sandbox_added_ms(bwrap: &std::path::Path) -> f64 {
                     let mut cmd = std::process::Command::new(&sb.bwrap);
                     cmd.args(sb.command_prefix(&["true".to_owned()]))
                         .arg("true");
-                    if *harness::sandbox::network() == harness::sandbox::Network::Isolated {
+                    if *credsim::sandbox::network() == credsim::sandbox::Network::Isolated {
                         let pending = netns::prepare(&mut cmd, &shard_like_plan()).expect("plan");
                         let mut child = cmd.spawn().expect("it starts");
                         pending.receive().expect("the sockets arrive");

@@ -7,13 +7,13 @@
 //! aws-lc-rs); the figure `schedule_cost_in_openssl_signs` says how many of openssl's signatures
 //! one schedule's CPU time would buy. The last lines are `name=value`, one per figure.
 //!
-//! `cargo bench -p harness --bench explore` (env `CREDSIM_BENCH_SCHEDULES`, default 240).
+//! `cargo bench -p credsim-cli --bench explore` (env `CREDSIM_BENCH_SCHEDULES`, default 240).
 #![allow(clippy::print_stdout)]
 
 use std::time::Instant;
 
-use harness::explore::{Budget, Options, explore};
-use harness::reference::ReferenceLauncher;
+use credsim::explore::{Budget, Options, explore};
+use credsim_reference::reference::ReferenceLauncher;
 
 fn main() {
     let schedules: usize = std::env::var("CREDSIM_BENCH_SCHEDULES")
@@ -27,7 +27,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (scenarios, errors) = harness::suite::load(&[]);
+    let (scenarios, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:?}");
     let options = Options {
         budget: Budget::Cases(schedules),

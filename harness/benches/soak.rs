@@ -10,7 +10,7 @@
 //!
 //! Figures first, then one `name=value` line per figure.
 //!
-//! `cargo bench -p harness --bench soak`.
+//! `cargo bench -p credsim-cli --bench soak`.
 #![allow(clippy::print_stdout)]
 
 use std::process::{Command, Stdio};

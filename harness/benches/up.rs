@@ -5,7 +5,7 @@
 //!
 //! Figures first, then one `name=value` line per figure.
 //!
-//! `cargo bench -p harness --bench up`.
+//! `cargo bench -p credsim-cli --bench up`.
 #![allow(clippy::print_stdout)]
 
 use std::process::{Command, Stdio};

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use harness::implementation::Launcher;
+use credsim::implementation::Launcher;
 
 use clap::{Parser, Subcommand};
-use harness::up::{UpOptions, up};
+use credsim_world::up::{UpOptions, up};
 
 /// credsim: a simulation and conformance harness for cloud workload-identity credential flows.
 #[derive(Debug, Parser)]
@@ -59,7 +59,7 @@ enum Command {
         filter: Option<String>,
         /// Run the K-th of N disjoint slices.
         #[arg(long, default_value = "1/1")]
-        partition: harness::suite::Partition,
+        partition: credsim::suite::Partition,
         /// Scenarios in parallel (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
@@ -87,7 +87,7 @@ enum Command {
         seed: u64,
         /// How many schedules (`240`), or for how long (`90s`, `5m`).
         #[arg(long, default_value = "240")]
-        budget: harness::explore::Budget,
+        budget: credsim::explore::Budget,
         /// Schedules in parallel (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
@@ -133,7 +133,7 @@ enum Command {
         /// Run with one deliberate flaw, to see the harness catch it (`credsim flaws` lists them
         /// with the property each trips).
         #[arg(long)]
-        flaw: Option<harness::reference::Flaw>,
+        flaw: Option<credsim_reference::reference::Flaw>,
         /// Answer `clock/set` with "method not found", like an implementation that cannot follow
         /// the virtual clock.
         #[arg(long)]
@@ -148,7 +148,7 @@ enum Command {
         action: Option<String>,
     },
     /// Run the catalogue of deliberately broken implementations over the built-in corpus: check
-    /// the verdict table (harness/flaws.yaml) and print the mutation score per property.
+    /// the verdict table (harness/reference/flaws.yaml) and print the mutation score per property.
     Flaws {
         /// Scenarios in parallel (default: the number of CPUs).
         #[arg(long)]
@@ -189,7 +189,7 @@ fn main() -> ExitCode {
         } => runtime.block_on(flaws(jobs, print_table, &only)),
         Command::Check { paths } => {
             let mut stdout = std::io::stdout();
-            match harness::check::check(&paths, &mut stdout) {
+            match credsim::check::check(&paths, &mut stdout) {
                 Ok((summary, _)) => {
                     eprintln!(
                         "credsim check: {} file(s), {} error(s), {} warning(s)",
@@ -219,7 +219,7 @@ fn main() -> ExitCode {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            one_shot_exit(runtime.block_on(harness::reference::docker_helper_get(
+            one_shot_exit(runtime.block_on(credsim_reference::reference::docker_helper_get(
                 stdin,
                 &mut stdout,
                 &mut stderr,
@@ -232,7 +232,7 @@ fn main() -> ExitCode {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            one_shot_exit(runtime.block_on(harness::reference::kubelet_provider_get(
+            one_shot_exit(runtime.block_on(credsim_reference::reference::kubelet_provider_get(
                 stdin,
                 &mut stdout,
                 &mut stderr,
@@ -242,7 +242,7 @@ fn main() -> ExitCode {
             let stdin = std::io::BufReader::new(std::io::stdin());
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            match runtime.block_on(harness::reference::serve(
+            match runtime.block_on(credsim_reference::reference::serve(
                 flaw,
                 !no_clock,
                 stdin,
@@ -356,7 +356,7 @@ struct ExploreArgs {
     implementation: Option<String>,
     protocol: String,
     seed: u64,
-    budget: harness::explore::Budget,
+    budget: credsim::explore::Budget,
     jobs: Option<usize>,
     format: String,
     report_dir: PathBuf,
@@ -370,7 +370,13 @@ fn launcher_for(
     implementation: Option<&str>,
     protocol: &str,
 ) -> Result<Arc<dyn Launcher>, ExitCode> {
-    harness::suite::launcher(implementation, protocol).map_err(|e| {
+    let launcher = match implementation {
+        Some(program) => credsim::suite::launcher(program, protocol),
+        None => credsim::suite::check_protocol(protocol).map(|()| {
+            Arc::new(credsim_reference::reference::ReferenceLauncher) as Arc<dyn Launcher>
+        }),
+    };
+    launcher.map_err(|e| {
         eprintln!("credsim {command}: {e}");
         ExitCode::from(2)
     })
@@ -386,7 +392,7 @@ async fn explore(args: ExploreArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (mut loaded, errors) = harness::suite::load(&args.paths);
+    let (mut loaded, errors) = credsim::suite::load(&args.paths);
     if !errors.is_empty() {
         for e in errors {
             eprintln!("{e}");
@@ -396,7 +402,7 @@ async fn explore(args: ExploreArgs) -> ExitCode {
     let generated = args
         .generated
         .unwrap_or(if args.paths.is_empty() { 24 } else { 0 });
-    match harness::generate::scenarios(args.seed, generated) {
+    match credsim::generate::scenarios(args.seed, generated) {
         Ok(g) => loaded.extend(g),
         Err(e) => {
             eprintln!("credsim explore: a generated world does not load (a bug): {e}");
@@ -407,7 +413,7 @@ async fn explore(args: ExploreArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let options = harness::explore::Options {
+    let options = credsim::explore::Options {
         seed: args.seed,
         budget: args.budget,
         jobs: args
@@ -416,7 +422,7 @@ async fn explore(args: ExploreArgs) -> ExitCode {
         stop_at: None,
     };
     let terminal = std::io::stderr().is_terminal();
-    let mut progress = |p: &harness::explore::Progress| {
+    let mut progress = |p: &credsim::explore::Progress| {
         let mut err = std::io::stderr();
         if terminal {
             let bar = match p.of {
@@ -443,10 +449,10 @@ async fn explore(args: ExploreArgs) -> ExitCode {
             );
         }
     };
-    let report = harness::explore::explore(
+    let report = credsim::explore::explore(
         &loaded,
         launcher.as_ref(),
-        &harness::reference::ReferenceLauncher,
+        &credsim_reference::reference::ReferenceLauncher,
         &options,
         &mut progress,
     )
@@ -496,7 +502,7 @@ async fn explore(args: ExploreArgs) -> ExitCode {
                 serde_json::json!({"finding": {"scenario": f.scenario, "property": f.property.as_str(),
                     "seed": f.seed, "case": f.case, "foundSteps": f.found_steps,
                     "steps": f.minimal.steps.len(), "requests": f.requests(),
-                    "reproduced": f.reproduced, "runs": harness::explore::REPRODUCE_RUNS,
+                    "reproduced": f.reproduced, "runs": credsim::explore::REPRODUCE_RUNS,
                     "reason": f.reason, "reproducer": path.display().to_string()}})
             );
         } else {
@@ -510,7 +516,7 @@ async fn explore(args: ExploreArgs) -> ExitCode {
                 f.minimal.steps.len(),
                 f.requests(),
                 f.reproduced,
-                harness::explore::REPRODUCE_RUNS,
+                credsim::explore::REPRODUCE_RUNS,
                 f.reason,
                 path.display(),
                 path.display()
@@ -543,14 +549,14 @@ struct RunArgs {
     protocol: String,
     format: String,
     filter: Option<String>,
-    partition: harness::suite::Partition,
+    partition: credsim::suite::Partition,
     jobs: Option<usize>,
     expectations: Option<PathBuf>,
     report_dir: Option<PathBuf>,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    use harness::report::{Human, JsonLines, Reporter};
+    use credsim::report::{Human, JsonLines, Reporter};
 
     mock_kit::install_crypto_provider();
     if !matches!(
@@ -563,7 +569,7 @@ async fn run(args: RunArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let (loaded, errors) = harness::suite::load(&args.paths);
+    let (loaded, errors) = credsim::suite::load(&args.paths);
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("{e}");
@@ -571,8 +577,8 @@ async fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let expectations = match &args.expectations {
-        None => harness::expectations::Expectations::default(),
-        Some(path) => match harness::expectations::Expectations::load(path) {
+        None => credsim::expectations::Expectations::default(),
+        Some(path) => match credsim::expectations::Expectations::load(path) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("credsim run: {e}");
@@ -588,7 +594,7 @@ async fn run(args: RunArgs) -> ExitCode {
         }
         return ExitCode::from(2);
     }
-    let selected = harness::suite::select(loaded, args.filter.as_deref(), args.partition);
+    let selected = credsim::suite::select(loaded, args.filter.as_deref(), args.partition);
     let launcher = match launcher_for("run", args.implementation.as_deref(), &args.protocol) {
         Ok(l) => l,
         Err(code) => return code,
@@ -608,7 +614,7 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let out: &mut dyn std::io::Write = if junit { &mut sink } else { &mut stdout };
-    let (results, summary) = match harness::suite::run_with(
+    let (results, summary) = match credsim::suite::run_with(
         selected,
         launcher,
         jobs,
@@ -624,11 +630,11 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if junit && harness::report::junit(&results, &summary, &mut stdout).is_err() {
+    if junit && credsim::report::junit(&results, &summary, &mut stdout).is_err() {
         return ExitCode::from(2);
     }
     if let Some(dir) = &args.report_dir
-        && let Err(e) = harness::report::write_dir(dir, &results, &summary)
+        && let Err(e) = credsim::report::write_dir(dir, &results, &summary)
     {
         eprintln!(
             "credsim run: writing the report to {} failed: {e}",
@@ -653,7 +659,7 @@ struct FieldArgs {
 /// `--check`, the report is unchanged), 1 when not, 2 when it could not run.
 async fn field(args: FieldArgs) -> ExitCode {
     mock_kit::install_crypto_provider();
-    let manifest = match harness::field::Manifest::load(&args.manifest) {
+    let manifest = match credsim::field::Manifest::load(&args.manifest) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("credsim field: {e}");
@@ -703,7 +709,7 @@ async fn field(args: FieldArgs) -> ExitCode {
         if !args.only.is_empty() && !args.only.contains(&imp.name) {
             continue;
         }
-        let run = match harness::field::run_one(imp, &args.root, jobs).await {
+        let run = match credsim::field::run_one(imp, &args.root, jobs).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("credsim field: {e}");
@@ -718,7 +724,7 @@ async fn field(args: FieldArgs) -> ExitCode {
         for r in run.results.iter().filter(|r| {
             matches!(
                 r.verdict,
-                harness::run::Verdict::Fail | harness::run::Verdict::Error
+                credsim::run::Verdict::Fail | credsim::run::Verdict::Error
             )
         }) {
             println!("    {} {}: {}", r.verdict.as_str(), r.scenario, r.file);
@@ -729,10 +735,10 @@ async fn field(args: FieldArgs) -> ExitCode {
     if !args.only.is_empty() {
         return ExitCode::from(if as_expected { 0 } else { 1 });
     }
-    let text = harness::field::render(&runs);
+    let text = credsim::field::render(&runs);
     if args.check {
         let old = std::fs::read_to_string(&args.report).unwrap_or_default();
-        if let Some((line, was, now)) = harness::field::first_difference(&old, &text) {
+        if let Some((line, was, now)) = credsim::field::first_difference(&old, &text) {
             eprintln!(
                 "credsim field: {} drifted from what this run sees, first at line {line}:\n  committed: {was}\n  this run:  {now}\nrun `credsim field` to regenerate it, and review the change",
                 args.report.display()
@@ -783,8 +789,8 @@ fn one_shot_exit(result: std::io::Result<bool>) -> ExitCode {
 /// `credsim flaws`: exit 0 when every flaw gets exactly its table row and the reference fails
 /// nothing, 1 otherwise, 2 when the run itself failed.
 async fn flaws(jobs: Option<usize>, print_table: bool, only: &[String]) -> ExitCode {
-    use harness::catalogue::{self, Observed, Table};
-    let only: Vec<harness::reference::Flaw> = match only.iter().map(|f| f.parse()).collect() {
+    use credsim_reference::catalogue::{self, Observed, Table};
+    let only: Vec<credsim_reference::reference::Flaw> = match only.iter().map(|f| f.parse()).collect() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("credsim flaws: {e}");
@@ -798,7 +804,7 @@ async fn flaws(jobs: Option<usize>, print_table: bool, only: &[String]) -> ExitC
             return ExitCode::from(2);
         }
     };
-    let (scenarios, errors) = harness::suite::load(&[]);
+    let (scenarios, errors) = credsim::suite::load(&[]);
     if !errors.is_empty() {
         eprintln!(
             "credsim flaws: the corpus does not load:\n{}",
@@ -836,7 +842,7 @@ async fn flaws(jobs: Option<usize>, print_table: bool, only: &[String]) -> ExitC
         let name = o.flaw.map_or("the reference", |f| f.as_str());
         let row = o.flaw.and_then(|f| table.row(f));
         let diff: Vec<String> = if o.flaw.is_some() && row.is_none() {
-            vec!["is not in harness/flaws.yaml".into()]
+            vec!["is not in harness/reference/flaws.yaml".into()]
         } else {
             Observed::diff(&o.observed, row)
         };
@@ -871,7 +877,7 @@ async fn flaws(jobs: Option<usize>, print_table: bool, only: &[String]) -> ExitC
     if differences == 0 {
         ExitCode::SUCCESS
     } else {
-        println!("{differences} difference(s) from harness/flaws.yaml");
+        println!("{differences} difference(s) from harness/reference/flaws.yaml");
         ExitCode::from(1)
     }
 }

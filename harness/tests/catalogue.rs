@@ -1,9 +1,9 @@
 //! The catalogue of deliberately broken implementations against the verdict table
-//! (`harness/flaws.yaml`): the reference fails nothing; every flaw fails exactly the (property,
+//! (`harness/reference/flaws.yaml`): the reference fails nothing; every flaw fails exactly the (property,
 //! scenario) pairs and expectations its row lists, its own property with the evidence the row
 //! names; no run is an error; and every property of the catalogue has a flaw the corpus catches.
 
-use harness::catalogue::{self, Table};
+use credsim_reference::catalogue::{self, Table};
 use scenarios::vocab::PropertyId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -12,13 +12,13 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
     let table = Table::committed().unwrap();
     // The table names every flaw once, and only flaws that exist.
     let names: Vec<&str> = table.flaws.iter().map(|r| r.flaw.as_str()).collect();
-    let known: Vec<&str> = harness::reference::Flaw::ALL
+    let known: Vec<&str> = credsim_reference::reference::Flaw::ALL
         .iter()
         .map(|f| f.as_str())
         .collect();
     assert_eq!(
         names, known,
-        "harness/flaws.yaml lists the flaws of Flaw::ALL, in order"
+        "harness/reference/flaws.yaml lists the flaws of Flaw::ALL, in order"
     );
     for row in &table.flaws {
         assert!(
@@ -34,7 +34,7 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
         );
     }
 
-    let (scenarios, errors) = harness::suite::load(&[]);
+    let (scenarios, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:#?}");
     let outcomes = catalogue::run(&scenarios, 2, &[]).await.unwrap();
     assert_eq!(outcomes.len(), table.flaws.len() + 1);
@@ -47,7 +47,7 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
     }
     assert!(
         differences.is_empty(),
-        "differences from harness/flaws.yaml (review, then `credsim flaws --print-table`):\n{}",
+        "differences from harness/reference/flaws.yaml (review, then `credsim flaws --print-table`):\n{}",
         differences.join("\n")
     );
 
@@ -72,7 +72,7 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
 fn a_difference_from_the_table_is_named() {
     let table = Table::committed().unwrap();
     let row = table
-        .row(harness::reference::Flaw::CacheByRegistry)
+        .row(credsim_reference::reference::Flaw::CacheByRegistry)
         .unwrap();
     // Observed: the flaw's property passes everywhere, another one fails, an expectation too.
     let observed = catalogue::Observed {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use harness::clusters::{Backend, ClusterHandle, KindBackend};
+use credsim_world::clusters::{Backend, ClusterHandle, KindBackend};
 use mock_k8s::{ClusterSpec, MockK8s, kubeconfig};
 use serde_json::Value;
 use support::{demo, federate};
@@ -204,7 +204,7 @@ async fn the_k3s_backend_signs_with_credsims_key() {
     let cloud = demo().await;
     let key = mock_kit::RsaSigningKey::generate(mock_kit::KidStyle::Kubernetes).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (_k3s, handle) = harness::clusters::K3sBackend::start(
+    let (_k3s, handle) = credsim_world::clusters::K3sBackend::start(
         "credsim-k3s",
         "https://oidc.credsim-k3s.credsim.test/",
         &key,

@@ -1,5 +1,5 @@
 //! Every corpus scenario as a test of its own, run against the reference implementation
-//! in-process: `cargo test -p harness --test corpus -- happy` runs the ones whose name matches,
+//! in-process: `cargo test -p credsim-cli --test corpus -- happy` runs the ones whose name matches,
 //! `--list` lists them (nextest uses that). A failing scenario prints the human report: the step,
 //! the property's claim and the evidence.
 
@@ -7,7 +7,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
     let args = Arguments::from_args();
-    let (scenarios, errors) = harness::suite::load(&[]);
+    let (scenarios, errors) = credsim::suite::load(&[]);
     let mut trials: Vec<Trial> = errors
         .into_iter()
         .enumerate()
@@ -27,18 +27,18 @@ fn run(s: &scenarios::Scenario) -> Result<(), Failed> {
         .enable_all()
         .build()
         .map_err(|e| Failed::from(e.to_string()))?;
-    let result = rt.block_on(harness::run::run_scenario(
+    let result = rt.block_on(credsim::run::run_scenario(
         s,
-        &harness::reference::ReferenceLauncher,
+        &credsim_reference::reference::ReferenceLauncher,
     ));
-    if result.verdict == harness::run::Verdict::Pass {
+    if result.verdict == credsim::run::Verdict::Pass {
         return Ok(());
     }
     let mut report = Vec::new();
-    use harness::report::Reporter;
-    harness::report::Human
+    use credsim::report::Reporter;
+    credsim::report::Human
         .event(
-            harness::report::Event::ScenarioFinished(&result),
+            credsim::report::Event::ScenarioFinished(&result),
             &mut report,
         )
         .map_err(|e| Failed::from(e.to_string()))?;

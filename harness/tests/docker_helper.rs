@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use harness::docker_helper::DockerHelperLauncher;
-use harness::properties::Verdict as P;
-use harness::run::{Verdict, run_scenario};
+use credsim::docker_helper::DockerHelperLauncher;
+use credsim::properties::Verdict as P;
+use credsim::run::{Verdict, run_scenario};
 
 fn helper() -> DockerHelperLauncher {
     DockerHelperLauncher::new(&format!(

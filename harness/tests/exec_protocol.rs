@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use harness::exec::{ExecLauncher, Timeouts};
-use harness::run::{Verdict, run_scenario};
+use credsim::exec::{ExecLauncher, Timeouts};
+use credsim::run::{Verdict, run_scenario};
 
 fn scenario() -> scenarios::Scenario {
     let path =
@@ -159,7 +159,7 @@ async fn the_environment_is_exactly_the_protocols() {
     // Python adds LC_CTYPE on some systems when the locale is unset; it is not ours.
     names.retain(|n| *n != "LC_CTYPE");
     // In the sandbox, the temporary and XDG folders are named too (its private, captured ones).
-    let sandboxed = harness::sandbox::Sandbox::detect().is_available();
+    let sandboxed = credsim::sandbox::Sandbox::detect().is_available();
     let sandbox_vars = [
         "TMPDIR",
         "XDG_CACHE_HOME",

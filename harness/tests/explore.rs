@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use harness::explore::{Options, explore};
-use harness::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
-use harness::run::{Verdict, run_scenario};
+use credsim::explore::{Options, explore};
+use credsim_reference::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
+use credsim::run::{Verdict, run_scenario};
 use scenarios::model::PropertyId;
 
 /// The most requests a shrunk reproducer of these flaws has. Two are what each needs (the success
@@ -18,7 +18,7 @@ const MAX_REPRODUCER_REQUESTS: usize = 4;
 
 async fn finds(flaw: Flaw, property: PropertyId) {
     mock_kit::install_crypto_provider();
-    let (corpus, errors) = harness::suite::load(&[]);
+    let (corpus, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:?}");
     let options = Options {
         stop_at: Some(Some(property)),
@@ -78,7 +78,7 @@ async fn finds(flaw: Flaw, property: PropertyId) {
         if flawed
             .properties
             .iter()
-            .any(|p| p.id == property && p.verdict == harness::properties::Verdict::Fail)
+            .any(|p| p.id == property && p.verdict == credsim::properties::Verdict::Fail)
         {
             failed += 1;
             break;
@@ -111,7 +111,7 @@ async fn a_global_current_project_is_found_and_shrunk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sequential_corpus_misses_the_concurrency_flaws() {
     mock_kit::install_crypto_provider();
-    let (corpus, _) = harness::suite::load(&[]);
+    let (corpus, _) = credsim::suite::load(&[]);
     let sequential: Vec<_> = corpus
         .into_iter()
         .filter(|s| {
@@ -121,11 +121,11 @@ async fn the_sequential_corpus_misses_the_concurrency_flaws() {
         })
         .collect();
     for flaw in [Flaw::SingleFlightByRegistry, Flaw::GlobalCurrentProject] {
-        let (results, _) = harness::suite::run_all(
+        let (results, _) = credsim::suite::run_all(
             sequential.clone(),
             Arc::new(FlawedLauncher(flaw)),
             2,
-            &mut harness::report::JsonLines,
+            &mut credsim::report::JsonLines,
             &mut std::io::sink(),
         )
         .await
@@ -134,7 +134,7 @@ async fn the_sequential_corpus_misses_the_concurrency_flaws() {
             assert!(
                 r.properties
                     .iter()
-                    .all(|p| p.verdict != harness::properties::Verdict::Fail),
+                    .all(|p| p.verdict != credsim::properties::Verdict::Fail),
                 "{}: {} fails a property: {r:#?}",
                 flaw.as_str(),
                 r.scenario
@@ -146,7 +146,7 @@ async fn the_sequential_corpus_misses_the_concurrency_flaws() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_has_no_finding_in_the_default_budget() {
     mock_kit::install_crypto_provider();
-    let (corpus, _) = harness::suite::load(&[]);
+    let (corpus, _) = credsim::suite::load(&[]);
     let options = Options {
         jobs: 2,
         ..Options::default()
@@ -178,8 +178,8 @@ async fn the_python_implementation_has_no_finding_in_the_default_budget() {
     let python = mock_kit::testing::python().expect("the pinned clients install");
     let script = mock_kit::testing::workspace_root().join("clients/python/credsim_impl.py");
     let launcher =
-        harness::exec::ExecLauncher::new(&format!("{} {}", python.display(), script.display()));
-    let (corpus, _) = harness::suite::load(&[]);
+        credsim::exec::ExecLauncher::new(&format!("{} {}", python.display(), script.display()));
+    let (corpus, _) = credsim::suite::load(&[]);
     let options = Options {
         jobs: 2,
         ..Options::default()
@@ -210,7 +210,7 @@ async fn the_python_implementation_has_no_finding_in_the_default_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_worlds_are_valid_varied_and_the_reference_passes_them() {
     mock_kit::install_crypto_provider();
-    let worlds = harness::generate::scenarios(1, 40).expect("every generated world loads");
+    let worlds = credsim::generate::scenarios(1, 40).expect("every generated world loads");
     let shapes: std::collections::BTreeSet<(usize, usize, usize, bool)> = worlds
         .iter()
         .map(|s| {
@@ -245,11 +245,11 @@ async fn generated_worlds_are_valid_varied_and_the_reference_passes_them() {
             .all(|o| outcomes.contains(*o)),
         "{outcomes:?}"
     );
-    let (results, _) = harness::suite::run_all(
+    let (results, _) = credsim::suite::run_all(
         worlds,
         Arc::new(ReferenceLauncher),
         2,
-        &mut harness::report::JsonLines,
+        &mut credsim::report::JsonLines,
         &mut std::io::sink(),
     )
     .await
@@ -264,7 +264,7 @@ async fn generated_worlds_are_valid_varied_and_the_reference_passes_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explore_finds_a_flaw_in_generated_worlds() {
     mock_kit::install_crypto_provider();
-    let worlds = harness::generate::scenarios(1, 24).unwrap();
+    let worlds = credsim::generate::scenarios(1, 24).unwrap();
     let options = Options {
         stop_at: Some(None),
         jobs: 2,

@@ -9,11 +9,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use harness::cloud::{Cloud, WorldSpec};
-use harness::implementation::Launcher;
-use harness::properties::Verdict as P;
-use harness::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
-use harness::run::{ScenarioResult, Verdict, run_scenario};
+use credsim_world::cloud::{Cloud, WorldSpec};
+use credsim::implementation::Launcher;
+use credsim::properties::Verdict as P;
+use credsim_reference::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
+use credsim::run::{ScenarioResult, Verdict, run_scenario};
 use mock_k8s::ClusterSpec;
 use scenarios::model::{Action, Backend, KeyOwner, Scenario};
 
@@ -108,8 +108,8 @@ fn leftovers(remote: &Cloud, s: &Scenario) -> Vec<String> {
             }
         }
         for role in [
-            harness::world::TOKEN_REQUEST_ROLE,
-            harness::world::READ_SERVICE_ACCOUNTS_ROLE,
+            credsim_world::world::TOKEN_REQUEST_ROLE,
+            credsim_world::world::READ_SERVICE_ACCOUNTS_ROLE,
         ] {
             if k.get("ClusterRole", "", role).is_some() {
                 out.push(format!("{}: ClusterRole {role}", c.name));
@@ -130,7 +130,7 @@ async fn both(s: &Scenario, launcher: &dyn Launcher) -> (ScenarioResult, Scenari
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_corpus_gives_the_same_verdicts_on_kubeconfig_clusters() {
     mock_kit::install_crypto_provider();
-    let (all, errors) = harness::suite::load(&[]);
+    let (all, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:#?}");
     let portable: Vec<Scenario> = all.into_iter().filter(portable).collect();
     assert!(
@@ -386,7 +386,7 @@ async fn the_python_sdk_implementation_passes_on_kubeconfig_clusters() {
     let python = mock_kit::testing::python().expect("the pinned clients install");
     let script = mock_kit::testing::workspace_root().join("clients/python/credsim_impl.py");
     let launcher =
-        harness::exec::ExecLauncher::new(&format!("{} {}", python.display(), script.display()));
+        credsim::exec::ExecLauncher::new(&format!("{} {}", python.display(), script.display()));
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/corpus/entra/happy-path.yaml");
     let s = scenarios::load_file(&path).unwrap().scenario;

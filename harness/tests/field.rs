@@ -9,10 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::docker_helper::DockerHelperLauncher;
-use harness::properties::PropertyResult;
-use harness::properties::Verdict as P;
-use harness::run::{ScenarioResult, run_scenario};
+use credsim::docker_helper::DockerHelperLauncher;
+use credsim::properties::PropertyResult;
+use credsim::properties::Verdict as P;
+use credsim::run::{ScenarioResult, run_scenario};
 use scenarios::model::Outcome;
 
 fn root() -> PathBuf {

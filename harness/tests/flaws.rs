@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use harness::implementation::Launcher;
-use harness::properties::{PropertyResult, Verdict as P};
-use harness::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
-use harness::run::{ScenarioResult, Verdict, run_scenario};
+use credsim::implementation::Launcher;
+use credsim::properties::{PropertyResult, Verdict as P};
+use credsim_reference::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
+use credsim::run::{ScenarioResult, Verdict, run_scenario};
 
 fn corpus(name: &str) -> scenarios::Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -97,7 +97,7 @@ async fn logging_the_token_fails_no_secret_leak_through_the_exec_protocol() {
     );
     let r = run(
         "entra/happy-path.yaml",
-        &harness::exec::ExecLauncher::new(&command),
+        &credsim::exec::ExecLauncher::new(&command),
     )
     .await;
     assert_fails(&r, "no-secret-leak", "shard-a stderr:1: entra-access-token");
@@ -302,7 +302,7 @@ async fn time_dependent_properties_are_not_applicable_when_the_clock_cannot_be_f
     let command = format!("{} reference --no-clock", env!("CARGO_BIN_EXE_credsim"));
     let r = run(
         "cache/refresh-token-lifetime.yaml",
-        &harness::exec::ExecLauncher::new(&command),
+        &credsim::exec::ExecLauncher::new(&command),
     )
     .await;
     let p = property(&r, "short-lived");
@@ -319,7 +319,7 @@ async fn time_dependent_properties_are_not_applicable_when_the_clock_cannot_be_f
     assert_eq!(property(&r, "short-lived").verdict, P::Pass);
 }
 
-// The catalogue's full verdict table, one row per flaw, is `harness/flaws.yaml`, checked by
+// The catalogue's full verdict table, one row per flaw, is `harness/reference/flaws.yaml`, checked by
 // `tests/catalogue.rs`.
 
 /// `least-privilege` on Entra scopes: an ARM token asked for with the project's identity fails,

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use harness::world::World;
+use credsim_world::world::World;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use harness::exec::{ExecLauncher, Timeouts};
-use harness::run::{Verdict, run_scenario};
+use credsim::exec::{ExecLauncher, Timeouts};
+use credsim::run::{Verdict, run_scenario};
 
 fn happy_path() -> scenarios::Scenario {
     let path =
@@ -264,8 +264,8 @@ fn the_file_budget_counts_files_and_bytes_across_folders() {
     for i in 0..5 {
         std::fs::write(dir.path().join(format!("f{i}")), vec![b'x'; 100]).unwrap();
     }
-    let mut budget = harness::sandbox::FileBudget::new(60, 250, 3);
-    let read = harness::sandbox::read_tree(dir.path(), "/tmp", &mut budget);
+    let mut budget = credsim::sandbox::FileBudget::new(60, 250, 3);
+    let read = credsim::sandbox::read_tree(dir.path(), "/tmp", &mut budget);
     assert_eq!(read.len(), 3, "three files at most");
     let sizes: Vec<usize> = read.iter().map(|(_, c)| c.len()).collect();
     assert_eq!(sizes, [60, 60, 60]);
@@ -286,9 +286,9 @@ fn the_file_budget_counts_files_and_bytes_across_folders() {
     // The total runs out too: another folder gets what is left, then nothing.
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("g"), vec![b'y'; 100]).unwrap();
-    let mut budget = harness::sandbox::FileBudget::new(60, 100, 10);
-    harness::sandbox::read_tree(dir.path(), "/tmp", &mut budget);
-    let rest = harness::sandbox::read_tree(other.path(), "/var/tmp", &mut budget);
+    let mut budget = credsim::sandbox::FileBudget::new(60, 100, 10);
+    credsim::sandbox::read_tree(dir.path(), "/tmp", &mut budget);
+    let rest = credsim::sandbox::read_tree(other.path(), "/var/tmp", &mut budget);
     assert_eq!(rest[0].1.len(), 0);
     assert!(
         budget

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use harness::world::World;
+use credsim_world::world::World;
 use mock_kit::issuer::ServiceAccountClaims;
 use mock_kit::jwt::{Algorithm, JwtError, verify};
 use mock_kit::{KidStyle, OidcIssuer, RsaSigningKey};

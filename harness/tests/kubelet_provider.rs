@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use harness::kubelet_provider::KubeletProviderLauncher;
-use harness::properties::Verdict as P;
-use harness::run::{Verdict, run_scenario};
+use credsim::kubelet_provider::KubeletProviderLauncher;
+use credsim::properties::Verdict as P;
+use credsim::run::{Verdict, run_scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_gets_the_pod_token_and_is_judged_from_evidence() {

@@ -5,8 +5,8 @@
 
 mod support;
 
-use harness::clusters::{Backend, ClusterHandle};
-use harness::probe::probe_credential;
+use credsim_world::clusters::{Backend, ClusterHandle};
+use credsim::probe::probe_credential;
 use serde_json::Value;
 use support::{demo, federate};
 

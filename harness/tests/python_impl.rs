@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use harness::report::JsonLines;
-use harness::run::Verdict;
+use credsim::report::JsonLines;
+use credsim::run::Verdict;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_implementation_passes_the_corpus() {
@@ -13,10 +13,10 @@ async fn the_python_sdk_implementation_passes_the_corpus() {
     let python = mock_kit::testing::python().expect("the pinned clients install");
     let script = mock_kit::testing::workspace_root().join("clients/python/credsim_impl.py");
     let launcher =
-        harness::exec::ExecLauncher::new(&format!("{} {}", python.display(), script.display()));
-    let (scenarios, errors) = harness::suite::load(&[]);
+        credsim::exec::ExecLauncher::new(&format!("{} {}", python.display(), script.display()));
+    let (scenarios, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty());
-    let (python_results, _) = harness::suite::run_all(
+    let (python_results, _) = credsim::suite::run_all(
         scenarios.clone(),
         Arc::new(launcher),
         2,
@@ -25,9 +25,9 @@ async fn the_python_sdk_implementation_passes_the_corpus() {
     )
     .await
     .unwrap();
-    let (reference, _) = harness::suite::run_all(
+    let (reference, _) = credsim::suite::run_all(
         scenarios,
-        Arc::new(harness::reference::ReferenceLauncher),
+        Arc::new(credsim_reference::reference::ReferenceLauncher),
         2,
         &mut JsonLines,
         &mut std::io::sink(),
@@ -43,7 +43,7 @@ async fn the_python_sdk_implementation_passes_the_corpus() {
         judged += p
             .properties
             .iter()
-            .filter(|x| x.verdict == harness::properties::Verdict::Pass)
+            .filter(|x| x.verdict == credsim::properties::Verdict::Pass)
             .count();
     }
     assert!(judged >= 100, "only {judged} property verdicts judged");
@@ -58,7 +58,7 @@ fn fixture(name: &str) -> scenarios::Scenario {
         .scenario
 }
 
-fn verdicts(r: &harness::run::ScenarioResult) -> Vec<(String, &'static str)> {
+fn verdicts(r: &credsim::run::ScenarioResult) -> Vec<(String, &'static str)> {
     r.properties
         .iter()
         .map(|p| (p.id.as_str().to_owned(), p.verdict.as_str()))
@@ -68,24 +68,24 @@ fn verdicts(r: &harness::run::ScenarioResult) -> Vec<(String, &'static str)> {
 /// The fixture run with the Python program `script` and with `credsim reference
 /// <reference_flag>`, each started through the launcher `protocol` makes; asserts the Python one
 /// passes with the reference's verdicts, property by property.
-async fn like_the_reference<L: harness::implementation::Launcher>(
+async fn like_the_reference<L: credsim::implementation::Launcher>(
     fixture_name: &str,
     script: &str,
     reference_flag: &str,
     protocol: impl Fn(&str) -> L,
-) -> harness::run::ScenarioResult {
+) -> credsim::run::ScenarioResult {
     mock_kit::install_crypto_provider();
     let python = mock_kit::testing::python().expect("the pinned clients install");
     let script = mock_kit::testing::workspace_root()
         .join("clients/python")
         .join(script);
     let s = fixture(fixture_name);
-    let py = harness::run::run_scenario(
+    let py = credsim::run::run_scenario(
         &s,
         &protocol(&format!("{} {}", python.display(), script.display())),
     )
     .await;
-    let reference = harness::run::run_scenario(
+    let reference = credsim::run::run_scenario(
         &s,
         &protocol(&format!(
             "{} reference {reference_flag}",
@@ -106,7 +106,7 @@ async fn the_python_docker_credential_helper_passes_like_the_reference() {
         "docker-helper.yaml",
         "docker_credential_credsim.py",
         "--docker-credential-helper",
-        harness::docker_helper::DockerHelperLauncher::new,
+        credsim::docker_helper::DockerHelperLauncher::new,
     )
     .await;
     assert!(py.implementation.contains("docker credential helper"));
@@ -120,7 +120,7 @@ async fn the_python_kubelet_credential_provider_passes_like_the_reference() {
         "kubelet-provider.yaml",
         "kubelet_credential_provider.py",
         "--kubelet-credential-provider",
-        harness::kubelet_provider::KubeletProviderLauncher::new,
+        credsim::kubelet_provider::KubeletProviderLauncher::new,
     )
     .await;
     // azure-identity presented the pod token of project A's builder ServiceAccount to Entra.

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use harness::implementation::Launcher;
-use harness::properties::Verdict as P;
-use harness::report::JsonLines;
-use harness::run::{ScenarioResult, Verdict};
+use credsim::implementation::Launcher;
+use credsim::properties::Verdict as P;
+use credsim::report::JsonLines;
+use credsim::run::{ScenarioResult, Verdict};
 
 async fn corpus(launcher: Arc<dyn Launcher>) -> Vec<ScenarioResult> {
     mock_kit::install_crypto_provider();
-    let (scenarios, errors) = harness::suite::load(&[]);
+    let (scenarios, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:#?}");
     assert!(
         scenarios.len() >= 19,
@@ -18,8 +18,8 @@ async fn corpus(launcher: Arc<dyn Launcher>) -> Vec<ScenarioResult> {
         scenarios.len()
     );
     let mut out = Vec::new();
-    let (results, summary) = harness::suite::run_all(
-        harness::suite::select(scenarios, None, "1/1".parse().unwrap()),
+    let (results, summary) = credsim::suite::run_all(
+        credsim::suite::select(scenarios, None, "1/1".parse().unwrap()),
         launcher,
         2,
         &mut JsonLines,
@@ -61,7 +61,7 @@ fn verdicts(results: &[ScenarioResult]) -> Verdicts {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_passes_the_corpus_in_process_and_through_the_exec_protocol() {
-    let in_process = corpus(Arc::new(harness::reference::ReferenceLauncher)).await;
+    let in_process = corpus(Arc::new(credsim_reference::reference::ReferenceLauncher)).await;
     for r in &in_process {
         assert_eq!(r.verdict, Verdict::Pass, "{}: {r:#?}", r.scenario);
         // Never vacuous: every scenario judges something, and says how much it examined.
@@ -75,7 +75,7 @@ async fn the_reference_passes_the_corpus_in_process_and_through_the_exec_protoco
         }
     }
     let command = format!("{} reference", env!("CARGO_BIN_EXE_credsim"));
-    let exec = corpus(Arc::new(harness::exec::ExecLauncher::new(&command))).await;
+    let exec = corpus(Arc::new(credsim::exec::ExecLauncher::new(&command))).await;
     assert_eq!(verdicts(&in_process), verdicts(&exec));
     // Every property is judged (pass or fail) by at least one corpus scenario.
     for id in scenarios::model::PropertyId::ALL {
@@ -99,7 +99,7 @@ async fn a_world_the_builder_cannot_make_is_an_error_not_a_pass() {
     )
     .unwrap()
     .scenario;
-    let r = harness::run::run_scenario(&s, &harness::reference::ReferenceLauncher).await;
+    let r = credsim::run::run_scenario(&s, &credsim_reference::reference::ReferenceLauncher).await;
     assert_eq!(r.verdict, Verdict::Error);
     assert!(
         r.error

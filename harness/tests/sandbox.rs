@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::exec::ExecLauncher;
-use harness::properties::Verdict as P;
-use harness::run::{ScenarioResult, Verdict, run_scenario};
-use harness::sandbox::Sandbox;
+use credsim::exec::ExecLauncher;
+use credsim::properties::Verdict as P;
+use credsim::run::{ScenarioResult, Verdict, run_scenario};
+use credsim::sandbox::Sandbox;
 use scenarios::vocab::PropertyId;
 
 fn root() -> PathBuf {
@@ -201,8 +201,8 @@ fn destination_evidence(r: &ScenarioResult) -> String {
 fn require_network() {
     require_sandbox();
     assert_eq!(
-        *harness::sandbox::network(),
-        harness::sandbox::Network::Isolated,
+        *credsim::sandbox::network(),
+        credsim::sandbox::Network::Isolated,
         "these tests need the sandbox's network: {}",
         Sandbox::detect().describe()
     );
@@ -211,11 +211,11 @@ fn require_network() {
 #[test]
 fn ci_gives_implementations_a_network_of_their_own_and_reports_say_so() {
     let line = Sandbox::detect().describe();
-    match harness::sandbox::network() {
-        harness::sandbox::Network::Isolated => {
+    match credsim::sandbox::network() {
+        credsim::sandbox::Network::Isolated => {
             assert!(line.contains("network: its own"), "{line}")
         }
-        harness::sandbox::Network::Host(why) => {
+        credsim::sandbox::Network::Host(why) => {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "CI must give implementations their own network: {why}"

@@ -4,13 +4,13 @@
 
 use std::net::SocketAddr;
 
-use harness::cloud::Cloud;
+use credsim_world::cloud::Cloud;
 use serde_json::Value;
 
 pub async fn demo() -> Cloud {
     mock_kit::install_crypto_provider();
     Cloud::start(
-        harness::demo::world(),
+        credsim_world::demo::world(),
         SocketAddr::from(([127, 0, 0, 1], 0)),
     )
     .await

@@ -1,0 +1,37 @@
+//! credsim's worlds: a scenario's world as running fakes behind one front door, and the local
+//! mock cloud. This crate knows the fakes and the scenario format; it knows nothing of
+//! implementations under test, properties or reports (the `credsim` crate builds on it).
+//!
+//! Module map:
+//! - [`cloud`]: a world running behind one front door (fakes, CA, clock, secrets), and the
+//!   `world.json` description scripts read.
+//! - [`clusters`]: one kube-client code path for every cluster backend (embedded, kind, any
+//!   kubeconfig): TokenRequest, issuer documents, publishing a cluster's issuer at its URL.
+//! - [`external`]: kind and kubeconfig clusters in a world: provisioned through the Kubernetes
+//!   API, their issuer published, their API server behind the front door with an audit journal.
+//! - [`world`]: the world builder: a scenario's world as running fakes (controllers' RBAC,
+//!   faults, options, leniency), and the world changes its steps make.
+//! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
+//! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`,
+//!   `world.json`, `ready`), serving until SIGINT/SIGTERM.
+//!
+//! Dependencies run one way: `world` → `cloud` → `external` → `clusters`; `up` → `demo`,
+//! `world`.
+
+pub mod cloud;
+pub mod clusters;
+pub mod demo;
+pub mod external;
+pub mod up;
+pub mod world;
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        parts.push(c.to_string());
+        cur = c.source();
+    }
+    parts.join(": ")
+}
