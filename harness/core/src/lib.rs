@@ -38,10 +38,20 @@
 //! - [`field`]: `credsim field`: implementations from upstream, built unmodified from pinned Go
 //!   modules, run over their scenarios with their expectations; the field report.
 //! - [`glob`]: the `*` and `?` globs of `--filter` and the expectations files.
+//! - [`harness`]: the public way in for users' test suites: a folder of scenarios (or the
+//!   corpus) as one test per scenario under `cargo test` and `cargo nextest`, against a command
+//!   or an in-process implementation; results and the report directory.
+//! - [`inprocess`]: in-process implementations in a few lines: the shard's environment typed,
+//!   a launcher made of one async function.
 //! - [`check`]: `credsim check`, scenario files validated without running them.
 //!
 //! The reference implementation and its deliberate flaws are the `credsim-reference` crate;
 //! the `credsim` binary (`credsim-cli`) parses the command line and wires these together.
+
+/// The scenario format (`credsim.dev/v1alpha1`): loading, validation, the resolved model.
+pub use scenarios;
+/// The worlds scenarios run in.
+pub use credsim_world as world;
 
 pub mod check;
 pub mod docker_helper;
@@ -52,6 +62,8 @@ pub mod explore;
 pub mod field;
 pub mod generate;
 pub mod glob;
+pub mod harness;
+pub mod inprocess;
 pub mod implementation;
 pub mod kubelet_provider;
 pub mod probe;
