@@ -1,4 +1,4 @@
-//! The `credsim` command line (`../shared/contracts/cli.md`, version 1).
+//! The `credsim` command line (`docs/cli.md`, version 1).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::SocketAddr;
@@ -594,7 +594,14 @@ async fn run(args: RunArgs) -> ExitCode {
         }
         return ExitCode::from(2);
     }
-    let selected = credsim::suite::select(loaded, args.filter.as_deref(), args.partition);
+    let selected =
+        match credsim::suite::select_some(loaded, args.filter.as_deref(), args.partition) {
+            Ok(s) => s,
+            Err(why) => {
+                eprintln!("credsim run: {why}");
+                return ExitCode::from(2);
+            }
+        };
     let launcher = match launcher_for("run", args.implementation.as_deref(), &args.protocol) {
         Ok(l) => l,
         Err(code) => return code,

@@ -2,7 +2,7 @@
 //!
 //! Every error and warning is written as `file:line:col: message`, one per line; scenario names
 //! must also be unique across the files checked (reports and test names use them). The caller
-//! maps [`CheckSummary::ok`] to the exit status (`0` or `2`, `../shared/contracts/cli.md`).
+//! maps [`CheckSummary::ok`] to the exit status (`0` or `2`, `docs/cli.md`).
 
 use std::collections::HashMap;
 use std::io::Write;

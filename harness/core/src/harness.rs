@@ -77,7 +77,7 @@ pub enum HarnessError {
     #[error("no implementation: give the harness a command or an in-process launcher")]
     NoImplementation,
     /// The filter or the paths selected no scenario.
-    #[error("no scenario selected: {0}")]
+    #[error("{0}")]
     NothingSelected(String),
     /// A scenario file did not load (only from [`Harness::run_quietly`]; [`Harness::trials`]
     /// makes each such file a failing test).
@@ -314,17 +314,12 @@ impl Harness {
             None => Expectations::default(),
             Some(p) => Expectations::load(p).map_err(HarnessError::Expectations)?,
         };
-        let scenarios = crate::suite::select(
+        let scenarios = crate::suite::select_some(
             scenarios,
             self.filter.as_deref(),
             crate::suite::Partition { k: 1, n: 1 },
-        );
-        if scenarios.is_empty() {
-            return Err(HarnessError::NothingSelected(match &self.filter {
-                Some(f) => format!("no scenario's name matches {f:?}"),
-                None => "the paths hold no scenario".into(),
-            }));
-        }
+        )
+        .map_err(HarnessError::NothingSelected)?;
         Ok(Plan {
             launcher,
             expectations: Arc::new(expectations),

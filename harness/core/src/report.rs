@@ -2,7 +2,7 @@
 //!
 //! - [`Human`]: one line per scenario; for each failure the scenario file and line, the step, the
 //!   property's claim and the evidence.
-//! - [`JsonLines`]: one object per scenario, then one summary object (`../shared/contracts/cli.md`).
+//! - [`JsonLines`]: one object per scenario, then one summary object (`docs/cli.md`).
 //! - [`junit`]: JUnit XML, one test case per scenario.
 //! - [`write_dir`]: the report directory: `summary.json`, `junit.xml`, `report.html` (each
 //!   scenario's credential flow as a sequence diagram, and its verdicts), transcripts.

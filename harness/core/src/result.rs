@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::implementation::{Answer, RefusalKind};
 use crate::properties::{PropertyResult, Verdict as PropertyVerdict};
 
-/// A scenario's verdict (`../shared/contracts/cli.md`).
+/// A scenario's verdict (`docs/cli.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {

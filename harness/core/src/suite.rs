@@ -88,6 +88,35 @@ pub const PROTOCOLS: [&str; 3] = [
     "kubelet-credential-provider",
 ];
 
+/// [`select`], and why nothing was selected when nothing was: a filter that matches no name, or
+/// a partition slice that is empty, is an error (as nextest treats "no tests to run"), never a
+/// silent success of zero scenarios.
+pub fn select_some(
+    all: Vec<Scenario>,
+    filter: Option<&str>,
+    partition: Partition,
+) -> Result<Vec<Scenario>, String> {
+    let count = all.len();
+    let matching = all
+        .iter()
+        .filter(|s| filter.is_none_or(|f| glob_match(f, &s.name)))
+        .count();
+    let selected = select(all, filter, partition);
+    if !selected.is_empty() {
+        return Ok(selected);
+    }
+    Err(match filter {
+        _ if count == 0 => "no scenario selected: the paths hold no scenario".to_owned(),
+        Some(f) if matching == 0 => format!(
+            "no scenario selected: --filter {f:?} matches none of the {count} scenario(s)' names"
+        ),
+        _ => format!(
+            "no scenario selected: partition {}/{} of {matching} scenario(s) is empty",
+            partition.k, partition.n
+        ),
+    })
+}
+
 /// Whether `protocol` is one credsim speaks, or why not.
 pub fn check_protocol(protocol: &str) -> Result<(), String> {
     if PROTOCOLS.contains(&protocol) {

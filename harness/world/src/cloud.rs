@@ -2,7 +2,7 @@
 //!
 //! [`Cloud::start`] creates the run's CA, clock and secret registry, starts the front door, builds
 //! each fake from the world and adds it as a site. [`Cloud::world_json`] renders the resolved
-//! world in the `world.json` format (version 1) of `../shared/contracts/cli.md`.
+//! world in the `world.json` format (version 1) of `docs/cli.md`.
 
 use std::net::SocketAddr;
 

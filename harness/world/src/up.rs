@@ -4,7 +4,7 @@
 //! front door, writes the state directory, reports ready, and
 //! serves until the shutdown future resolves (the binary wires it to SIGINT and SIGTERM).
 //!
-//! State directory (`../shared/contracts/cli.md`): `env.sh` (proxy and CA variables,
+//! State directory (`docs/cli.md`): `env.sh` (proxy and CA variables,
 //! `AZURE_AUTHORITY_HOST`, `AZURE_POD_IDENTITY_AUTHORITY_HOST` for the first node's IMDS,
 //! `KUBECONFIG` for the first cluster), `ca.pem`, `kubeconfig/<cluster>.yaml` (admin),
 //! `world.json`, and `ready`, created last, when every listener accepts connections, and removed
