@@ -6,35 +6,35 @@
 //! identities (client ID, principal ID, ARM resource ID, federated credentials), system-assigned
 //! identities of nodes, and the resources tokens can be requested for.
 //!
-//! GUIDs not given explicitly are derived from names (UUIDv5), so a world described by names gets
-//! the same IDs on every run and reports stay stable.
+//! GUIDs not given explicitly are derived from names (UUIDv5, [`entra_rules::guid`]), so a world
+//! described by names gets the same IDs on every run and reports stay stable.
 //!
 //! Federated identity credentials are validated as Entra validates them on creation (reference
-//! §2.1): name 3–120 characters of `[A-Za-z0-9_-]` starting alphanumeric, issuer a URL of at most
-//! 600 characters, subject at most 600, exactly one audience, issuer+subject unique per identity,
-//! and at most 20 per identity.
+//! §2.1), by the rules of [`entra_rules::federated`] (the scenario loader applies the same ones):
+//! name 3–120 characters of `[A-Za-z0-9_-]` starting alphanumeric, issuer an https URL of at most
+//! 600 characters, subject 1 to 600, exactly one audience of 1 to 600, name and issuer+subject
+//! unique per identity, and at most 20 per identity.
 
+use entra_rules::federated::{self as rules, FederatedCredentialRef};
+use entra_rules::guid;
 use jiff::Timestamp;
 use mock_kit::secret::Secret;
 use mock_kit::{KidStyle, RsaSigningKey, SecretRegistry};
 use uuid::Uuid;
 
-/// Namespace of the name-derived GUIDs.
-const GUID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b4e_8a3d_4c5f_9e0a_1b2c_3d4e_5f60);
-
-/// A GUID derived from a path of names (stable across runs).
+/// A GUID derived from a path of names (stable across runs; [`entra_rules::guid::derive`]).
 pub fn guid_for(path: &str) -> Uuid {
-    Uuid::new_v5(&GUID_NAMESPACE, path.as_bytes())
+    guid::derive(path)
 }
 
 /// The client ID an identity named `identity` in tenant `tenant` gets when none is given (so
 /// worlds can refer to it before mock-entra is built, e.g. in ServiceAccount annotations).
 pub fn default_client_id(tenant: &str, identity: &str) -> Uuid {
-    guid_for(&format!("{tenant}/{identity}/client-id"))
+    guid::client_id(tenant, identity)
 }
 
 /// The most federated identity credentials one app or identity may have.
-pub const MAX_FEDERATED_CREDENTIALS: usize = 20;
+pub use entra_rules::MAX_FEDERATED_CREDENTIALS;
 
 /// Why a directory object was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -96,7 +96,7 @@ impl FederatedCredential {
             name: name.to_owned(),
             issuer: issuer.to_owned(),
             subject: subject.to_owned(),
-            audiences: vec!["api://AzureADTokenExchange".to_owned()],
+            audiences: vec![entra_rules::EXCHANGE_AUDIENCE.to_owned()],
             created_at: None,
         }
     }
@@ -115,49 +115,15 @@ impl FederatedCredential {
         self
     }
 
-    fn validate(&self, identity: &str) -> Result<(), DirectoryError> {
-        let bad = |problem: String| DirectoryError::InvalidFederatedCredential {
-            identity: identity.to_owned(),
-            name: self.name.clone(),
-            problem,
-        };
-        let n = &self.name;
-        let name_ok = (3..=120).contains(&n.len())
-            && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
-            return Err(bad(
-                "the name must be 3 to 120 characters of letters, digits, '-' and '_', starting with a letter or digit".into(),
-            ));
+    /// The credential as Entra's rules see it.
+    fn rules_view(&self) -> FederatedCredentialRef<'_> {
+        FederatedCredentialRef {
+            name: &self.name,
+            issuer: &self.issuer,
+            subject: &self.subject,
+            audiences: &self.audiences,
         }
-        if self.issuer.len() > 600 || url_host(&self.issuer).is_none() {
-            return Err(bad(format!(
-                "the issuer {:?} must be an https URL of at most 600 characters",
-                self.issuer
-            )));
-        }
-        if self.subject.is_empty() || self.subject.len() > 600 {
-            return Err(bad("the subject must be 1 to 600 characters".into()));
-        }
-        if self.audiences.len() != 1 {
-            return Err(bad(format!(
-                "must have exactly one audience, has {}",
-                self.audiences.len()
-            )));
-        }
-        if self.audiences[0].is_empty() || self.audiences[0].len() > 600 {
-            return Err(bad("the audience must be 1 to 600 characters".into()));
-        }
-        Ok(())
     }
-}
-
-/// The host of an `https://` URL.
-pub(crate) fn url_host(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("https://")?;
-    let host = rest.split(['/', '?', '#']).next()?;
-    (!host.is_empty()).then_some(host)
 }
 
 /// A client secret.
@@ -348,38 +314,30 @@ impl Identity {
         matches!(self.kind, IdentityKind::App { multi_tenant: true })
     }
 
+    /// Entra's creation-time rules over the identity's federated credentials (the limit first,
+    /// then each credential in turn), answered as the fake always has.
     pub(crate) fn check_federated(&self) -> Result<(), DirectoryError> {
-        if self.federated.len() > MAX_FEDERATED_CREDENTIALS {
-            return Err(DirectoryError::TooManyFederatedCredentials {
+        let views: Vec<FederatedCredentialRef<'_>> = self
+            .federated
+            .iter()
+            .map(FederatedCredential::rules_view)
+            .collect();
+        let Err(refused) = rules::validate_federated_credentials(&views) else {
+            return Ok(());
+        };
+        // No credential is named only when the list is too long.
+        Err(match refused.index.and_then(|i| self.federated.get(i)) {
+            Some(fic) => DirectoryError::InvalidFederatedCredential {
+                identity: self.name.clone(),
+                name: fic.name.clone(),
+                problem: refused.error.entra_message(),
+            },
+            None => DirectoryError::TooManyFederatedCredentials {
                 identity: self.name.clone(),
                 count: self.federated.len(),
                 max: MAX_FEDERATED_CREDENTIALS,
-            });
-        }
-        for (i, fic) in self.federated.iter().enumerate() {
-            fic.validate(&self.name)?;
-            let earlier = &self.federated[..i];
-            if earlier.iter().any(|f| f.name == fic.name) {
-                return Err(DirectoryError::InvalidFederatedCredential {
-                    identity: self.name.clone(),
-                    name: fic.name.clone(),
-                    problem: "the name is already used on this identity".into(),
-                });
-            }
-            if earlier
-                .iter()
-                .any(|f| f.issuer == fic.issuer && f.subject == fic.subject)
-            {
-                return Err(DirectoryError::InvalidFederatedCredential {
-                    identity: self.name.clone(),
-                    name: fic.name.clone(),
-                    problem:
-                        "Issuer and subject combination already exists for this Managed Identity"
-                            .into(),
-                });
-            }
-        }
-        Ok(())
+            },
+        })
     }
 }
 
@@ -399,7 +357,7 @@ impl Resource {
     pub fn new(uri: &str) -> Self {
         Self {
             uris: vec![uri.to_owned()],
-            app_id: guid_for(&format!("resource/{uri}")),
+            app_id: guid::resource_app_id(uri),
             token_version: 1,
         }
     }
@@ -523,7 +481,7 @@ impl Tenant {
     /// Fills in derived IDs, mints secrets and keys, validates.
     pub(crate) fn materialise(&mut self, secrets: &SecretRegistry) -> Result<(), DirectoryError> {
         if !self.id_given {
-            self.id = guid_for(&format!("tenant/{}", self.name));
+            self.id = guid::tenant_id(&self.name);
         }
         if self.keys.is_empty() {
             self.keys.push(new_tenant_key()?);
@@ -536,10 +494,10 @@ impl Tenant {
                 identity.client_id = default_client_id(&tenant, &identity.name);
             }
             if !identity.object_id_given {
-                identity.object_id = guid_for(&format!("{tenant}/{}/object-id", identity.name));
+                identity.object_id = guid::object_id(&tenant, &identity.name);
             }
             if identity.is_managed() && identity.resource_id.is_none() {
-                let sub = guid_for(&format!("{tenant}/subscription"));
+                let sub = guid::subscription_id(&tenant);
                 identity.resource_id = Some(match &identity.kind {
                     IdentityKind::SystemAssigned { node } => format!(
                         "/subscriptions/{sub}/resourceGroups/credsim/providers/Microsoft.Compute/virtualMachines/{node}"
@@ -775,6 +733,103 @@ mod tests {
             err.contains("Issuer and subject combination already exists"),
             "{err}"
         );
+    }
+
+    /// Every rule of `entra_rules::federated` is refused here with the text the fake has always
+    /// answered (the scenario loader refuses the same inputs at load time).
+    #[test]
+    fn every_shared_rule_is_refused_with_the_same_answer() {
+        let problem = |identity: Identity| match identity.check_federated() {
+            Err(DirectoryError::InvalidFederatedCredential { problem, .. }) => problem,
+            other => panic!("{other:?}"),
+        };
+        let one = |f: FederatedCredential| problem(Identity::user_assigned("mi").federated(f));
+        let name = "the name must be 3 to 120 characters of letters, digits, '-' and '_', starting with a letter or digit";
+        for bad in ["ab", "-ab", "_ab", "a.b", "a b", &"x".repeat(121)] {
+            assert_eq!(one(fic(bad, "s")), name, "{bad}");
+        }
+        for bad in [
+            "http://plain.example".to_owned(),
+            "https://".to_owned(),
+            "https:///path".to_owned(),
+            format!("https://issuer.example/{}", "p".repeat(600)),
+        ] {
+            assert_eq!(
+                one(FederatedCredential::new("x1x", &bad, "s")),
+                format!("the issuer {bad:?} must be an https URL of at most 600 characters")
+            );
+        }
+        for bad in [String::new(), "s".repeat(601)] {
+            assert_eq!(
+                one(fic("x1x", &bad)),
+                "the subject must be 1 to 600 characters"
+            );
+        }
+        assert_eq!(
+            one(fic("x1x", "s").audiences(&["a", "b"])),
+            "must have exactly one audience, has 2"
+        );
+        let long = "a".repeat(601);
+        for bad in ["", long.as_str()] {
+            assert_eq!(
+                one(fic("x1x", "s").audiences(&[bad])),
+                "the audience must be 1 to 600 characters"
+            );
+        }
+        let two = |a: FederatedCredential, b: FederatedCredential| {
+            problem(Identity::user_assigned("mi").federated(a).federated(b))
+        };
+        assert_eq!(
+            two(fic("one", "s1"), fic("one", "s2")),
+            "the name is already used on this identity"
+        );
+        assert_eq!(
+            two(fic("one", "s1"), fic("two", "s1")),
+            "Issuer and subject combination already exists for this Managed Identity"
+        );
+        // What the rules accept, the fake accepts.
+        let longest = FederatedCredential::new(
+            &"x".repeat(120),
+            &format!("https://issuer.example/{}", "p".repeat(600 - 23)),
+            &"s".repeat(600),
+        )
+        .audiences(&[&"a".repeat(600)]);
+        Identity::user_assigned("mi")
+            .federated(longest)
+            .check_federated()
+            .unwrap();
+    }
+
+    /// The IDs the fake derives are `entra_rules::guid`'s, the same the scenario loader derives.
+    #[test]
+    fn derived_ids_are_entra_rules_guids() {
+        let secrets = SecretRegistry::new();
+        let mut t = Tenant::new("contoso")
+            .identity(Identity::app("ci-app"))
+            .identity(Identity::user_assigned("project-a-mi"));
+        t.materialise(&secrets).unwrap();
+        assert_eq!(t.id, guid::tenant_id("contoso"));
+        for name in ["ci-app", "project-a-mi"] {
+            let i = t.identity_named(name).unwrap();
+            assert_eq!(i.client_id, guid::client_id("contoso", name));
+            assert_eq!(i.client_id, default_client_id("contoso", name));
+            assert_eq!(i.object_id, guid::object_id("contoso", name));
+        }
+        let mi = t.identity_named("project-a-mi").unwrap();
+        let sub = guid::subscription_id("contoso");
+        assert!(
+            mi.resource_id
+                .as_deref()
+                .unwrap()
+                .starts_with(&format!("/subscriptions/{sub}/")),
+            "{:?}",
+            mi.resource_id
+        );
+        let uri = "https://containerregistry.azure.net";
+        assert_eq!(Resource::new(uri).app_id, guid::resource_app_id(uri));
+        for path in ["tenant/contoso", "fabrikam/node/node-1", ""] {
+            assert_eq!(guid_for(path), guid::derive(path));
+        }
     }
 
     #[test]

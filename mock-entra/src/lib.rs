@@ -2,7 +2,9 @@
 //!
 //! Module map:
 //! - [`directory`]: tenants, apps, managed identities, federated identity credentials, resources,
-//!   signing keys; name-derived GUIDs; Entra's creation-time validation (the 20-credential limit).
+//!   signing keys; name-derived GUIDs; Entra's creation-time validation of federated credentials
+//!   (the 20-credential limit among them). The GUID scheme and the credential rules themselves are
+//!   `entra-rules`', which the scenario loader applies too.
 //! - [`errors`]: the AADSTS catalogue and the exact error body clients parse.
 //! - [`discovery`] (private): `.well-known/openid-configuration` (v1, v2), JWKS, MSAL instance
 //!   discovery, unknown tenants (`AADSTS90002` quoting the segment as sent).

@@ -1,6 +1,6 @@
 //! The scenario format (`apiVersion: credsim.dev/v1alpha1`): what contributors write, how it is
-//! loaded, and what the harness gets. Depends on no other workspace crate: the format does not
-//! know who runs it.
+//! loaded, and what the harness gets. Depends on no other workspace crate but `entra-rules` (a
+//! crate of rules): the format does not know who runs it.
 //!
 //! - [`v1alpha1`]: the file format, decoded strictly (unknown fields are errors); the source of
 //!   the JSON Schema ([`schema`]).
@@ -10,6 +10,8 @@
 //! - [`resolve`]: document to [`model::Scenario`]: references resolved, defaults filled, every
 //!   semantic error collected.
 //! - [`lint`]: warnings about legal but suspicious worlds.
+//! - Entra's federated-credential rules and the name-derived GUIDs are the `entra-rules` crate's,
+//!   the ones mock-entra applies, so a file that loads has a world the fake accepts.
 //! - [`model`]: the resolved scenario the harness consumes.
 //! - [`render`]: model back to a file (the round-trip property).
 //! - [`diagnostic`], [`located`], [`duration`]: `file:line:col` errors, positions, durations.
@@ -121,7 +123,9 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, LoadError> {
     let (scenario, mut diags) = resolve::resolve(file, &doc);
     match scenario {
         Some(scenario) => {
-            let mut warnings = lint::lint(file, &doc, &scenario);
+            // Resolving warns too: a step Entra will refuse when it runs.
+            let mut warnings = diags;
+            warnings.extend(lint::lint(file, &doc, &scenario));
             warnings.sort_by_key(|d| (d.at.line, d.at.col));
             Ok(Loaded { scenario, warnings })
         }

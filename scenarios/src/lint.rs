@@ -8,8 +8,9 @@
 //!   controller's declared workload identity (the controller could act as that identity for
 //!   every project).
 //!
-//! More than 20 federated credentials on one identity is an error, not a lint: see
-//! [`crate::resolve`].
+//! What Entra refuses (more than 20 federated credentials on one identity among it) is an error,
+//! not a lint: see [`crate::resolve`], which also warns of the one refusal a step may mean (a
+//! 21st credential added at run time).
 
 use std::collections::BTreeSet;
 

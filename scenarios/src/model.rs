@@ -17,7 +17,7 @@ pub use crate::vocab::{
 };
 
 /// The exchange audience federated credentials default to.
-pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+pub use entra_rules::EXCHANGE_AUDIENCE;
 
 /// A loaded, validated scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -538,26 +538,20 @@ pub struct Fallback {
     pub triggers: Vec<Outcome>,
 }
 
-/// Deterministic GUIDs derived from names: the same scheme mock-entra uses when it is not given
-/// IDs, so a world built from a scenario and one built by hand agree.
+/// Deterministic GUIDs derived from names: `entra_rules::guid`, the scheme mock-entra uses when it
+/// is not given IDs, so a world built from a scenario and one built by hand agree.
 pub mod guid {
     use uuid::Uuid;
 
-    const NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b4e_8a3d_4c5f_9e0a_1b2c_3d4e_5f60);
-
-    fn derive(path: &str) -> Uuid {
-        Uuid::new_v5(&NAMESPACE, path.as_bytes())
-    }
-
     pub fn tenant_id(tenant: &str) -> Uuid {
-        derive(&format!("tenant/{tenant}"))
+        entra_rules::guid::tenant_id(tenant)
     }
 
     pub fn client_id(tenant: &str, identity: &str) -> Uuid {
-        derive(&format!("{tenant}/{identity}/client-id"))
+        entra_rules::guid::client_id(tenant, identity)
     }
 
     pub fn principal_id(tenant: &str, identity: &str) -> Uuid {
-        derive(&format!("{tenant}/{identity}/object-id"))
+        entra_rules::guid::object_id(tenant, identity)
     }
 }

@@ -2,14 +2,23 @@
 //! and every semantic error collected with its position (not just the first).
 //!
 //! Checked here: duplicate names, dangling references (with `did you mean`), malformed GUIDs,
-//! names and URLs; federated credentials (one issuer, one subject, one audience, a subject that
-//! names a ServiceAccount, at most 20 per identity); ABAC conditions only where Azure honours
-//! them; fault matches that the target can see; steps on shards, projects, registries and
-//! repositories that exist, and federated credentials that exist when a step deletes them.
+//! names and URLs; federated credentials (one issuer, one subject, a subject that names a
+//! ServiceAccount, and every rule Entra applies when one is created, from `entra-rules`, the
+//! rules mock-entra applies: name, issuer, subject, audience, uniqueness per identity, at most
+//! 20 per identity); ABAC conditions only where Azure honours them; fault matches that the target
+//! can see; steps on shards, projects, registries and repositories that exist, and federated
+//! credentials that exist when a step deletes them and are new when a step adds them.
+//!
+//! One of Entra's refusals is a warning, not an error: a step that adds a credential to an
+//! identity that already has 20 at that point. Entra refuses it when the step runs and the world
+//! does not change; a scenario may mean exactly that (the corpus's
+//! `twenty-federated-credentials`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use uuid::Uuid;
+
+use entra_rules::federated::{self as rules, FederatedCredentialError, FederatedCredentialRef};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::located::{Located, Pos};
@@ -18,7 +27,7 @@ use crate::v1alpha1 as doc;
 use crate::vocab::{Backend, FaultTarget, Outcome, TokenScope};
 
 /// The most federated identity credentials one app or identity may have (Entra's limit).
-pub const MAX_FEDERATED_CREDENTIALS: usize = 20;
+pub use entra_rules::MAX_FEDERATED_CREDENTIALS;
 
 /// Variables the harness sets itself; `controller.env` may not override them.
 const RESERVED_ENV: &[&str] = &[
@@ -90,6 +99,55 @@ impl<'a> Cx<'a> {
     fn error(&mut self, at: Pos, path: impl Into<String>, message: impl Into<String>) {
         self.diags
             .push(Diagnostic::error(self.file, at, message).path(path));
+    }
+
+    fn warning(&mut self, at: Pos, path: impl Into<String>, message: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::warning(self.file, at, message).path(path));
+    }
+
+    /// An error for a refusal of Entra's rules, at the field it is about.
+    fn entra(&mut self, at: Pos, path: String, rule: Result<(), FederatedCredentialError>) {
+        if let Err(e) = rule {
+            self.error(at, path, e.to_string());
+        }
+    }
+
+    /// Entra's uniqueness per identity: `fic` (written at `at`, under `path`) against the
+    /// credentials the identity has (each with where its name was written). `when` qualifies the
+    /// message (`at this step, `). False when refused.
+    fn unique_credential(
+        &mut self,
+        earlier: &[(model::FederatedCredential, Pos)],
+        fic: &model::FederatedCredential,
+        at: Pos,
+        path: &str,
+        when: &str,
+    ) -> bool {
+        let Err(e) =
+            rules::check_unique(earlier.iter().map(|(f, _)| rules_view(f)), rules_view(fic))
+        else {
+            return true;
+        };
+        let (path, first) = match &e {
+            FederatedCredentialError::DuplicateName { earlier: i, .. } => {
+                (format!("{path}.name"), earlier.get(*i).map(|(_, p)| *p))
+            }
+            FederatedCredentialError::DuplicateIssuerSubject { earlier: i, .. } => {
+                // A missing issuer or subject is an error of its own already.
+                if fic.issuer.is_empty() || fic.subject.is_empty() {
+                    return true;
+                }
+                (path.to_owned(), earlier.get(*i).map(|(_, p)| *p))
+            }
+            _ => (path.to_owned(), None),
+        };
+        let first = first
+            .filter(|p| p.is_known())
+            .map(|p| format!(" (first defined at line {})", p.line))
+            .unwrap_or_default();
+        self.error(at, path, format!("{when}{e}{first}"));
+        false
     }
 
     fn error_hint(
@@ -522,48 +580,24 @@ impl<'a> Cx<'a> {
         owner: &Located<String>,
         fics: &[doc::FederatedCredential],
     ) -> Vec<model::FederatedCredential> {
-        self.unique(
-            "federated credential",
-            fics.iter().enumerate().map(|(k, f)| {
-                (
-                    &f.name,
-                    format!("{owner_path}.federatedCredentials[{k}].name"),
-                )
-            }),
-        );
-        if fics.len() > MAX_FEDERATED_CREDENTIALS {
+        if let (Some(over), Err(e)) = (
+            fics.get(MAX_FEDERATED_CREDENTIALS),
+            rules::check_count(fics.len()),
+        ) {
             self.error(
-                owner.at,
-                format!("{owner_path}.federatedCredentials"),
-                format!(
-                    "`{}` has {} federated credentials; Entra allows at most {MAX_FEDERATED_CREDENTIALS} per identity",
-                    owner.value,
-                    fics.len()
-                ),
+                over.name.at,
+                format!("{owner_path}.federatedCredentials[{MAX_FEDERATED_CREDENTIALS}]"),
+                format!("`{}`: {e}", owner.value),
             );
         }
-        let mut pairs: HashMap<(String, String), Pos> = HashMap::new();
-        let mut out = Vec::new();
+        let mut out: Vec<(model::FederatedCredential, Pos)> = Vec::new();
         for (k, f) in fics.iter().enumerate() {
             let path = format!("{owner_path}.federatedCredentials[{k}]");
             let fic = self.federated_credential(&path, f);
-            let key = (fic.issuer.clone(), fic.subject.clone());
-            if let Some(first) = pairs.get(&key) {
-                let line = first.line;
-                self.error(
-                    f.name.at,
-                    path,
-                    format!(
-                        "another federated credential of `{}` (line {line}) already has this issuer and subject; Entra refuses duplicates",
-                        owner.value
-                    ),
-                );
-            } else {
-                pairs.insert(key, f.name.at);
-            }
-            out.push(fic);
+            self.unique_credential(&out, &fic, f.name.at, &path, "");
+            out.push((fic, f.name.at));
         }
-        out
+        out.into_iter().map(|(f, _)| f).collect()
     }
 
     fn federated_credential(
@@ -571,6 +605,11 @@ impl<'a> Cx<'a> {
         path: &str,
         f: &doc::FederatedCredential,
     ) -> model::FederatedCredential {
+        self.entra(
+            f.name.at,
+            format!("{path}.name"),
+            rules::check_name(&f.name),
+        );
         let cluster = match (&f.issuer, &f.cluster) {
             (Some(_), Some(c)) => {
                 self.error(
@@ -591,13 +630,26 @@ impl<'a> Cx<'a> {
             (None, Some(c)) => self.cluster_ref(c, &format!("{path}.cluster")),
             (Some(_), None) => None,
         };
-        let issuer = match (&f.issuer, cluster) {
-            (Some(url), _) => {
-                self.check_issuer_url(url, &format!("{path}.issuer"));
+        let issuer = match (&f.issuer, cluster, &f.cluster) {
+            (Some(url), _, _) => {
+                self.entra(url.at, format!("{path}.issuer"), rules::check_issuer(url));
                 url.value.clone()
             }
-            (None, Some(ci)) => self.clusters[ci].issuer.clone(),
-            (None, None) => String::new(),
+            (None, Some(ci), Some(c)) => {
+                let issuer = self.clusters[ci].issuer.clone();
+                // One that is not https at all is refused where the cluster gives it.
+                if is_https_url(&issuer)
+                    && let Err(e) = rules::check_issuer(&issuer)
+                {
+                    self.error(
+                        c.at,
+                        format!("{path}.cluster"),
+                        format!("{e} (the issuer of cluster `{}`)", c.value),
+                    );
+                }
+                issuer
+            }
+            _ => String::new(),
         };
         // The cluster whose issuer this is, whether named or written as its URL.
         let issuer_cluster =
@@ -633,6 +685,11 @@ impl<'a> Cx<'a> {
                         match self.service_account_ref(ci, sa, &format!("{path}.serviceAccount")) {
                             Some(r) => {
                                 let s = r.subject();
+                                self.entra(
+                                    sa.at,
+                                    format!("{path}.serviceAccount"),
+                                    rules::check_subject(&s),
+                                );
                                 service_account = Some(r);
                                 s
                             }
@@ -643,6 +700,7 @@ impl<'a> Cx<'a> {
                 }
             }
             (Some(s), None) => {
+                self.entra(s.at, format!("{path}.subject"), rules::check_subject(s));
                 self.check_literal_subject(path, s, issuer_cluster, f.subject_matches_nothing);
                 s.value.clone()
             }
@@ -657,11 +715,18 @@ impl<'a> Cx<'a> {
         let audiences = if f.audiences.is_empty() {
             vec![EXCHANGE_AUDIENCE.to_owned()]
         } else {
-            if f.audiences.len() > 1 {
-                self.error(
-                    f.audiences[1].at,
+            if let Some(second) = f.audiences.get(1) {
+                self.entra(
+                    second.at,
                     format!("{path}.audiences"),
-                    "a federated credential has exactly one audience (Entra refuses more)",
+                    rules::check_audience_count(f.audiences.len()),
+                );
+            }
+            for (k, a) in f.audiences.iter().enumerate() {
+                self.entra(
+                    a.at,
+                    format!("{path}.audiences[{k}]"),
+                    rules::check_audience(a),
                 );
             }
             f.audiences.iter().map(|a| a.value.clone()).collect()
@@ -731,7 +796,7 @@ impl<'a> Cx<'a> {
     }
 
     fn check_issuer_url(&mut self, url: &Located<String>, path: &str) {
-        if !url.starts_with("https://") || url.len() <= "https://".len() {
+        if !is_https_url(url) {
             self.error(
                 url.at,
                 path.to_owned(),
@@ -1785,22 +1850,29 @@ impl<'a> Cx<'a> {
     // ----- steps -----
 
     fn steps(&mut self, world: &model::World) -> Vec<model::Step> {
-        // Federated credentials as steps change them, to check adds and deletes in order.
-        let mut fics: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
-        for t in &world.tenants {
-            for (name, creds) in t
+        // Federated credentials as steps change them (each with where its name was written), to
+        // check adds and deletes in order against Entra's rules.
+        type Credentials = Vec<(model::FederatedCredential, Pos)>;
+        let mut fics: HashMap<(String, String), Credentials> = HashMap::new();
+        for (t, dt) in world.tenants.iter().zip(&self.doc.world.tenants) {
+            let apps = t
                 .apps
                 .iter()
-                .map(|a| (&a.name, &a.federated_credentials))
-                .chain(
-                    t.managed_identities
-                        .iter()
-                        .map(|m| (&m.name, &m.federated_credentials)),
-                )
-            {
+                .zip(&dt.apps)
+                .map(|(a, da)| (&a.name, &a.federated_credentials, &da.federated_credentials));
+            let mis = t
+                .managed_identities
+                .iter()
+                .zip(&dt.managed_identities)
+                .map(|(m, dm)| (&m.name, &m.federated_credentials, &dm.federated_credentials));
+            for (name, creds, written) in apps.chain(mis) {
                 fics.insert(
                     (t.name.clone(), name.clone()),
-                    creds.iter().map(|f| f.name.clone()).collect(),
+                    creds
+                        .iter()
+                        .zip(written)
+                        .map(|(f, w)| (f.clone(), w.name.at))
+                        .collect(),
                 );
             }
         }
@@ -1883,18 +1955,28 @@ impl<'a> Cx<'a> {
                     let credential =
                         self.federated_credential(&format!("{path}.credential"), &a.credential);
                     let action = who.map(|identity| {
-                        let names = fics
+                        let held = fics
                             .entry((identity.tenant.clone(), identity.name.clone()))
                             .or_default();
-                        if !names.insert(credential.name.clone()) {
-                            self.error(
-                                a.credential.name.at,
-                                format!("{path}.credential.name"),
+                        let at = a.credential.name.at;
+                        if let Err(e) = rules::check_count(held.len() + 1) {
+                            // Entra refuses it when the step runs; the world stays as it is.
+                            self.warning(
+                                at,
+                                format!("{path}.credential"),
                                 format!(
-                                    "`{}` already has a federated credential named `{}` at this step",
-                                    a.identity.value, credential.name
+                                    "`{}` at this step: {e}, so Entra refuses this credential when the step runs (the step changes nothing)",
+                                    a.identity.value
                                 ),
                             );
+                        } else if self.unique_credential(
+                            held,
+                            &credential,
+                            at,
+                            &format!("{path}.credential"),
+                            "at this step, ",
+                        ) {
+                            held.push((credential.clone(), at));
                         }
                         model::Action::AddFederatedCredential {
                             identity,
@@ -1907,12 +1989,16 @@ impl<'a> Cx<'a> {
                     let path = format!("{base}.deleteFederatedCredential");
                     let who = self.identity_ref(&d.identity, &format!("{path}.identity"));
                     let action = who.map(|identity| {
-                        let names = fics
+                        let held = fics
                             .entry((identity.tenant.clone(), identity.name.clone()))
                             .or_default();
-                        if !names.remove(&d.name.value) {
-                            let hint =
-                                did_you_mean(&d.name.value, names.iter().map(String::as_str));
+                        let before = held.len();
+                        held.retain(|(f, _)| f.name != d.name.value);
+                        if held.len() == before {
+                            let hint = did_you_mean(
+                                &d.name.value,
+                                held.iter().map(|(f, _)| f.name.as_str()),
+                            );
                             self.error_hint(
                                 d.name.at,
                                 format!("{path}.name"),
@@ -2253,6 +2339,21 @@ fn issuer_of(c: &doc::Cluster) -> String {
         || format!("https://oidc.{}.credsim.test/", c.name.value),
         |i| i.value.clone(),
     )
+}
+
+/// What a cluster's issuer must be at least (Kubernetes and Entra accept no other scheme).
+fn is_https_url(url: &str) -> bool {
+    url.starts_with("https://") && url.len() > "https://".len()
+}
+
+/// A resolved credential as Entra's rules see it.
+fn rules_view(f: &model::FederatedCredential) -> FederatedCredentialRef<'_> {
+    FederatedCredentialRef {
+        name: &f.name,
+        issuer: &f.issuer,
+        subject: &f.subject,
+        audiences: &f.audiences,
+    }
 }
 
 fn parse_guid(g: Option<&Located<String>>) -> Option<Uuid> {

@@ -165,21 +165,21 @@ pub struct ManagedIdentity {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FederatedCredential {
-    /// Unique per identity.
+    /// Unique per identity: 3 to 120 letters, digits, `-` and `_`, starting with a letter or digit.
     pub name: Located<String>,
-    /// The issuer URL, exactly as the token's `iss` must read.
+    /// The issuer URL (https, at most 600), exactly as the token's `iss` must read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<Located<String>>,
     /// The cluster whose service-account issuer this trusts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Located<String>>,
-    /// The subject, exactly as the token's `sub` must read (case-sensitive).
+    /// The subject (1 to 600), exactly as the token's `sub` must read (case-sensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Located<String>>,
     /// `<namespace>/<name>` of a ServiceAccount of `cluster`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<Located<String>>,
-    /// Exactly one audience; `api://AzureADTokenExchange` when absent.
+    /// Exactly one audience (1 to 600); `api://AzureADTokenExchange` when absent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audiences: Vec<Located<String>>,
     /// The literal `subject` deliberately names no ServiceAccount of the issuer's cluster (to show
