@@ -22,14 +22,22 @@ fn lookalike_hosts_pass_with_evidence_and_a_report() {
     let r = &outcome.results[0];
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.error);
     // The evidence behind the pass: no property fails, and each says what it examined.
-    assert!(r.properties.iter().all(|p| p.verdict != PropertyVerdict::Fail));
+    assert!(
+        r.properties
+            .iter()
+            .all(|p| p.verdict != PropertyVerdict::Fail)
+    );
     assert!(r.properties.iter().all(|p| !p.examined.is_empty()));
     let fail_closed = r
         .properties
         .iter()
         .find(|p| p.id == credsim::scenarios::model::PropertyId::FailClosed)
         .expect("fail-closed is judged");
-    assert_eq!(fail_closed.verdict, PropertyVerdict::Pass, "{fail_closed:?}");
+    assert_eq!(
+        fail_closed.verdict,
+        PropertyVerdict::Pass,
+        "{fail_closed:?}"
+    );
     assert!(r.transcript.iter().any(|l| l.contains("attacker.example")));
     let summary = std::fs::read_to_string(report.join("summary.json")).expect("summary written");
     assert!(summary.contains("lookalike-hosts"));

@@ -116,7 +116,7 @@ fn main() {
             let (results, summary) = rt
                 .block_on(credsim::suite::run_all(
                     scenarios.clone(),
-                    Arc::new(credsim_reference::reference::ReferenceLauncher),
+                    Arc::new(credsim_reference::ReferenceLauncher),
                     jobs,
                     &mut JsonLines,
                     &mut std::io::sink(),

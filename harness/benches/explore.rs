@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use credsim::explore::{Budget, Options, explore};
-use credsim_reference::reference::ReferenceLauncher;
+use credsim_reference::ReferenceLauncher;
 
 fn main() {
     let schedules: usize = std::env::var("CREDSIM_BENCH_SCHEDULES")

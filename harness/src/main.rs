@@ -133,7 +133,7 @@ enum Command {
         /// Run with one deliberate flaw, to see the harness catch it (`credsim flaws` lists them
         /// with the property each trips).
         #[arg(long)]
-        flaw: Option<credsim_reference::reference::Flaw>,
+        flaw: Option<credsim_reference::Flaw>,
         /// Answer `clock/set` with "method not found", like an implementation that cannot follow
         /// the virtual clock.
         #[arg(long)]
@@ -219,7 +219,7 @@ fn main() -> ExitCode {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            one_shot_exit(runtime.block_on(credsim_reference::reference::docker_helper_get(
+            one_shot_exit(runtime.block_on(credsim_reference::docker_helper_get(
                 stdin,
                 &mut stdout,
                 &mut stderr,
@@ -232,7 +232,7 @@ fn main() -> ExitCode {
             let stdin = std::io::stdin().lock();
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            one_shot_exit(runtime.block_on(credsim_reference::reference::kubelet_provider_get(
+            one_shot_exit(runtime.block_on(credsim_reference::kubelet_provider_get(
                 stdin,
                 &mut stdout,
                 &mut stderr,
@@ -242,7 +242,7 @@ fn main() -> ExitCode {
             let stdin = std::io::BufReader::new(std::io::stdin());
             let mut stdout = std::io::stdout();
             let mut stderr = std::io::stderr();
-            match runtime.block_on(credsim_reference::reference::serve(
+            match runtime.block_on(credsim_reference::serve(
                 flaw,
                 !no_clock,
                 stdin,
@@ -372,9 +372,8 @@ fn launcher_for(
 ) -> Result<Arc<dyn Launcher>, ExitCode> {
     let launcher = match implementation {
         Some(program) => credsim::suite::launcher(program, protocol),
-        None => credsim::suite::check_protocol(protocol).map(|()| {
-            Arc::new(credsim_reference::reference::ReferenceLauncher) as Arc<dyn Launcher>
-        }),
+        None => credsim::suite::check_protocol(protocol)
+            .map(|()| Arc::new(credsim_reference::ReferenceLauncher) as Arc<dyn Launcher>),
     };
     launcher.map_err(|e| {
         eprintln!("credsim {command}: {e}");
@@ -452,7 +451,7 @@ async fn explore(args: ExploreArgs) -> ExitCode {
     let report = credsim::explore::explore(
         &loaded,
         launcher.as_ref(),
-        &credsim_reference::reference::ReferenceLauncher,
+        &credsim_reference::ReferenceLauncher,
         &options,
         &mut progress,
     )
@@ -594,14 +593,14 @@ async fn run(args: RunArgs) -> ExitCode {
         }
         return ExitCode::from(2);
     }
-    let selected =
-        match credsim::suite::select_some(loaded, args.filter.as_deref(), args.partition) {
-            Ok(s) => s,
-            Err(why) => {
-                eprintln!("credsim run: {why}");
-                return ExitCode::from(2);
-            }
-        };
+    let selected = match credsim::suite::select_some(loaded, args.filter.as_deref(), args.partition)
+    {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("credsim run: {why}");
+            return ExitCode::from(2);
+        }
+    };
     let launcher = match launcher_for("run", args.implementation.as_deref(), &args.protocol) {
         Ok(l) => l,
         Err(code) => return code,
@@ -797,7 +796,7 @@ fn one_shot_exit(result: std::io::Result<bool>) -> ExitCode {
 /// nothing, 1 otherwise, 2 when the run itself failed.
 async fn flaws(jobs: Option<usize>, print_table: bool, only: &[String]) -> ExitCode {
     use credsim_reference::catalogue::{self, Observed, Table};
-    let only: Vec<credsim_reference::reference::Flaw> = match only.iter().map(|f| f.parse()).collect() {
+    let only: Vec<credsim_reference::Flaw> = match only.iter().map(|f| f.parse()).collect() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("credsim flaws: {e}");

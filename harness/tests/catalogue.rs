@@ -12,7 +12,7 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
     let table = Table::committed().unwrap();
     // The table names every flaw once, and only flaws that exist.
     let names: Vec<&str> = table.flaws.iter().map(|r| r.flaw.as_str()).collect();
-    let known: Vec<&str> = credsim_reference::reference::Flaw::ALL
+    let known: Vec<&str> = credsim_reference::Flaw::ALL
         .iter()
         .map(|f| f.as_str())
         .collect();
@@ -71,9 +71,7 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
 #[test]
 fn a_difference_from_the_table_is_named() {
     let table = Table::committed().unwrap();
-    let row = table
-        .row(credsim_reference::reference::Flaw::CacheByRegistry)
-        .unwrap();
+    let row = table.row(credsim_reference::Flaw::CacheByRegistry).unwrap();
     // Observed: the flaw's property passes everywhere, another one fails, an expectation too.
     let observed = catalogue::Observed {
         fails: [(

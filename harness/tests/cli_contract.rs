@@ -109,10 +109,14 @@ fn every_subcommand_and_flag_is_documented_and_nothing_else() {
         let words: Vec<&str> = name.split_whitespace().collect();
         let real = accepted(&words);
         for f in real.difference(flags) {
-            differences.push(format!("credsim {name}: {f} is accepted but not documented"));
+            differences.push(format!(
+                "credsim {name}: {f} is accepted but not documented"
+            ));
         }
         for f in flags.difference(&real) {
-            differences.push(format!("credsim {name}: {f} is documented but not accepted"));
+            differences.push(format!(
+                "credsim {name}: {f} is documented but not accepted"
+            ));
         }
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));

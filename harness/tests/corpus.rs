@@ -5,7 +5,7 @@
 
 fn main() {
     credsim::harness::Harness::corpus()
-        .implementation(credsim_reference::reference::ReferenceLauncher)
+        .implementation(credsim_reference::ReferenceLauncher)
         .prefix("corpus")
         .main()
 }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use credsim::explore::{Options, explore};
-use credsim_reference::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 use credsim::run::{Verdict, run_scenario};
+use credsim_reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 use scenarios::model::PropertyId;
 
 /// The most requests a shrunk reproducer of these flaws has. Two are what each needs (the success

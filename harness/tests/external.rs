@@ -9,11 +9,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use credsim_world::cloud::{Cloud, WorldSpec};
 use credsim::implementation::Launcher;
 use credsim::properties::Verdict as P;
-use credsim_reference::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 use credsim::run::{ScenarioResult, Verdict, run_scenario};
+use credsim_reference::{Flaw, FlawedLauncher, ReferenceLauncher};
+use credsim_world::cloud::{Cloud, WorldSpec};
 use mock_k8s::ClusterSpec;
 use scenarios::model::{Action, Backend, KeyOwner, Scenario};
 

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use credsim::implementation::Launcher;
 use credsim::properties::{PropertyResult, Verdict as P};
-use credsim_reference::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 use credsim::run::{ScenarioResult, Verdict, run_scenario};
+use credsim_reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 
 fn corpus(name: &str) -> scenarios::Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

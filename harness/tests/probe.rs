@@ -5,8 +5,8 @@
 
 mod support;
 
-use credsim_world::clusters::{Backend, ClusterHandle};
 use credsim::probe::probe_credential;
+use credsim_world::clusters::{Backend, ClusterHandle};
 use serde_json::Value;
 use support::{demo, federate};
 

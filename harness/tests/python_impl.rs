@@ -27,7 +27,7 @@ async fn the_python_sdk_implementation_passes_the_corpus() {
     .unwrap();
     let (reference, _) = credsim::suite::run_all(
         scenarios,
-        Arc::new(credsim_reference::reference::ReferenceLauncher),
+        Arc::new(credsim_reference::ReferenceLauncher),
         2,
         &mut JsonLines,
         &mut std::io::sink(),

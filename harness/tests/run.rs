@@ -61,7 +61,7 @@ fn verdicts(results: &[ScenarioResult]) -> Verdicts {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_passes_the_corpus_in_process_and_through_the_exec_protocol() {
-    let in_process = corpus(Arc::new(credsim_reference::reference::ReferenceLauncher)).await;
+    let in_process = corpus(Arc::new(credsim_reference::ReferenceLauncher)).await;
     for r in &in_process {
         assert_eq!(r.verdict, Verdict::Pass, "{}: {r:#?}", r.scenario);
         // Never vacuous: every scenario judges something, and says how much it examined.
@@ -99,7 +99,7 @@ async fn a_world_the_builder_cannot_make_is_an_error_not_a_pass() {
     )
     .unwrap()
     .scenario;
-    let r = credsim::run::run_scenario(&s, &credsim_reference::reference::ReferenceLauncher).await;
+    let r = credsim::run::run_scenario(&s, &credsim_reference::ReferenceLauncher).await;
     assert_eq!(r.verdict, Verdict::Error);
     assert!(
         r.error

@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use scenarios::model::{Action, Outcome, PropertyId, Request, Scenario, Step};
 
+use crate::generate::Rng;
 use crate::implementation::Launcher;
 use crate::properties::Verdict as PropertyVerdict;
-use crate::generate::Rng;
 use crate::result::{Observed, ScenarioResult, Verdict};
 use crate::run::run_scenario;
 

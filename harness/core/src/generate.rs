@@ -20,7 +20,6 @@
 
 use std::fmt::Write as _;
 
-
 /// The client ID of project `p`'s identity on shard `s`: a fixed GUID per (project, shard).
 fn client_id(p: usize, s: usize) -> String {
     format!("9e0b7e1e-0000-4000-8000-0000000{s}{p:04}")

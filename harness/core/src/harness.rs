@@ -353,8 +353,8 @@ impl Harness {
             trials.push(Trial::test(name, move || {
                 let r = plan.run_one(&s).map_err(|e| Failed::from(e.to_string()))?;
                 let verdict = r.verdict;
-                let report = (verdict != Verdict::Pass && verdict != Verdict::Skip)
-                    .then(|| human(&r));
+                let report =
+                    (verdict != Verdict::Pass && verdict != Verdict::Skip).then(|| human(&r));
                 sink.lock().unwrap_or_else(|e| e.into_inner()).push(r);
                 match (verdict, report) {
                     (Verdict::Pass | Verdict::Skip, _) => Ok(()),
@@ -411,6 +411,10 @@ fn human(r: &ScenarioResult) -> String {
     let mut out = Vec::new();
     match Human.event(Event::ScenarioFinished(r), &mut out) {
         Ok(()) => String::from_utf8_lossy(&out).into_owned(),
-        Err(e) => format!("{}: {} (the report could not be written: {e})", r.scenario, r.verdict.as_str()),
+        Err(e) => format!(
+            "{}: {} (the report could not be written: {e})",
+            r.scenario,
+            r.verdict.as_str()
+        ),
     }
 }

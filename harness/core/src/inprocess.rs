@@ -136,7 +136,8 @@ where
     }
 }
 
-type Handler = dyn Fn(Arc<Environment>, CredentialRequest) -> BoxFuture<'static, Answer> + Send + Sync;
+type Handler =
+    dyn Fn(Arc<Environment>, CredentialRequest) -> BoxFuture<'static, Answer> + Send + Sync;
 
 /// See [`from_fn`].
 #[derive(Clone)]
@@ -203,10 +204,13 @@ impl Implementation for Running {
 /// implementation, and a baseline (every property holds; the scenarios that expect a credential
 /// fail their expectations).
 pub fn refuses(kind: RefusalKind) -> FnLauncher {
-    from_fn(format!("refuses-{} 1", kind.as_str()), move |_env, _request| async move {
-        Answer::Refused {
-            kind,
-            message: format!("{} (credsim's refusing implementation)", kind.as_str()),
-        }
-    })
+    from_fn(
+        format!("refuses-{} 1", kind.as_str()),
+        move |_env, _request| async move {
+            Answer::Refused {
+                kind,
+                message: format!("{} (credsim's refusing implementation)", kind.as_str()),
+            }
+        },
+    )
 }

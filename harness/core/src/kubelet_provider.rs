@@ -101,9 +101,10 @@ pub fn auth_key_matches(key: &str, image: &str) -> Option<usize> {
     let kl: Vec<&str> = k_name.split('.').collect();
     let il: Vec<&str> = i_name.split('.').collect();
     if kl.len() != il.len()
-        || !kl.iter().zip(&il).all(|(k, i)| {
-            crate::glob::glob_match(&k.to_ascii_lowercase(), &i.to_ascii_lowercase())
-        })
+        || !kl
+            .iter()
+            .zip(&il)
+            .all(|(k, i)| crate::glob::glob_match(&k.to_ascii_lowercase(), &i.to_ascii_lowercase()))
     {
         return None;
     }

@@ -48,10 +48,10 @@
 //! The reference implementation and its deliberate flaws are the `credsim-reference` crate;
 //! the `credsim` binary (`credsim-cli`) parses the command line and wires these together.
 
-/// The scenario format (`credsim.dev/v1alpha1`): loading, validation, the resolved model.
-pub use scenarios;
 /// The worlds scenarios run in.
 pub use credsim_world as world;
+/// The scenario format (`credsim.dev/v1alpha1`): loading, validation, the resolved model.
+pub use scenarios;
 
 pub mod check;
 pub mod docker_helper;
@@ -63,8 +63,8 @@ pub mod field;
 pub mod generate;
 pub mod glob;
 pub mod harness;
-pub mod inprocess;
 pub mod implementation;
+pub mod inprocess;
 pub mod kubelet_provider;
 pub mod probe;
 pub mod properties;

@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use credsim_world::world::role;
 use credsim_world::error_chain;
+use credsim_world::world::role;
 use jiff::Timestamp;
 use mock_acr::policy::{Action as AcrAction, AuthMode, Grants, RepoCondition};
 use scenarios::model::{self, Action, RepositoryRef, Scenario};

@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::flaw::Flaw;
+use crate::programs::{FlawedLauncher, ReferenceLauncher};
 use credsim::implementation::Launcher;
 use credsim::properties::Verdict as P;
-use crate::reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 use credsim::report::{Event, Reporter};
 use credsim::result::{ScenarioResult, Verdict};
 

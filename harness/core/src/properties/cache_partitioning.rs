@@ -19,8 +19,9 @@ pub(crate) fn blames(e: &Evidence<'_>, r: &crate::evidence::RequestRecord) -> bo
     let Some(c) = r.credential() else {
         return false;
     };
-    let same_secret =
-        |p: &&crate::evidence::RequestRecord| p.credential().is_some_and(|pc| pc.password == c.password);
+    let same_secret = |p: &&crate::evidence::RequestRecord| {
+        p.credential().is_some_and(|pc| pc.password == c.password)
+    };
     let other_key = |p: &crate::evidence::RequestRecord| {
         p.shard != r.shard
             || p.request.project != r.request.project
