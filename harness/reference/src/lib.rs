@@ -8,13 +8,15 @@
 //! - [`exchange`]: its exchanges with the cloud (Entra, ACR) and the pull check.
 //! - [`kube`]: its Kubernetes client (ServiceAccounts, TokenRequest).
 //! - [`flaw`]: the deliberate flaws, each the reference with one thing wrong.
+//! - [`traces`]: what a flawed reference leaves behind besides its answer (files, log lines, a
+//!   request that ignores the proxy), kept out of the reference's own steps.
 //! - [`programs`]: the reference as the runner starts it: in-process launchers, and the exec,
 //!   Docker credential-helper and kubelet credential-provider programs (`credsim reference`).
 //! - [`catalogue`]: the flaws' verdict table (`flaws.yaml`), reviewed like code, and the
 //!   mutation score (`credsim flaws`).
 //!
 //! Dependencies run one way: `catalogue` → `programs` → `reference` → `exchange`, `kube`,
-//! `flaw`; `exchange` and `kube` use `reference`'s types only.
+//! `flaw`; `exchange`, `kube` and `traces` use `reference`'s types only.
 
 pub mod catalogue;
 pub mod exchange;
@@ -22,6 +24,7 @@ pub mod flaw;
 pub mod kube;
 pub mod programs;
 pub mod reference;
+pub mod traces;
 
 pub use flaw::Flaw;
 pub use programs::{

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use credsim::implementation::{Answer, Credential, CredentialRequest, RefusalKind, ShardContext};
 
@@ -104,6 +104,14 @@ pub(crate) struct CacheKey {
     pub(crate) project: String,
     pub(crate) registry: String,
     pub(crate) tenant: String,
+    pub(crate) client_id: String,
+}
+
+/// What a project's ServiceAccount maps to on this shard: whose token to request, and the
+/// identity to exchange it for.
+pub(crate) struct Mapping {
+    pub(crate) namespace: String,
+    pub(crate) service_account: String,
     pub(crate) client_id: String,
 }
 
@@ -324,49 +332,15 @@ impl Reference {
         }
     }
 
+    /// One request's steps: the registry's host, the project's mapping on this shard, the
+    /// cache, and on a miss the exchanges (one at a time per key).
     pub(crate) async fn credential(&self, req: &CredentialRequest) -> Result<Credential, Refusal> {
-        let mut registry = req.registry.to_ascii_lowercase();
-        if self.flaw == Some(Flaw::RegistryFoundInsideHost)
-            && let Some(found) = login_server_inside(&registry)
-        {
-            registry = found;
+        let registry = self.registry_host(req);
+        if let Some(c) = self.client_secret_as_password() {
+            return Ok(c);
         }
-        if self.flaw == Some(Flaw::ClientSecretAsPassword)
-            && let (Some(id), Some(secret)) = (
-                self.env.get("AZURE_CLIENT_ID"),
-                self.env.get("AZURE_CLIENT_SECRET"),
-            )
-        {
-            return Ok(Credential {
-                username: id.clone(),
-                password: secret.clone(),
-                expires_at: None,
-            });
-        }
-        let is_acr = if self.flaw == Some(Flaw::HostContainsAzurecr) {
-            registry.contains("azurecr.io")
-        } else {
-            registry.strip_suffix(".azurecr.io").is_some_and(|name| {
-                (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric())
-            })
-        };
-        if !is_acr {
-            return Err(refuse(
-                RefusalKind::Unsupported,
-                format!("{:?} is not an Azure Container Registry host", req.registry),
-            ));
-        }
-        let tenant = self
-            .env
-            .get("TENANT_ID")
-            .cloned()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                refuse(
-                    RefusalKind::NotConfigured,
-                    "no TENANT_ID is configured for this shard",
-                )
-            })?;
+        self.check_azure_registry(&registry, req)?;
+        let tenant = self.tenant()?;
         let sa_name = self
             .env
             .get("PROJECT_SERVICE_ACCOUNT")
@@ -375,25 +349,122 @@ impl Reference {
         let kube = Kube::from_env(&self.env).map_err(|e| refuse(RefusalKind::Internal, e))?;
         // The project asked about: the cache is keyed by it whatever the flaw below does.
         let asked = req.project.clone();
-        let as_current;
-        let req = if self.flaw == Some(Flaw::GlobalCurrentProject) {
-            // The flaw: the project is one field of the controller, set now, and read again
-            // after the ServiceAccount is looked up; a request that started meanwhile changed it.
-            self.state().current = Some(req.clone());
-            let _ = kube
-                .get(
-                    &self.http,
-                    &format!(
-                        "/api/v1/namespaces/{}/serviceaccounts/{sa_name}",
-                        req.project
-                    ),
-                )
-                .await;
-            as_current = self.state().current.clone().unwrap_or_else(|| req.clone());
-            &as_current
+        let as_current = self.current_project(&kube, req, &sa_name).await;
+        let req = as_current.as_ref().unwrap_or(req);
+        let mapping = self.mapping(&kube, req, sa_name).await?;
+        let mapping = self.mapping_for_registry(mapping, &registry);
+        let key = self.cache_key(&asked, &registry, &tenant, &mapping.client_id);
+        let now = self.now();
+        if let Some(c) = self.cached(&key, now) {
+            return Ok(c);
+        }
+        // A miss: one exchange per key at a time (a single flight); a request that misses while
+        // one for its key is under way takes that one's outcome.
+        let flight = if self.flaw == Some(Flaw::SingleFlightByRegistry) {
+            registry.clone()
         } else {
-            req
+            format!("{key:?}")
         };
+        let fetch = self.exchange_for(&kube, &mapping, &tenant, &registry, req);
+        let credential = self.single_flight(flight, fetch).await?;
+        self.state().cache.insert(key, (credential.clone(), now));
+        self.leave_traces(req, &registry, &credential).await;
+        Ok(credential)
+    }
+
+    /// The registry's host as the request names it, lowercased (a flawed reference finds an
+    /// Azure login server anywhere inside it).
+    fn registry_host(&self, req: &CredentialRequest) -> String {
+        let registry = req.registry.to_ascii_lowercase();
+        if self.flaw == Some(Flaw::RegistryFoundInsideHost)
+            && let Some(found) = login_server_inside(&registry)
+        {
+            return found;
+        }
+        registry
+    }
+
+    /// Only with [`Flaw::ClientSecretAsPassword`]: the controller's own client secret, handed out.
+    fn client_secret_as_password(&self) -> Option<Credential> {
+        if self.flaw != Some(Flaw::ClientSecretAsPassword) {
+            return None;
+        }
+        let (id, secret) = (
+            self.env.get("AZURE_CLIENT_ID")?,
+            self.env.get("AZURE_CLIENT_SECRET")?,
+        );
+        Some(Credential {
+            username: id.clone(),
+            password: secret.clone(),
+            expires_at: None,
+        })
+    }
+
+    /// Only `<name>.azurecr.io` exactly is an Azure registry; anything else is `unsupported`.
+    fn check_azure_registry(&self, registry: &str, req: &CredentialRequest) -> Result<(), Refusal> {
+        let is_acr = if self.flaw == Some(Flaw::HostContainsAzurecr) {
+            registry.contains("azurecr.io")
+        } else {
+            registry.strip_suffix(".azurecr.io").is_some_and(|name| {
+                (5..=50).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+        };
+        if is_acr {
+            Ok(())
+        } else {
+            Err(refuse(
+                RefusalKind::Unsupported,
+                format!("{:?} is not an Azure Container Registry host", req.registry),
+            ))
+        }
+    }
+
+    /// The tenant from install-time configuration (`TENANT_ID`).
+    fn tenant(&self) -> Result<String, Refusal> {
+        self.env
+            .get("TENANT_ID")
+            .cloned()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                refuse(
+                    RefusalKind::NotConfigured,
+                    "no TENANT_ID is configured for this shard",
+                )
+            })
+    }
+
+    /// Only with [`Flaw::GlobalCurrentProject`]: the project is one field of the controller, set
+    /// now, and read again after the ServiceAccount is looked up; a request that started
+    /// meanwhile changed it. `None` for the reference, which keeps the request it was given.
+    async fn current_project(
+        &self,
+        kube: &Kube,
+        req: &CredentialRequest,
+        sa_name: &str,
+    ) -> Option<CredentialRequest> {
+        if self.flaw != Some(Flaw::GlobalCurrentProject) {
+            return None;
+        }
+        self.state().current = Some(req.clone());
+        let _ = kube
+            .get(
+                &self.http,
+                &format!(
+                    "/api/v1/namespaces/{}/serviceaccounts/{sa_name}",
+                    req.project
+                ),
+            )
+            .await;
+        Some(self.state().current.clone().unwrap_or_else(|| req.clone()))
+    }
+
+    /// The project's dedicated ServiceAccount and the client ID its per-shard annotation names.
+    async fn mapping(
+        &self,
+        kube: &Kube,
+        req: &CredentialRequest,
+        sa_name: String,
+    ) -> Result<Mapping, Refusal> {
         let sa = kube
             .get(
                 &self.http,
@@ -429,28 +500,13 @@ impl Reference {
                 })
                 .or(client_id);
         }
-        if client_id.is_none() && self.flaw == Some(Flaw::AnyAnnotatedServiceAccount) {
-            let list = kube
-                .get(
-                    &self.http,
-                    &format!("/api/v1/namespaces/{}/serviceaccounts", req.project),
-                )
+        if client_id.is_none()
+            && self.flaw == Some(Flaw::AnyAnnotatedServiceAccount)
+            && let Some((other, id)) = self
+                .any_annotated_service_account(kube, req, &annotation)
                 .await?
-                .unwrap_or_default();
-            if let Some(other) = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|i| i["metadata"]["annotations"][&annotation].is_string())
-            {
-                sa_name = other["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                client_id = other["metadata"]["annotations"][&annotation]
-                    .as_str()
-                    .map(str::to_owned);
-            }
+        {
+            (sa_name, client_id) = (other, Some(id));
         }
         let client_id = client_id.ok_or_else(|| {
             refuse(
@@ -461,164 +517,164 @@ impl Reference {
                 ),
             )
         })?;
-        // The flaw remembers the first project's mapping per registry and acts as that project.
-        let mut namespace = req.project.clone();
-        let (mut sa_name, mut client_id) = (sa_name, client_id);
-        if self.flaw == Some(Flaw::MappingCachedByRegistry) {
-            let (ns, sa, id) = self
-                .state()
-                .mappings
-                .entry(registry.clone())
-                .or_insert_with(|| (namespace.clone(), sa_name.clone(), client_id.clone()))
-                .clone();
-            (namespace, sa_name, client_id) = (ns, sa, id);
+        Ok(Mapping {
+            namespace: req.project.clone(),
+            service_account: sa_name,
+            client_id,
+        })
+    }
+
+    /// Only with [`Flaw::AnyAnnotatedServiceAccount`]: any ServiceAccount of the project's
+    /// namespace that carries the annotation, and the client ID it names.
+    async fn any_annotated_service_account(
+        &self,
+        kube: &Kube,
+        req: &CredentialRequest,
+        annotation: &str,
+    ) -> Result<Option<(String, String)>, Refusal> {
+        let list = kube
+            .get(
+                &self.http,
+                &format!("/api/v1/namespaces/{}/serviceaccounts", req.project),
+            )
+            .await?
+            .unwrap_or_default();
+        Ok(list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["metadata"]["annotations"][annotation].is_string())
+            .map(|other| {
+                (
+                    other["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    other["metadata"]["annotations"][annotation]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            }))
+    }
+
+    /// Only with [`Flaw::MappingCachedByRegistry`]: the first project's mapping per registry,
+    /// acted on for every project. The reference keeps the project's own.
+    fn mapping_for_registry(&self, mapping: Mapping, registry: &str) -> Mapping {
+        if self.flaw != Some(Flaw::MappingCachedByRegistry) {
+            return mapping;
         }
-        let key = if self.flaw == Some(Flaw::CacheByRegistry) {
+        let (namespace, service_account, client_id) = self
+            .state()
+            .mappings
+            .entry(registry.to_owned())
+            .or_insert_with(|| {
+                (
+                    mapping.namespace.clone(),
+                    mapping.service_account.clone(),
+                    mapping.client_id.clone(),
+                )
+            })
+            .clone();
+        Mapping {
+            namespace,
+            service_account,
+            client_id,
+        }
+    }
+
+    /// The cache key: everything that changes the credential (a flawed reference keys by the
+    /// registry alone).
+    fn cache_key(&self, project: &str, registry: &str, tenant: &str, client_id: &str) -> CacheKey {
+        if self.flaw == Some(Flaw::CacheByRegistry) {
             CacheKey {
                 project: String::new(),
-                registry: registry.clone(),
+                registry: registry.to_owned(),
                 tenant: String::new(),
                 client_id: String::new(),
             }
         } else {
             CacheKey {
-                project: asked.clone(),
-                registry: registry.clone(),
-                tenant: tenant.clone(),
-                client_id: client_id.clone(),
-            }
-        };
-        let now = self.now();
-        let cached = self.state().cache.get(&key).cloned();
-        if let Some((c, exchanged)) = cached {
-            let before_expiry = c
-                .expires_at
-                .and_then(|e| {
-                    e.checked_sub(jiff::SignedDuration::try_from(CACHE_MARGIN).ok()?)
-                        .ok()
-                })
-                .is_some_and(|e| now < e);
-            let recent = self.flaw == Some(Flaw::StaleCache)
-                || jiff::SignedDuration::try_from(CACHE_TTL)
-                    .ok()
-                    .and_then(|ttl| exchanged.checked_add(ttl).ok())
-                    .is_some_and(|until| now < until);
-            if before_expiry && recent {
-                return Ok(c);
+                project: project.to_owned(),
+                registry: registry.to_owned(),
+                tenant: tenant.to_owned(),
+                client_id: client_id.to_owned(),
             }
         }
-        // A miss: one exchange per key at a time (a single flight); a request that misses while
-        // one for its key is under way takes that one's outcome.
-        let flight = if self.flaw == Some(Flaw::SingleFlightByRegistry) {
-            registry.clone()
+    }
+
+    /// A cached credential still good at `now`: before its expiry's margin, and exchanged at
+    /// most [`CACHE_TTL`] ago (a flawed reference ignores the second bound).
+    fn cached(&self, key: &CacheKey, now: Timestamp) -> Option<Credential> {
+        let (c, exchanged) = self.state().cache.get(key).cloned()?;
+        let before_expiry = c
+            .expires_at
+            .and_then(|e| {
+                e.checked_sub(jiff::SignedDuration::try_from(CACHE_MARGIN).ok()?)
+                    .ok()
+            })
+            .is_some_and(|e| now < e);
+        let recent = self.flaw == Some(Flaw::StaleCache)
+            || jiff::SignedDuration::try_from(CACHE_TTL)
+                .ok()
+                .and_then(|ttl| exchanged.checked_add(ttl).ok())
+                .is_some_and(|until| now < until);
+        (before_expiry && recent).then_some(c)
+    }
+
+    /// A miss: the ServiceAccount's token, Entra's and ACR's exchanges (with the configured
+    /// fallback on denial), and the pull check.
+    async fn exchange_for(
+        &self,
+        kube: &Kube,
+        mapping: &Mapping,
+        tenant: &str,
+        registry: &str,
+        req: &CredentialRequest,
+    ) -> Result<Credential, Refusal> {
+        let seconds = if self.flaw == Some(Flaw::LongLivedToken) {
+            172_800
         } else {
-            format!("{key:?}")
+            600
         };
-        let fetch = async {
-            let seconds = if self.flaw == Some(Flaw::LongLivedToken) {
-                172_800
-            } else {
-                600
-            };
-            // No audiences: the API server's own, so the token would also open the API server.
-            let audiences: &[&str] = if self.flaw == Some(Flaw::ApiServerAudience) {
-                &[]
-            } else {
-                &[EXCHANGE_AUDIENCE]
-            };
-            let assertion = kube
-                .token_request(&self.http, &namespace, &sa_name, audiences, seconds)
-                .await?;
-            let own = self
-                .exchange(&tenant, &client_id, &assertion, &registry)
-                .await;
-            let credential = match own {
-                Ok(c) => c,
-                Err(Refusal(kind, why))
-                    if self.fallback_on_denial()
-                        && (kind == RefusalKind::Denied
-                            || (kind == RefusalKind::Unavailable
-                                && self.flaw == Some(Flaw::FallbackOnUnavailable))) =>
-                {
-                    self.log(format!(
+        // No audiences: the API server's own, so the token would also open the API server.
+        let audiences: &[&str] = if self.flaw == Some(Flaw::ApiServerAudience) {
+            &[]
+        } else {
+            &[EXCHANGE_AUDIENCE]
+        };
+        let assertion = kube
+            .token_request(
+                &self.http,
+                &mapping.namespace,
+                &mapping.service_account,
+                audiences,
+                seconds,
+            )
+            .await?;
+        let own = self
+            .exchange(tenant, &mapping.client_id, &assertion, registry)
+            .await;
+        let credential = match own {
+            Ok(c) => c,
+            Err(Refusal(kind, why))
+                if self.fallback_on_denial()
+                    && (kind == RefusalKind::Denied
+                        || (kind == RefusalKind::Unavailable
+                            && self.flaw == Some(Flaw::FallbackOnUnavailable))) =>
+            {
+                self.log(format!(
                     "{}'s identity was denied ({why}); falling back to the controller's identity as configured",
                     req.project
                 ));
-                    self.controller_credential(&registry).await?
-                }
-                Err(e) => return Err(e),
-            };
-            // A credential helper is not told the repository; the OCI client finds out.
-            if !req.repository.is_empty() {
-                self.verify_pull(&registry, &req.repository, &credential)
-                    .await?;
+                self.controller_credential(registry).await?
             }
-            Ok(credential)
+            Err(e) => return Err(e),
         };
-        let credential = self.single_flight(flight, fetch).await?;
-        self.state().cache.insert(key, (credential.clone(), now));
-        if self.flaw == Some(Flaw::TokenInWorkdir)
-            && let Some(dir) = &self.workdir
-        {
-            // A "cache" that survives restarts, in the working directory.
-            let file = dir.join(format!(".credentials-{}.json", req.project));
-            let body = json!({"username": credential.username, "password": credential.password});
-            if let Err(e) = std::fs::write(&file, body.to_string()) {
-                self.log(format!("writing {}: {e}", file.display()));
-            }
-        }
-        let basic = || {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", credential.username, credential.password))
-        };
-        if self.flaw == Some(Flaw::CacheInTmp) {
-            let file = self
-                .tmpdir
-                .join(format!("credsim-cache-{}.json", req.project));
-            let body = json!({"registry": registry, "username": credential.username, "password": credential.password});
-            let written = std::fs::create_dir_all(&self.tmpdir)
-                .and_then(|()| std::fs::write(&file, body.to_string()));
-            if let Err(e) = written {
-                self.log(format!("writing {}: {e}", file.display()));
-            }
-        }
-        if self.flaw == Some(Flaw::LogBasicAuth) {
-            self.log(format!(
-                "debug: GET https://{registry}/v2/{}/tags/list\n  Authorization: Basic {}",
-                req.repository,
-                basic()
-            ));
-        }
-        if self.flaw == Some(Flaw::DockerConfig)
-            && let Some(dir) = &self.workdir
-        {
-            let config = dir.join(".docker/config.json");
-            let mut auths = std::fs::read_to_string(&config)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .unwrap_or_else(|| json!({"auths": {}}));
-            auths["auths"][registry.as_str()] = json!({"auth": basic()});
-            let written = std::fs::create_dir_all(dir.join(".docker")).and_then(|()| {
-                std::fs::write(
-                    &config,
-                    serde_json::to_string_pretty(&auths).unwrap_or_default(),
-                )
-            });
-            if let Err(e) = written {
-                self.log(format!("writing {}: {e}", config.display()));
-            }
-        }
-        if self.flaw == Some(Flaw::TelemetryIgnoresProxy)
-            && let Some(telemetry) = &self.telemetry
-        {
-            let (http, _) = &**telemetry;
-            let body = json!({"event": "credential-issued", "project": req.project,
-                "registry": registry, "username": credential.username, "password": credential.password});
-            let url = format!("https://{TELEMETRY_HOST}/v1/events");
-            if let Err(e) = http.post(&url).json(&body).send().await {
-                self.log(format!("telemetry: {e}"));
-            }
+        // A credential helper is not told the repository; the OCI client finds out.
+        if !req.repository.is_empty() {
+            self.verify_pull(registry, &req.repository, &credential)
+                .await?;
         }
         Ok(credential)
     }
