@@ -32,6 +32,17 @@ use crate::external::ExternalCluster;
 /// The clock skew Entra tolerates under `leniency: [tolerate-clock-skew]`.
 pub const LENIENT_CLOCK_SKEW: Duration = Duration::from_secs(3600);
 
+/// What a world change did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// One line for the transcript.
+    pub note: String,
+    /// Whether the world changed: `false` when the fake refused the change as the real service
+    /// would (Entra's limit of 20 federated credentials), so that nothing that depends on the
+    /// world (the runner's mirror of grants) counts it.
+    pub took_effect: bool,
+}
+
 /// Why a world could not start or change.
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
@@ -473,9 +484,10 @@ impl World {
     /// Applies a step that changes the world (anything but a request). Returns what happened, for
     /// the transcript; a change the fakes refuse (a 21st federated credential) is reported, not an
     /// error, because showing the refusal may be the scenario's point.
-    pub async fn apply(&self, action: &Action) -> Result<String, WorldError> {
+    pub async fn apply(&self, action: &Action) -> Result<Applied, WorldError> {
         let cloud = &self.cloud;
-        Ok(match action {
+        let mut took_effect = true;
+        let note = match action {
             Action::Request(_) | Action::Concurrently(_) => {
                 return Err(WorldError::Change("a request is not a world change".into()));
             }
@@ -535,10 +547,13 @@ impl World {
                     "added federated credential {} to {}/{}",
                     credential.name, identity.tenant, identity.name
                 ),
-                Err(e) => format!(
-                    "Entra refused federated credential {} on {}/{}: {e}",
-                    credential.name, identity.tenant, identity.name
-                ),
+                Err(e) => {
+                    took_effect = false;
+                    format!(
+                        "Entra refused federated credential {} on {}/{}: {e}",
+                        credential.name, identity.tenant, identity.name
+                    )
+                }
             },
             Action::DeleteFederatedCredential { identity, name } => {
                 cloud
@@ -594,7 +609,8 @@ impl World {
                 set_fault(&mut self.faults.lock().expect("faults"), name, *active)?;
                 format!("fault {name} {}", if *active { "on" } else { "off" })
             }
-        })
+        };
+        Ok(Applied { note, took_effect })
     }
 
     /// A kubeconfig for a shard's controller ServiceAccount (the implementation's `KUBECONFIG`).

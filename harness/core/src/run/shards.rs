@@ -1,0 +1,204 @@
+//! A shard's implementation started: its folders, CA and kubeconfig, the environment of the
+//! exec protocol, the sandbox, and the controller's token file kept fresh.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use credsim_world::error_chain;
+use scenarios::model::{self, Scenario};
+
+use crate::evidence::shard_label;
+
+use super::transcript::redact;
+use crate::implementation::{Implementation, Launcher, ShardContext};
+use credsim_world::world::World;
+
+pub(super) struct Shard {
+    pub(super) name: String,
+    pub(super) imp: Option<Box<dyn Implementation>>,
+    /// Holds the working and secrets folders until the scenario ends (deleted on drop).
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) workdir: PathBuf,
+    pub(super) sandbox: Option<crate::sandbox::ShardSandbox>,
+    pub(super) token_file: Option<(PathBuf, model::ServiceAccountRef, model::TokenFile)>,
+    pub(super) max_token_expiration: Duration,
+}
+
+pub(super) async fn start_shard(
+    s: &Scenario,
+    world: &World,
+    cluster: &model::Cluster,
+    ctl: &model::Controller,
+    launcher: &dyn Launcher,
+) -> Result<Shard, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("credsim-shard-")
+        .tempdir()
+        .map_err(|e| format!("making the shard's folder failed: {e}"))?;
+    let workdir = dir.path().join("work");
+    let private = dir.path().join("harness");
+    for d in [&workdir, &private] {
+        std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+    }
+    let ca = private.join("ca.pem");
+    std::fs::write(&ca, world.cloud.door.ca().cert_pem()).map_err(|e| e.to_string())?;
+    let kubeconfig = private.join("kubeconfig");
+    let kc = world
+        .controller_kubeconfig(s, &cluster.name)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    std::fs::write(&kubeconfig, kc).map_err(|e| e.to_string())?;
+    let mut env = world
+        .cloud
+        .door
+        .client_env(Some(&shard_label(&cluster.name)), &ca);
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    env.push(("CREDSIM_SHARD".into(), cluster.name.clone()));
+    env.push(("CREDSIM_SCENARIO".into(), s.name.clone()));
+    let mut token_file = None;
+    if let Some(wi) = &ctl.workload_identity {
+        let tenant = s
+            .world
+            .tenant(&wi.tenant)
+            .ok_or_else(|| format!("no tenant {}", wi.tenant))?;
+        let file = private.join("azure-identity-token");
+        env.push(("AZURE_CLIENT_ID".into(), wi.client_id.to_string()));
+        env.push(("AZURE_TENANT_ID".into(), tenant.id.to_string()));
+        env.push((
+            "AZURE_FEDERATED_TOKEN_FILE".into(),
+            file.display().to_string(),
+        ));
+        env.push((
+            "AZURE_AUTHORITY_HOST".into(),
+            "https://login.microsoftonline.com/".into(),
+        ));
+        token_file = Some((file, ctl.service_account_ref(), ctl.token_file.clone()));
+    }
+    if let Some(app) = &ctl.client_secret {
+        // Install-time configuration from a Kubernetes Secret, as EnvironmentCredential reads it.
+        let dir = world.cloud.entra.directory();
+        let tenant = dir
+            .tenant_named(&app.tenant)
+            .ok_or_else(|| format!("no tenant {}", app.tenant))?;
+        let secret = tenant
+            .identities
+            .iter()
+            .find(|i| i.name == app.name)
+            .and_then(|i| i.secrets.first())
+            .ok_or_else(|| format!("the app {}/{} has no secret", app.tenant, app.name))?;
+        env.push(("AZURE_CLIENT_ID".into(), app.client_id.to_string()));
+        env.push(("AZURE_TENANT_ID".into(), tenant.id.to_string()));
+        env.push(("AZURE_CLIENT_SECRET".into(), secret.value.expose().clone()));
+    }
+    if let Some(node) = &ctl.node
+        && let Some(url) = world.cloud.node_imds_url(node)
+    {
+        env.push(("AZURE_POD_IDENTITY_AUTHORITY_HOST".into(), url));
+    }
+    for (k, v) in &ctl.env {
+        env.push((k.clone(), v.clone()));
+    }
+    let sandbox = match crate::sandbox::Sandbox::detect() {
+        crate::sandbox::Sandbox::Bubblewrap(bwrap) => {
+            let sb = crate::sandbox::ShardSandbox::prepare(
+                bwrap.clone(),
+                dir.path().join("sandbox"),
+                workdir.clone(),
+                vec![private.clone()],
+            )
+            .and_then(|sb| sb.with_network(world.cloud.door.gateway(), shard_label(&cluster.name)))
+            .map_err(|e| format!("making the shard's sandbox folders failed: {e}"))?;
+            env.extend(sb.env());
+            Some(sb)
+        }
+        crate::sandbox::Sandbox::Unavailable(_) => None,
+    };
+    let mut shard = Shard {
+        name: cluster.name.clone(),
+        imp: None,
+        workdir: workdir.clone(),
+        sandbox: sandbox.clone(),
+        _dir: dir,
+        token_file,
+        max_token_expiration: cluster.max_token_expiration,
+    };
+    refresh_token_file(world, &mut shard, true).await?;
+    let pod_tokens = ctl.token_attributes.as_ref().and_then(|ta| {
+        let k8s = world.cloud.cluster(&cluster.name)?;
+        let projects: Vec<(String, String)> = cluster
+            .projects
+            .iter()
+            .map(|p| (p.name.clone(), p.pod_service_account.clone()))
+            .collect();
+        let audience = ta.audience.clone();
+        let aud = audience.clone();
+        Some(crate::implementation::PodTokens {
+            audience,
+            required_annotation_keys: ta.required_annotation_keys.clone(),
+            optional_annotation_keys: ta.optional_annotation_keys.clone(),
+            mint: std::sync::Arc::new(move |project: &str| {
+                let k8s = k8s.clone();
+                let aud = aud.clone();
+                let found = projects.iter().find(|(p, _)| p == project).cloned();
+                let project = project.to_owned();
+                Box::pin(async move {
+                    let (_, sa) = found.ok_or_else(|| format!("no project {project}"))?;
+                    let annotations = k8s.service_account_annotations(&project, &sa).await?;
+                    let token = k8s
+                        .service_account_token(
+                            &project,
+                            &sa,
+                            &[aud.as_str()],
+                            Duration::from_secs(3600),
+                        )
+                        .await?;
+                    Ok((token.expose().clone(), annotations))
+                })
+            }),
+        })
+    });
+    let ctx = ShardContext {
+        scenario: s.name.clone(),
+        shard: cluster.name.clone(),
+        env,
+        workdir,
+        pod_tokens,
+        sandbox,
+    };
+    let imp = launcher
+        .launch(&ctx)
+        .await
+        .map_err(|e| redact(world, &format!("{}: {e}", cluster.name)))?;
+    shard.imp = Some(imp);
+    Ok(shard)
+}
+
+/// Writes the controller's projected ServiceAccount token (audience `api://AzureADTokenExchange`,
+/// the projected volume's expiration) as the kubelet would, and again after every clock advance
+/// unless the scenario stops the rotation.
+pub(super) async fn refresh_token_file(
+    world: &World,
+    shard: &mut Shard,
+    first: bool,
+) -> Result<(), String> {
+    let Some((file, sa, config)) = &shard.token_file else {
+        return Ok(());
+    };
+    if !first && !config.rotate {
+        return Ok(());
+    }
+    let k8s = world
+        .cloud
+        .cluster(&shard.name)
+        .ok_or_else(|| format!("no cluster {}", shard.name))?;
+    let token = k8s
+        .service_account_token(
+            &sa.namespace,
+            &sa.name,
+            &[model::EXCHANGE_AUDIENCE],
+            // The kubelet asks through TokenRequest, which the API server caps.
+            config.expiration.min(shard.max_token_expiration),
+        )
+        .await?;
+    std::fs::write(file, token.expose()).map_err(|e| format!("writing {}: {e}", file.display()))
+}
