@@ -30,31 +30,8 @@ fn main() {
     let (openssl_sign, _) =
         mock_kit::testing::openssl_rsa2048_rates(seconds).expect("the openssl reference");
 
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    let (door, entra, _acr) = server.block_on(async {
-        let door = FrontDoor::builder().start().await.expect("front door");
-        let entra = MockEntra::builder()
-            .tenant(Tenant::new("contoso").identity(Identity::user_assigned("project-a-mi")))
-            .build()
-            .expect("entra");
-        let acr = MockAcr::builder(entra.clone())
-            .registry(
-                RegistrySpec::new(REGISTRY, "contoso")
-                    .assign("contoso", "project-a-mi", Role::AcrPull, None)
-                    .repository(
-                        RepositorySpec::new("project-a/app").artifact("1.0.0", ArtifactKind::Image),
-                    ),
-            )
-            .build()
-            .expect("acr");
-        door.add_site(entra.site()).await.expect("entra site");
-        door.add_site(acr.site()).await.expect("acr site");
-        (door, entra, acr)
-    });
+    let server = one_core_runtime("server runtime");
+    let (door, entra, _acr) = server.block_on(world());
     let aad = entra
         .managed_identity_token(
             "contoso",
@@ -70,11 +47,7 @@ fn main() {
         ("access_token", aad),
     ]);
 
-    let load = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("load runtime");
+    let load = one_core_runtime("load runtime");
     let bench = mock_kit::testing::FormLoad {
         proxy: door.proxy_url(),
         ca_pem: door.ca().cert_pem().to_owned(),
@@ -102,6 +75,42 @@ fn main() {
         .expect("the token load");
     server.block_on(door.shutdown());
 
+    report(openssl_sign, exchange_rate, token_rate);
+}
+
+/// A runtime with one worker thread: the fakes get one core, the load the other.
+fn one_core_runtime(what: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect(what)
+}
+
+/// One registry granting `project-a-mi` pull, behind a front door with mock-entra.
+async fn world() -> (FrontDoor, MockEntra, MockAcr) {
+    let door = FrontDoor::builder().start().await.expect("front door");
+    let entra = MockEntra::builder()
+        .tenant(Tenant::new("contoso").identity(Identity::user_assigned("project-a-mi")))
+        .build()
+        .expect("entra");
+    let acr = MockAcr::builder(entra.clone())
+        .registry(
+            RegistrySpec::new(REGISTRY, "contoso")
+                .assign("contoso", "project-a-mi", Role::AcrPull, None)
+                .repository(
+                    RepositorySpec::new("project-a/app").artifact("1.0.0", ArtifactKind::Image),
+                ),
+        )
+        .build()
+        .expect("acr");
+    door.add_site(entra.site()).await.expect("entra site");
+    door.add_site(acr.site()).await.expect("acr site");
+    (door, entra, acr)
+}
+
+/// The figures, then one `name=value` line per figure.
+fn report(openssl_sign: f64, exchange_rate: f64, token_rate: f64) {
     let (ex_ratio, tok_ratio) = (exchange_rate / openssl_sign, token_rate / openssl_sign);
     println!("reference: openssl speed rsa2048, 1 core: {openssl_sign:.0} signatures/s");
     println!(

@@ -9,8 +9,12 @@
 //! - [`tokens`] (private): ACR refresh and access tokens (JWTs signed by the registry's key);
 //! - [`auth`] (private): `POST /oauth2/exchange` and `/oauth2/token` (GET with Basic, POST refresh
 //!   and anonymous password grants);
-//! - [`api`] (private): the challenge, `/v2/` (catalog, tags, manifests, blobs as 307 to storage,
-//!   referrers, blob upload and manifest PUT), and the `/acr/v1/` metadata API the Azure SDKs use;
+//! - [`api`] (private): the challenge, `/v2/` and the `/acr/v1/` metadata API the Azure SDKs use;
+//!   `api` takes each request through routing, authentication and authorization to a module per
+//!   part of the API: `route` (paths, the scope each needs, the name/tag/digest grammars),
+//!   `access` (Bearer, Basic and anonymous callers, the 401 and its challenge), `lists` (catalog
+//!   and tags, paged), `manifests` (GET, HEAD, PUT, referrers), `blobs` (307s to storage),
+//!   `uploads` (bounded per registry), `acr_v1` (attributes), `responses` (the error shapes);
 //! - [`storage`] (private): the fake blob storage the 307s point at, which refuses any request
 //!   carrying an `Authorization` header (and journals it, so leaking clients are caught).
 //!
@@ -340,75 +344,7 @@ impl MockAcrBuilder {
             if registries.iter().any(|r| r.name == spec.name) {
                 return Err(AcrError::DuplicateRegistry(spec.name));
             }
-            let tenant = dir
-                .tenant_named(&spec.tenant)
-                .ok_or_else(|| AcrError::UnknownTenant {
-                    registry: spec.name.clone(),
-                    tenant: spec.tenant.clone(),
-                })?;
-            let mut assignments = Vec::new();
-            for a in &spec.assignments {
-                assignments.push(resolve_assignment(&dir, &spec.name, a)?);
-            }
-            let admin_passwords = if spec.admin_user {
-                (0..2)
-                    .map(|i| {
-                        secrets.mint(
-                            mock_kit::SecretKind::AcrAdminPassword,
-                            &format!("{}/admin/password{}", spec.name, i + 1),
-                            "",
-                            52,
-                        )
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let tokens = spec
-                .tokens
-                .iter()
-                .map(|t| {
-                    let mut grants = Grants::default();
-                    for (repo, actions) in &t.scope_map {
-                        grants.add_scope_map(repo, actions);
-                    }
-                    let pw = |i: usize| {
-                        secrets.mint(
-                            mock_kit::SecretKind::AcrTokenPassword,
-                            &format!("{}/token/{}/password{i}", spec.name, t.name),
-                            "",
-                            52,
-                        )
-                    };
-                    RepoToken {
-                        name: t.name.clone(),
-                        passwords: [pw(1), pw(2)],
-                        grants,
-                    }
-                })
-                .collect();
-            let content = spec
-                .repositories
-                .iter()
-                .map(|r| (r.name.clone(), Repository::generate(&spec.name, r)))
-                .collect();
-            let key = RsaSigningKey::generate(KidStyle::Kubernetes)
-                .map_err(|e| AcrError::Key(e.to_string()))?;
-            registries.push(Arc::new(RegistryState {
-                login_server: spec.login_server(),
-                name: spec.name.clone(),
-                tenant: spec.tenant.clone(),
-                tenant_id: tenant.id,
-                mode: spec.mode,
-                anonymous_pull: spec.anonymous_pull,
-                admin_passwords,
-                tokens,
-                assignments: RwLock::new(assignments),
-                key,
-                content: RwLock::new(content),
-                uploads: Mutex::new(HashMap::new()),
-                sas: Mutex::new(HashMap::new()),
-            }));
+            registries.push(Arc::new(registry_state(&spec, &dir, &secrets)?));
         }
         Ok(MockAcr {
             inner: Arc::new(Inner {
@@ -424,6 +360,93 @@ impl MockAcrBuilder {
             }),
         })
     }
+}
+
+/// A registry as it runs: its tenant and role assignments resolved against mock-entra, its
+/// passwords minted (the admin user's, the repository tokens'), its content generated, its
+/// signing key made.
+fn registry_state(
+    spec: &RegistrySpec,
+    dir: &mock_entra::Directory,
+    secrets: &SecretRegistry,
+) -> Result<RegistryState, AcrError> {
+    let tenant = dir
+        .tenant_named(&spec.tenant)
+        .ok_or_else(|| AcrError::UnknownTenant {
+            registry: spec.name.clone(),
+            tenant: spec.tenant.clone(),
+        })?;
+    let mut assignments = Vec::new();
+    for a in &spec.assignments {
+        assignments.push(resolve_assignment(dir, &spec.name, a)?);
+    }
+    let admin_passwords = admin_passwords(spec, secrets);
+    let tokens = repo_tokens(spec, secrets);
+    let content = spec
+        .repositories
+        .iter()
+        .map(|r| (r.name.clone(), Repository::generate(&spec.name, r)))
+        .collect();
+    let key =
+        RsaSigningKey::generate(KidStyle::Kubernetes).map_err(|e| AcrError::Key(e.to_string()))?;
+    Ok(RegistryState {
+        login_server: spec.login_server(),
+        name: spec.name.clone(),
+        tenant: spec.tenant.clone(),
+        tenant_id: tenant.id,
+        mode: spec.mode,
+        anonymous_pull: spec.anonymous_pull,
+        admin_passwords,
+        tokens,
+        assignments: RwLock::new(assignments),
+        key,
+        content: RwLock::new(content),
+        uploads: Mutex::new(HashMap::new()),
+        sas: Mutex::new(HashMap::new()),
+    })
+}
+
+/// The admin user's two passwords, or none when the admin user is disabled.
+fn admin_passwords(spec: &RegistrySpec, secrets: &SecretRegistry) -> Vec<Secret<String>> {
+    if !spec.admin_user {
+        return Vec::new();
+    }
+    (0..2)
+        .map(|i| {
+            secrets.mint(
+                mock_kit::SecretKind::AcrAdminPassword,
+                &format!("{}/admin/password{}", spec.name, i + 1),
+                "",
+                52,
+            )
+        })
+        .collect()
+}
+
+/// The repository-scoped tokens, each with its grants and two minted passwords.
+fn repo_tokens(spec: &RegistrySpec, secrets: &SecretRegistry) -> Vec<RepoToken> {
+    spec.tokens
+        .iter()
+        .map(|t| {
+            let mut grants = Grants::default();
+            for (repo, actions) in &t.scope_map {
+                grants.add_scope_map(repo, actions);
+            }
+            let pw = |i: usize| {
+                secrets.mint(
+                    mock_kit::SecretKind::AcrTokenPassword,
+                    &format!("{}/token/{}/password{i}", spec.name, t.name),
+                    "",
+                    52,
+                )
+            };
+            RepoToken {
+                name: t.name.clone(),
+                passwords: [pw(1), pw(2)],
+                grants,
+            }
+        })
+        .collect()
 }
 
 fn resolve_assignment(

@@ -373,16 +373,15 @@ impl MockEntra {
         };
         let result =
             token::resolve_scope(&t, &id, resource, token::Endpoint::V1).map(|(r, aud)| {
-                token::mint(
-                    &self.inner,
-                    &t,
-                    &id,
-                    &r,
-                    &aud,
-                    "2",
-                    &discovery::Authority::from_context(None),
-                    Duration::from_secs(24 * 3600),
-                )
+                token::Grant {
+                    tenant: &t,
+                    identity: &id,
+                    resource: &r,
+                    audience_as_requested: &aud,
+                    acr: "2",
+                    authority: &discovery::Authority::from_context(None),
+                }
+                .mint(&self.inner, Duration::from_secs(24 * 3600))
             });
         event.outcome = match &result {
             Ok(m) => journal::TokenOutcome::Issued {

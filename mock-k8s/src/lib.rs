@@ -5,11 +5,15 @@
 //! - this file: [`ClusterSpec`] (initial objects, issuer, limits), [`MockK8s`] (builder, sites,
 //!   kubeconfigs, direct token minting for projected token files), authentication;
 //! - [`store`]: namespaces, ServiceAccounts, Secrets, ConfigMaps and RBAC objects with the API
-//!   server's create/get/list/update/patch/delete semantics and `Status` errors;
+//!   server's create/get/list/update/patch/delete semantics and `Status` errors; its parts
+//!   (re-exported by `store`): `types` (the resource types served), `error` ([`store::ApiError`]),
+//!   `validation` (names and metadata), `selector` (label selectors);
 //! - [`rbac`]: the authorizer (rules union, built-in discovery roles, forbidden messages);
-//! - [`api`] (private): the HTTP surface: discovery, OpenAPI v3 stubs (so `kubectl` uses
-//!   server-side field validation), CRUD, tables for `kubectl get`, TokenRequest,
-//!   SelfSubjectAccessReview, and the issuer documents;
+//! - [`api`] (private): the HTTP surface; `api` authenticates, impersonates, authorizes and audits
+//!   each request and hands it to a module: `target` (what a path addresses, its verb, RBAC's
+//!   attributes), `access` (impersonation, SelfSubjectAccessReview), `objects` (CRUD, tables for
+//!   `kubectl get`), `token_request` (TokenRequest), `discovery` (discovery, OpenAPI v3 stubs so
+//!   `kubectl` uses server-side field validation, the issuer documents), `status` (answers);
 //! - [`kubeconfig`]: kubeconfig files for the admin and for ServiceAccounts;
 //! - [`projected`] (private): projected token files rotated at 80% of their lifetime, as the
 //!   kubelet does for workload-identity pods;

@@ -8,7 +8,10 @@
 //!   a host name to its site.
 //! - [`front_door`]: the HTTP forward proxy (CONNECT with TLS termination, plain `http://`
 //!   forwarding) that unmodified clients use to reach the sites by their real host names, plus one
-//!   direct loopback TLS listener per site for clients that never proxy loopback.
+//!   direct loopback TLS listener per site for clients that never proxy loopback. Its private
+//!   submodules: `builder`, `gateway`, `listen` (accept loops, serving a connection), `proxy` (the
+//!   proxy port's requests), `intercept` (TLS terminated for a host, failed handshakes recorded),
+//!   `tls` (server configurations and certificate names, flawed certificates).
 //! - [`dispatch`] (private): the one request path both listeners share: secret scanning, fault
 //!   injection, routing, and the egress record.
 //! - [`egress`]: what the front door records of every request (time, client, method, scheme, host,
@@ -19,7 +22,9 @@
 //! - [`clock`]: the virtual clock all fakes share; advanced on demand, never backwards.
 //! - [`fault`]: fault injection (fixed answers, latency, dropped connections, "fail the next N").
 //! - [`secret`]: [`Secret<T>`](secret::Secret) and the registry of every secret the fakes mint, so
-//!   leak checks can search any text for them.
+//!   leak checks can search any text for them; its private submodules are `kind`
+//!   ([`SecretKind`]), `registry` (registering, the tail index, the bound) and `search` (the leak
+//!   search, raw and through the encodings of [`leak`]).
 //! - [`leak`]: the forms secrets travel in (base64 at every alignment, line-wrapped, percent, JSON
 //!   and shell escapes, JWT signatures), for [`SecretRegistry::search`].
 //! - [`jwt`]: RS256/PS256 signing keys (aws-lc-rs, the one crypto provider of the tree, also
@@ -62,7 +67,7 @@ pub use jwt::{Jwk, Jwks, KidStyle, RsaSigningKey};
 pub use secret::{Fingerprint, Secret, SecretKind, SecretRegistry};
 pub use site::{HostPattern, InternalFailure, RequestContext, Site};
 
-/// Installs the process-wide rustls crypto provider (ring) if none is installed yet.
+/// Installs the process-wide rustls crypto provider (aws-lc-rs) if none is installed yet.
 ///
 /// Every listener calls it; programs that build their own rustls clients (reqwest with
 /// `rustls-no-provider`) call it too.

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use base64::Engine as _;
+
 use mock_acr::model::{ArtifactKind, RepositorySpec};
 use mock_acr::policy::{Action, RepoCondition, Role};
 use mock_acr::{MockAcr, RegistrySpec};
@@ -48,53 +50,8 @@ impl World {
             .start()
             .await
             .unwrap();
-        let entra = MockEntra::builder()
-            .tenant(
-                Tenant::new("contoso")
-                    .identity(Identity::user_assigned("project-a-mi"))
-                    .identity(Identity::user_assigned("project-b-mi"))
-                    .identity(Identity::user_assigned("lister-mi"))
-                    .identity(Identity::user_assigned("norole-mi"))
-                    .identity(Identity::app("ci-app").minted_secret(None))
-                    .identity(Identity::app("reader-app").minted_secret(None)),
-            )
-            .tenant(Tenant::new("fabrikam").identity(Identity::user_assigned("fab-mi")))
-            .secrets(secrets.clone())
-            .build()
-            .unwrap();
-        let mut contoso = RegistrySpec::new("contosoacr", "contoso")
-            .admin_user()
-            .assign("contoso", "project-a-mi", Role::AcrPull, None)
-            .assign("contoso", "ci-app", Role::AcrPush, None)
-            .assign("contoso", "reader-app", Role::AcrPull, None)
-            .token(
-                "pull-a",
-                &[("project-a/app", &[Action::Pull, Action::MetadataRead])],
-            )
-            .token("pull-only", &[("*", &[Action::Pull])]);
-        let mut abac = RegistrySpec::new("abacacr", "contoso")
-            .abac()
-            .assign(
-                "contoso",
-                "project-a-mi",
-                Role::RepositoryReader,
-                Some(RepoCondition::Name("project-a/app".into())),
-            )
-            .assign("contoso", "project-b-mi", Role::AcrPull, None)
-            .assign("contoso", "lister-mi", Role::CatalogLister, None)
-            .assign(
-                "contoso",
-                "ci-app",
-                Role::RepositoryWriter,
-                Some(RepoCondition::Prefix("team/".into())),
-            );
-        for r in repos() {
-            contoso = contoso.repository(r.clone());
-            abac = abac.repository(r);
-        }
-        let public = RegistrySpec::new("fabrikamacr", "fabrikam")
-            .anonymous_pull()
-            .repository(RepositorySpec::new("public/app").artifact("1.0.0", ArtifactKind::Image));
+        let entra = entra(&secrets);
+        let [contoso, abac, public] = registries();
         let acr = MockAcr::builder(entra.clone())
             .registry(contoso)
             .registry(abac)
@@ -105,14 +62,7 @@ impl World {
         door.add_site(entra.site()).await.unwrap();
         door.add_site(acr.site()).await.unwrap();
         door.add_site(acr.storage_site()).await.unwrap();
-        let http = reqwest::Client::builder()
-            .proxy(reqwest::Proxy::all(door.proxy_url()).unwrap())
-            .tls_certs_only([
-                reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).unwrap(),
-            ])
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = client(&door);
         let dir = tempfile::tempdir().unwrap();
         let ca_path = dir.path().join("ca.pem");
         std::fs::write(&ca_path, door.ca().cert_pem()).unwrap();
@@ -237,6 +187,83 @@ impl World {
         assert_eq!(s, 200, "{body:#}");
         body["access_token"].as_str().unwrap().to_owned()
     }
+}
+
+/// Tenant `contoso` with the identities the registries grant roles to (and one with none), and
+/// tenant `fabrikam` with one of its own.
+fn entra(secrets: &SecretRegistry) -> MockEntra {
+    MockEntra::builder()
+        .tenant(
+            Tenant::new("contoso")
+                .identity(Identity::user_assigned("project-a-mi"))
+                .identity(Identity::user_assigned("project-b-mi"))
+                .identity(Identity::user_assigned("lister-mi"))
+                .identity(Identity::user_assigned("norole-mi"))
+                .identity(Identity::app("ci-app").minted_secret(None))
+                .identity(Identity::app("reader-app").minted_secret(None)),
+        )
+        .tenant(Tenant::new("fabrikam").identity(Identity::user_assigned("fab-mi")))
+        .secrets(secrets.clone())
+        .build()
+        .unwrap()
+}
+
+/// The three registries: `contosoacr` (legacy roles, the admin user, repository tokens),
+/// `abacacr` (ABAC conditions) with the same content, and `fabrikamacr` (anonymous pull).
+fn registries() -> [RegistrySpec; 3] {
+    let mut contoso = RegistrySpec::new("contosoacr", "contoso")
+        .admin_user()
+        .assign("contoso", "project-a-mi", Role::AcrPull, None)
+        .assign("contoso", "ci-app", Role::AcrPush, None)
+        .assign("contoso", "reader-app", Role::AcrPull, None)
+        .token(
+            "pull-a",
+            &[("project-a/app", &[Action::Pull, Action::MetadataRead])],
+        )
+        .token("pull-only", &[("*", &[Action::Pull])]);
+    let mut abac = RegistrySpec::new("abacacr", "contoso")
+        .abac()
+        .assign(
+            "contoso",
+            "project-a-mi",
+            Role::RepositoryReader,
+            Some(RepoCondition::Name("project-a/app".into())),
+        )
+        .assign("contoso", "project-b-mi", Role::AcrPull, None)
+        .assign("contoso", "lister-mi", Role::CatalogLister, None)
+        .assign(
+            "contoso",
+            "ci-app",
+            Role::RepositoryWriter,
+            Some(RepoCondition::Prefix("team/".into())),
+        );
+    for r in repos() {
+        contoso = contoso.repository(r.clone());
+        abac = abac.repository(r);
+    }
+    let public = RegistrySpec::new("fabrikamacr", "fabrikam")
+        .anonymous_pull()
+        .repository(RepositorySpec::new("public/app").artifact("1.0.0", ArtifactKind::Image));
+    [contoso, abac, public]
+}
+
+/// A client that goes through the front door, trusts its CA and does not follow redirects (the
+/// tests look at the 307s to storage).
+fn client(door: &FrontDoor) -> reqwest::Client {
+    reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(door.proxy_url()).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(door.ca().cert_pem().as_bytes()).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// An `Authorization: Basic` value.
+pub fn basic(user: &str, pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
 }
 
 pub fn claims(token: &str) -> Value {

@@ -15,6 +15,8 @@ pub const ISSUER: &str = "https://oidc.shard-a.credsim.test/";
 pub const EXCHANGE: &str = "api://AzureADTokenExchange";
 pub const SUBJECT: &str = "system:serviceaccount:project-a:creds";
 pub const ARM: &str = "https://management.azure.com/.default";
+/// `client_assertion_type` of every client assertion.
+pub const BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 pub struct World {
     pub door: FrontDoor,
@@ -212,4 +214,24 @@ pub fn assert_aadsts(got: &(u16, Value), status: u16, error: &str, code: u32, pr
 pub fn claims(token: &str) -> Value {
     let d = mock_kit::jwt::decode_unverified(token).unwrap();
     Value::Object(d.claims)
+}
+
+/// A client-secret request for `scope` at the token endpoint `path`.
+pub async fn secret_request(
+    w: &World,
+    path: &str,
+    cid: &str,
+    secret: &str,
+    scope: &str,
+) -> (u16, Value) {
+    w.post(
+        path,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", cid),
+            ("client_secret", secret),
+            ("scope", scope),
+        ],
+    )
+    .await
 }

@@ -55,65 +55,18 @@ impl World {
             .start()
             .await
             .unwrap();
-        let a = MockK8s::builder(cluster("shard-a"))
-            .clock(clock.clone())
-            .secrets(secrets.clone())
-            .build()
-            .unwrap();
-        let b = MockK8s::builder(cluster("shard-b"))
-            .clock(clock.clone())
-            .secrets(secrets.clone())
-            .build()
-            .unwrap();
+        let a = embedded("shard-a", &clock, &secrets);
+        let b = embedded("shard-b", &clock, &secrets);
         for k in [&a, &b] {
             door.add_site(k.site()).await.unwrap();
             door.add_site(k.issuer_site()).await.unwrap();
         }
-        let entra = MockEntra::builder()
-            .tenant(Tenant::new("contoso").identity(
-                Identity::user_assigned("project-a-mi").federated(FederatedCredential::new(
-                    "project-a-shard-a",
-                    a.issuer().url(),
-                    "system:serviceaccount:project-a:credentials",
-                )),
-            ))
-            .clock(clock.clone())
-            .secrets(secrets.clone())
-            .network(Network {
-                proxy_url: door.proxy_url(),
-                ca_pem: door.ca().cert_pem().to_owned(),
-            })
-            .build()
-            .unwrap();
+        let entra = entra(&door, &a, &clock, &secrets);
         door.add_site(entra.site()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let ca_path = dir.path().join("ca.pem");
         std::fs::write(&ca_path, door.ca().cert_pem()).unwrap();
-        let server = door.endpoint("k8s/shard-a").unwrap().direct_url;
-        let admin_kubeconfig = dir.path().join("admin.yaml");
-        std::fs::write(
-            &admin_kubeconfig,
-            kubeconfig::render(
-                "shard-a",
-                &server,
-                door.ca().cert_pem(),
-                "admin",
-                a.admin_token().expose(),
-                None,
-            ),
-        )
-        .unwrap();
-        let controller_kubeconfig = dir.path().join("controller.yaml");
-        let yaml = a
-            .service_account_kubeconfig(
-                "kargo",
-                "controller",
-                &server,
-                door.ca().cert_pem(),
-                Duration::from_secs(24 * 3600),
-            )
-            .unwrap();
-        std::fs::write(&controller_kubeconfig, yaml).unwrap();
+        let (admin_kubeconfig, controller_kubeconfig) = write_kubeconfigs(&dir, &door, &a);
         Self {
             door,
             a,
@@ -137,4 +90,67 @@ impl World {
             .unwrap()
             .direct_url
     }
+}
+
+/// An embedded cluster made from [`cluster`], on the run's clock and secret registry.
+fn embedded(name: &str, clock: &Clock, secrets: &SecretRegistry) -> MockK8s {
+    MockK8s::builder(cluster(name))
+        .clock(clock.clone())
+        .secrets(secrets.clone())
+        .build()
+        .unwrap()
+}
+
+/// mock-entra with `project-a-mi` federated to project-a's `credentials` ServiceAccount on
+/// cluster `a`, fetching issuer documents through the front door.
+fn entra(door: &FrontDoor, a: &MockK8s, clock: &Clock, secrets: &SecretRegistry) -> MockEntra {
+    MockEntra::builder()
+        .tenant(
+            Tenant::new("contoso").identity(Identity::user_assigned("project-a-mi").federated(
+                FederatedCredential::new(
+                    "project-a-shard-a",
+                    a.issuer().url(),
+                    "system:serviceaccount:project-a:credentials",
+                ),
+            )),
+        )
+        .clock(clock.clone())
+        .secrets(secrets.clone())
+        .network(Network {
+            proxy_url: door.proxy_url(),
+            ca_pem: door.ca().cert_pem().to_owned(),
+        })
+        .build()
+        .unwrap()
+}
+
+/// Kubeconfigs for cluster `a`'s direct listener in `dir`: the admin's, and the `kargo/controller`
+/// ServiceAccount's (a token valid for a day).
+fn write_kubeconfigs(dir: &tempfile::TempDir, door: &FrontDoor, a: &MockK8s) -> (PathBuf, PathBuf) {
+    let server = door.endpoint("k8s/shard-a").unwrap().direct_url;
+    let admin_kubeconfig = dir.path().join("admin.yaml");
+    std::fs::write(
+        &admin_kubeconfig,
+        kubeconfig::render(
+            "shard-a",
+            &server,
+            door.ca().cert_pem(),
+            "admin",
+            a.admin_token().expose(),
+            None,
+        ),
+    )
+    .unwrap();
+    let controller_kubeconfig = dir.path().join("controller.yaml");
+    let yaml = a
+        .service_account_kubeconfig(
+            "kargo",
+            "controller",
+            &server,
+            door.ca().cert_pem(),
+            Duration::from_secs(24 * 3600),
+        )
+        .unwrap();
+    std::fs::write(&controller_kubeconfig, yaml).unwrap();
+    (admin_kubeconfig, controller_kubeconfig)
 }

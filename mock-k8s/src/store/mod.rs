@@ -7,386 +7,28 @@
 //! 404 `NotFound` with the API server's message shapes. Patches: JSON merge patch, and strategic
 //! merge patch treated as a merge patch (exact for the maps and scalars these resources hold;
 //! lists are replaced, which for RBAC rules is also what the strategic form does).
+//!
+//! This file holds the [`Store`] and the merge patch; the rest, re-exported here: the resource
+//! types served (`types`), [`ApiError`] (`error`), the checks of names and metadata
+//! (`validation`) and label selectors (`selector`).
+
+mod error;
+mod selector;
+mod types;
+mod validation;
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-/// A resource type the emulator serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResourceType {
-    pub group: &'static str,
-    pub version: &'static str,
-    /// Plural, lower-case (`serviceaccounts`).
-    pub plural: &'static str,
-    pub kind: &'static str,
-    pub singular: &'static str,
-    pub namespaced: bool,
-    pub short_names: &'static [&'static str],
-}
-
-impl ResourceType {
-    /// `v1` or `group/v1`.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.to_owned()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    /// The name errors use: `serviceaccounts` or `roles.rbac.authorization.k8s.io`.
-    pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.to_owned()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
-    }
-}
-
-const RBAC: &str = "rbac.authorization.k8s.io";
-
-/// Every resource type served.
-pub const TYPES: &[ResourceType] = &[
-    ResourceType {
-        group: "",
-        version: "v1",
-        plural: "namespaces",
-        kind: "Namespace",
-        singular: "namespace",
-        namespaced: false,
-        short_names: &["ns"],
-    },
-    ResourceType {
-        group: "",
-        version: "v1",
-        plural: "serviceaccounts",
-        kind: "ServiceAccount",
-        singular: "serviceaccount",
-        namespaced: true,
-        short_names: &["sa"],
-    },
-    ResourceType {
-        group: "",
-        version: "v1",
-        plural: "secrets",
-        kind: "Secret",
-        singular: "secret",
-        namespaced: true,
-        short_names: &[],
-    },
-    ResourceType {
-        group: "",
-        version: "v1",
-        plural: "configmaps",
-        kind: "ConfigMap",
-        singular: "configmap",
-        namespaced: true,
-        short_names: &["cm"],
-    },
-    ResourceType {
-        group: RBAC,
-        version: "v1",
-        plural: "roles",
-        kind: "Role",
-        singular: "role",
-        namespaced: true,
-        short_names: &[],
-    },
-    ResourceType {
-        group: RBAC,
-        version: "v1",
-        plural: "rolebindings",
-        kind: "RoleBinding",
-        singular: "rolebinding",
-        namespaced: true,
-        short_names: &[],
-    },
-    ResourceType {
-        group: RBAC,
-        version: "v1",
-        plural: "clusterroles",
-        kind: "ClusterRole",
-        singular: "clusterrole",
-        namespaced: false,
-        short_names: &[],
-    },
-    ResourceType {
-        group: RBAC,
-        version: "v1",
-        plural: "clusterrolebindings",
-        kind: "ClusterRoleBinding",
-        singular: "clusterrolebinding",
-        namespaced: false,
-        short_names: &[],
-    },
-];
-
-/// The type served at `group`/`version`/`plural`.
-pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
-    TYPES
-        .iter()
-        .find(|t| t.group == group && t.version == version && t.plural == plural)
-}
-
-/// The type of `kind` in `group`.
-pub fn by_kind(group: &str, kind: &str) -> Option<&'static ResourceType> {
-    TYPES.iter().find(|t| t.group == group && t.kind == kind)
-}
-
-/// An API error, rendered as a `Status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: u16,
-    pub reason: &'static str,
-    pub message: String,
-    pub details: Value,
-}
-
-impl ApiError {
-    pub fn not_found(t: &ResourceType, name: &str) -> Self {
-        Self {
-            code: 404,
-            reason: "NotFound",
-            message: format!("{} \"{name}\" not found", t.qualified()),
-            details: json!({"name": name, "group": t.group, "kind": t.plural}),
-        }
-    }
-
-    pub fn already_exists(t: &ResourceType, name: &str) -> Self {
-        Self {
-            code: 409,
-            reason: "AlreadyExists",
-            message: format!("{} \"{name}\" already exists", t.qualified()),
-            details: json!({"name": name, "group": t.group, "kind": t.plural}),
-        }
-    }
-
-    pub fn conflict(t: &ResourceType, name: &str) -> Self {
-        Self {
-            code: 409,
-            reason: "Conflict",
-            message: format!(
-                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
-                t.qualified()
-            ),
-            details: json!({"name": name, "group": t.group, "kind": t.plural}),
-        }
-    }
-
-    /// 422 with the API server's `Kind.group "name" is invalid: field: Invalid value: v: why`.
-    pub fn invalid(
-        kind: &str,
-        group: &str,
-        name: &str,
-        field: &str,
-        value: &Value,
-        why: &str,
-    ) -> Self {
-        let qualified = if group.is_empty() {
-            kind.to_owned()
-        } else {
-            format!("{kind}.{group}")
-        };
-        Self {
-            code: 422,
-            reason: "Invalid",
-            message: format!(
-                "{qualified} \"{name}\" is invalid: {field}: Invalid value: {value}: {why}"
-            ),
-            details: json!({"name": name, "group": group, "kind": kind,
-                            "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {value}: {why}"), "field": field}]}),
-        }
-    }
-
-    pub fn bad_request(message: &str) -> Self {
-        Self {
-            code: 400,
-            reason: "BadRequest",
-            message: message.to_owned(),
-            details: Value::Null,
-        }
-    }
-
-    /// The `Status` body.
-    pub fn status(&self) -> Value {
-        let mut s = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                           "message": self.message, "reason": self.reason, "code": self.code});
-        if !self.details.is_null() {
-            s["details"] = self.details.clone();
-        }
-        s
-    }
-}
+pub use error::ApiError;
+use selector::parse_selector;
+pub use types::{ResourceType, TYPES, by_kind, lookup};
+pub use validation::{valid_label_name, valid_name, validate_metadata};
 
 /// Key of a stored object.
 pub type Key = (&'static str, &'static str, String, String);
-
-fn key(t: &ResourceType, namespace: &str, name: &str) -> Key {
-    (
-        t.group,
-        t.plural,
-        if t.namespaced {
-            namespace.to_owned()
-        } else {
-            String::new()
-        },
-        name.to_owned(),
-    )
-}
-
-/// Whether `name` is a valid DNS subdomain (RFC 1123), as most names must be.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
-/// Whether `name` is a valid DNS label (RFC 1123), as a Namespace's name must be.
-pub fn valid_label_name(name: &str) -> bool {
-    name.len() <= 63 && !name.contains('.') && valid_name(name)
-}
-
-/// The "name part" of a qualified name (a label or annotation key after its prefix): at most
-/// 63 characters, alphanumerics with `-`, `_` or `.` inside.
-fn valid_name_part(part: &str) -> bool {
-    let b = part.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-}
-
-/// Why `key` is not a qualified name (`[prefix/]name`, the prefix a DNS subdomain), in the API
-/// server's words; `None` when it is one.
-fn qualified_name_error(key: &str) -> Option<&'static str> {
-    const NAME_PART: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-    let (prefix, name) = match key.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    if let Some(p) = prefix {
-        if p.is_empty() {
-            return Some("prefix part must be non-empty");
-        }
-        if !valid_name(p) {
-            return Some(
-                "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-            );
-        }
-    }
-    if name.is_empty() {
-        return Some("name part must be non-empty");
-    }
-    if name.len() > 63 {
-        return Some("name part must be no more than 63 characters");
-    }
-    (!valid_name_part(name)).then_some(NAME_PART)
-}
-
-/// A label value: empty, or a name part.
-fn valid_label_value(v: &str) -> bool {
-    v.is_empty() || valid_name_part(v)
-}
-
-/// The API server's checks of an object's metadata that every kind shares (apimachinery's
-/// `ValidateObjectMeta`): the name (a DNS label for a Namespace, a DNS subdomain otherwise),
-/// label keys and values, annotation keys and the annotations' total size (256 KiB). The first
-/// failure is the answer, `422 Invalid` with its field path.
-pub fn validate_metadata(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
-    let meta = &obj["metadata"];
-    let name = meta["name"].as_str().unwrap_or_default();
-    let invalid = |field: &str, value: &Value, why: &str| {
-        Err(ApiError::invalid(t.kind, t.group, name, field, value, why))
-    };
-    if !meta.is_object() && !meta.is_null() {
-        return invalid("metadata", meta, "must be an object");
-    }
-    if t.kind == "Namespace" {
-        if !valid_label_name(name) {
-            return invalid(
-                "metadata.name",
-                &json!(name),
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-            );
-        }
-    } else if !valid_name(name) {
-        return invalid(
-            "metadata.name",
-            &json!(name),
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-        );
-    }
-    match &meta["labels"] {
-        Value::Null => {}
-        Value::Object(labels) => {
-            for (k, v) in labels {
-                if let Some(why) = qualified_name_error(k) {
-                    return invalid("metadata.labels", &json!(k), why);
-                }
-                let Some(v) = v.as_str() else {
-                    return invalid("metadata.labels", v, "must be a string");
-                };
-                if v.len() > 63 {
-                    return invalid(
-                        "metadata.labels",
-                        &json!(v),
-                        "must be no more than 63 characters",
-                    );
-                }
-                if !valid_label_value(v) {
-                    return invalid(
-                        "metadata.labels",
-                        &json!(v),
-                        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-                    );
-                }
-            }
-        }
-        other => return invalid("metadata.labels", other, "must be an object"),
-    }
-    match &meta["annotations"] {
-        Value::Null => {}
-        Value::Object(annotations) => {
-            let mut total = 0usize;
-            for (k, v) in annotations {
-                if let Some(why) = qualified_name_error(&k.to_ascii_lowercase()) {
-                    return invalid("metadata.annotations", &json!(k), why);
-                }
-                let Some(v) = v.as_str() else {
-                    return invalid("metadata.annotations", v, "must be a string");
-                };
-                total += k.len() + v.len();
-            }
-            if total > 256 * 1024 {
-                return Err(ApiError {
-                    code: 422,
-                    reason: "Invalid",
-                    message: format!(
-                        "{} \"{name}\" is invalid: metadata.annotations: Too long: must have at most 262144 bytes",
-                        t.kind
-                    ),
-                    details: json!({"name": name, "group": t.group, "kind": t.kind,
-                        "causes": [{"reason": "FieldValueTooLong", "message": "Too long: must have at most 262144 bytes", "field": "metadata.annotations"}]}),
-                });
-            }
-        }
-        other => return invalid("metadata.annotations", other, "must be an object"),
-    }
-    Ok(())
-}
 
 /// The store.
 #[derive(Debug, Default)]
@@ -629,47 +271,17 @@ pub fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// One requirement of an equality-based label selector.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Requirement {
-    Eq(String, String),
-    NotEq(String, String),
-    Exists(String),
-    NotExists(String),
-}
-
-impl Requirement {
-    fn matches(&self, labels: &Value) -> bool {
-        let get = |k: &str| labels.get(k).and_then(Value::as_str);
-        match self {
-            Requirement::Eq(k, v) => get(k) == Some(v.as_str()),
-            Requirement::NotEq(k, v) => get(k) != Some(v.as_str()),
-            Requirement::Exists(k) => get(k).is_some(),
-            Requirement::NotExists(k) => get(k).is_none(),
-        }
-    }
-}
-
-fn parse_selector(s: &str) -> Result<Vec<Requirement>, ApiError> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            if let Some((k, v)) = p.split_once("!=") {
-                Ok(Requirement::NotEq(k.trim().into(), v.trim().into()))
-            } else if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
-                Ok(Requirement::Eq(k.trim().into(), v.trim().into()))
-            } else if let Some(k) = p.strip_prefix('!') {
-                Ok(Requirement::NotExists(k.trim().into()))
-            } else if p.contains(' ') || p.contains('(') {
-                Err(ApiError::bad_request(&format!(
-                    "unable to parse requirement: {p:?} (set-based selectors are not supported)"
-                )))
-            } else {
-                Ok(Requirement::Exists(p.into()))
-            }
-        })
-        .collect()
+fn key(t: &ResourceType, namespace: &str, name: &str) -> Key {
+    (
+        t.group,
+        t.plural,
+        if t.namespaced {
+            namespace.to_owned()
+        } else {
+            String::new()
+        },
+        name.to_owned(),
+    )
 }
 
 #[cfg(test)]
