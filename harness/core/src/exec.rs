@@ -5,16 +5,20 @@
 //! `HOME` set to its working directory), negotiates the version, and speaks JSON-RPC 2.0, one
 //! message per line. Everything on stderr is kept as evidence. A timeout, a malformed line, a
 //! mismatched id or an early exit is a [`ProtocolError`] that names the offending line.
+//!
+//! Its parts: [`process`] starts the program (words, paths, sandbox, process group, one-shot
+//! runs); [`output`] reads what it writes within fixed limits.
 
-use std::path::Path;
-use std::process::Stdio;
+mod output;
+mod process;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::sandbox::ProcessNetwork;
 
@@ -22,6 +26,15 @@ use crate::implementation::{
     Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
     ProtocolError, RefusalKind, ShardContext, StderrTail,
 };
+
+pub use output::{
+    FILE_READ_LIMIT, FILES_READ_LIMIT, LINE_LIMIT, OUTPUT_LIMIT, file_budget, files_written,
+};
+pub(crate) use process::run_once;
+pub use process::{resolve_paths, split_words};
+
+use output::{Line, dropped_note, read_line};
+use process::{ProcessGroup, spawn_shard};
 
 /// The protocol versions this harness speaks.
 ///
@@ -76,69 +89,6 @@ impl Launcher for ExecLauncher {
             Ok(Box::new(imp) as Box<dyn Implementation>)
         })
     }
-}
-
-/// Splits a command line like a POSIX shell splits words: whitespace separates, single quotes keep
-/// everything, double quotes keep everything but `\"` and `\\`, a backslash escapes the next
-/// character outside quotes.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unclosed single quote in {line:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(format!("unclosed double quote in {line:?}")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unclosed double quote in {line:?}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => word.push(c),
-                    None => return Err(format!("trailing backslash in {line:?}")),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
 }
 
 /// A running exec-protocol implementation.
@@ -587,239 +537,6 @@ impl Implementation for ExecImplementation {
     }
 }
 
-/// Starts the shard's command. In the sandbox, a program that cannot be found is refused here, as
-/// it is without one, rather than as bubblewrap's own exit; with the sandbox's network, the
-/// command starts in a namespace of its own, whose sockets the front door serves while the
-/// returned [`ProcessNetwork`] lives.
-fn spawn_shard(
-    words: &[String],
-    extra: &[&str],
-    shard: &ShardContext,
-    command: &str,
-) -> Result<(tokio::process::Child, Option<ProcessNetwork>, ProcessGroup), ProtocolError> {
-    let spawn_error = |source| ProtocolError::Spawn {
-        command: command.to_owned(),
-        source,
-    };
-    if shard.sandbox.is_some() {
-        let base = std::env::current_dir().unwrap_or_default();
-        let resolved = resolve_paths(words, &base);
-        let program = resolved.first().map(String::as_str).unwrap_or_default();
-        let found = if program.contains('/') {
-            Path::new(program).is_file()
-        } else {
-            std::env::var("PATH")
-                .unwrap_or_default()
-                .split(':')
-                .any(|d| Path::new(d).join(program).is_file())
-        };
-        if !found {
-            return Err(spawn_error(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "No such file or directory",
-            )));
-        }
-    }
-    let mut cmd = shard_command(words, extra, shard);
-    let pending = match shard.sandbox.as_ref().and_then(|sb| sb.network.as_ref()) {
-        Some(net) => Some(net.prepare(&mut cmd).map_err(ProtocolError::Other)?),
-        None => None,
-    };
-    // Its own process group, so that everything it starts can be ended with it (in the sandbox
-    // its PID namespace does that as well).
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut cmd = Command::from(cmd);
-    cmd.kill_on_drop(true);
-    let child = match (cmd.spawn(), pending) {
-        (Ok(child), pending) => (child, pending),
-        (Err(e), None) => return Err(spawn_error(e)),
-        (Err(e), Some(pending)) => {
-            return Err(match pending.failed(e) {
-                netns::Error::Spawn(e) => spawn_error(e),
-                other => ProtocolError::Other(format!("{command}: {other}")),
-            });
-        }
-    };
-    let group = ProcessGroup(child.0.id());
-    let network = match child.1 {
-        Some(pending) => Some(pending.attach().map_err(ProtocolError::Other)?),
-        None => None,
-    };
-    Ok((child.0, network, group))
-}
-
-/// The process group an implementation program leads (its pid is the group's id). Ending it
-/// kills whatever the program started that is still in the group: children it forked, a daemon
-/// it left behind. A child that leaves the group (`setsid`) escapes this outside the sandbox;
-/// inside it, the sandbox's PID namespace ends with the program and takes every process in it.
-#[derive(Debug)]
-pub(crate) struct ProcessGroup(Option<u32>);
-
-impl ProcessGroup {
-    /// Kills every process left in the group (none left is fine). Called once the program has
-    /// exited or is being killed, so the group's id is still the program's.
-    fn end(&self) {
-        let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) else {
-            return;
-        };
-        if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.end();
-    }
-}
-
-/// The command `words` (plus `extra` arguments) for a shard: exactly the protocol's environment
-/// (plus `PATH`, and `HOME` set to the working directory), run in the working directory, all three
-/// pipes captured. `words` is not empty.
-fn shard_command(words: &[String], extra: &[&str], shard: &ShardContext) -> std::process::Command {
-    let words = match std::env::current_dir() {
-        Ok(base) => resolve_paths(words, &base),
-        Err(_) => words.to_vec(),
-    };
-    let (program, args) = words.split_first().expect("a command has a program");
-    let mut cmd = match &shard.sandbox {
-        Some(sb) => {
-            let mut c = std::process::Command::new(&sb.bwrap);
-            c.args(sb.command_prefix(&words)).arg(program);
-            c
-        }
-        None => std::process::Command::new(program),
-    };
-    cmd.args(args)
-        .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &shard.workdir)
-        .envs(shard.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&shard.workdir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// The command line as the user who typed it meant it. The implementation runs in a working
-/// directory of its own, so paths relative to the directory `credsim` was started in (`base`)
-/// are made absolute:
-/// - the program, when it contains a `/` (`./my-shim`, `target/debug/credsim`);
-/// - an argument that names an existing file relative to `base` (`python3 my_shim.py`), or that
-///   contains a `/` and names an existing file or directory (`--config conf/`);
-/// - the value of `--name=VALUE` by the same rule (`--config=shim.yaml`).
-///
-/// Everything else is passed as typed: absolute paths, words that name nothing in `base` (`get`,
-/// `reference`, a flag), and `-` (standard input). A program without a `/` is looked up in `PATH`.
-pub fn resolve_paths(words: &[String], base: &Path) -> Vec<String> {
-    let absolute = |word: &str| base.join(word).display().to_string();
-    let names_file = |word: &str| {
-        let candidate = Path::new(word);
-        !word.is_empty()
-            && word != "-"
-            && candidate.is_relative()
-            && (base.join(candidate).is_file()
-                || (word.contains('/') && base.join(candidate).exists()))
-    };
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, word)| {
-            if i == 0 {
-                return if word.contains('/') && Path::new(word).is_relative() {
-                    absolute(word)
-                } else {
-                    word.clone()
-                };
-            }
-            if let Some((flag, value)) = word.split_once('=')
-                && flag.starts_with("--")
-                && names_file(value)
-            {
-                return format!("{flag}={}", absolute(value));
-            }
-            if !word.starts_with('-') && names_file(word) {
-                return absolute(word);
-            }
-            word.clone()
-        })
-        .collect()
-}
-
-/// Runs a one-shot protocol command (a credential helper's `get`, a credential provider): `input`
-/// on stdin, then everything it printed, within `timeout`.
-pub(crate) async fn run_once(
-    words: &[String],
-    extra: &[&str],
-    shard: &ShardContext,
-    input: &[u8],
-    timeout: Duration,
-    method: &str,
-) -> Result<std::process::Output, ProtocolError> {
-    let (mut child, _network, group) = spawn_shard(words, extra, shard, &words.join(" "))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    // A program that exits without reading its input is judged by what it printed.
-    let _ = stdin.write_all(input).await;
-    drop(stdin);
-    let out = child.stdout.take().expect("piped stdout");
-    let err = child.stderr.take().expect("piped stderr");
-    let run = async {
-        // Once the program has exited, whatever it left in its group is ended: its output is
-        // complete, and a child still holding the pipes cannot make it a timeout.
-        let reap = async {
-            let status = child.wait().await;
-            group.end();
-            status
-        };
-        let (stdout, stderr, status) =
-            tokio::join!(read_capped(out, "stdout"), read_capped(err, "stderr"), reap);
-        let status = status?;
-        Ok::<_, std::io::Error>(std::process::Output {
-            status,
-            stdout,
-            stderr,
-        })
-    };
-    tokio::time::timeout(timeout, run)
-        .await
-        .map_err(|_| ProtocolError::Timeout {
-            method: method.to_owned(),
-            seconds: timeout.as_secs(),
-        })?
-        .map_err(|e| ProtocolError::Other(format!("running `{}` failed: {e}", words.join(" "))))
-}
-
-/// The note that ends output cut at [`OUTPUT_LIMIT`].
-fn dropped_note(channel: &str, dropped: u64) -> String {
-    format!(
-        "\n[credsim: {channel} kept up to {} MiB; {dropped} more bytes were read and dropped]\n",
-        OUTPUT_LIMIT >> 20
-    )
-}
-
-/// Everything on `pipe` up to [`OUTPUT_LIMIT`] bytes; the rest is read (so the program never
-/// blocks on a full pipe) and dropped, and a note saying so ends what was kept.
-async fn read_capped(mut pipe: impl tokio::io::AsyncRead + Unpin, name: &str) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let mut dropped = 0u64;
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        let room = OUTPUT_LIMIT.saturating_sub(kept.len()).min(n);
-        kept.extend_from_slice(&buf[..room]);
-        dropped += (n - room) as u64;
-    }
-    if dropped > 0 {
-        kept.extend_from_slice(dropped_note(name, dropped).as_bytes());
-    }
-    kept
-}
-
 /// A result shown in an error without the password it may carry.
 fn redact_result(v: &Value) -> String {
     let mut v = v.clone();
@@ -827,82 +544,6 @@ fn redact_result(v: &Value) -> String {
         *p = Value::from("<redacted>");
     }
     v.to_string()
-}
-
-/// How much of each file an implementation left is read for the leak search.
-pub const FILE_READ_LIMIT: usize = 16 << 20;
-
-/// How much of all the files one shard's implementation left is read, in bytes and in files.
-pub const FILES_READ_LIMIT: (usize, usize) = (128 << 20, 10_000);
-
-/// The budget for reading what one shard's implementation left behind.
-pub fn file_budget() -> crate::sandbox::FileBudget {
-    crate::sandbox::FileBudget::new(FILE_READ_LIMIT, FILES_READ_LIMIT.0, FILES_READ_LIMIT.1)
-}
-
-/// How much of an implementation's stderr, and of what it prints on stdout that is not protocol,
-/// is kept (and searched) per process; the rest is read and dropped, with a note.
-pub const OUTPUT_LIMIT: usize = 8 << 20;
-
-/// The longest protocol line read from an implementation; a longer one is a protocol violation,
-/// found without holding more than this in memory.
-pub const LINE_LIMIT: usize = 16 << 20;
-
-/// One line of an implementation's stdout.
-enum Line {
-    Text(String),
-    /// Longer than the limit: its first 200 bytes, for the error. In the drain at shutdown, the
-    /// rest of such a line comes as further lines; it is dropped like any output past the limit.
-    TooLong(String),
-    End,
-}
-
-/// The next line of `r` (without its newline), holding at most `limit` bytes; a longer line is
-/// [`Line::TooLong`] as soon as it passes the limit.
-async fn read_line(r: &mut BufReader<ChildStdout>, limit: usize) -> std::io::Result<Line> {
-    let mut line: Vec<u8> = Vec::new();
-    let mut too_long = false;
-    loop {
-        let buf = r.fill_buf().await?;
-        if buf.is_empty() {
-            if line.is_empty() {
-                return Ok(Line::End);
-            }
-            break;
-        }
-        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (&buf[..i], Some(i + 1)),
-            None => (buf, None),
-        };
-        if line.len() + chunk.len() > limit {
-            // The protocol is broken already: say so now, without waiting for the line's end.
-            too_long = true;
-            let keep = 200usize.saturating_sub(line.len()).min(chunk.len());
-            line.extend_from_slice(&chunk[..keep]);
-            line.truncate(200);
-            let used = done.unwrap_or(buf.len());
-            r.consume(used);
-            break;
-        }
-        line.extend_from_slice(chunk);
-        let used = done.unwrap_or(buf.len());
-        r.consume(used);
-        if done.is_some() {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&line).into_owned();
-    Ok(if too_long {
-        Line::TooLong(text)
-    } else {
-        Line::Text(text)
-    })
-}
-
-/// Files an implementation left in `dir` (recursively, within `budget`), for the leak search:
-/// `(path relative to dir, content)`.
-pub fn files_written(dir: &Path, budget: &mut crate::sandbox::FileBudget) -> Vec<(String, String)> {
-    crate::sandbox::read_tree(dir, "its working directory", budget)
 }
 
 #[cfg(test)]
