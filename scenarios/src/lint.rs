@@ -15,14 +15,36 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::Diagnostic;
-use crate::located::Pos;
+use crate::located::{Located, Pos};
 use crate::model;
 use crate::v1alpha1 as doc;
 
 /// The warnings for a resolved scenario (`doc` supplies the positions).
 pub fn lint(file: &str, doc: &doc::Document, scenario: &model::Scenario) -> Vec<Diagnostic> {
+    let mut out = shared_issuers(file, doc, &scenario.world);
+    for identity in federated_identities(doc, &scenario.world) {
+        if let Some(d) = federated_to_several_projects(file, &scenario.world, &identity) {
+            out.push(d);
+        }
+        out.extend(trusts_a_controller(file, scenario, &identity));
+    }
+    out
+}
+
+/// An app or managed identity with its federated credentials, as resolved and as written.
+struct Identity<'a> {
+    tenant: &'a str,
+    name: &'a str,
+    fics: &'a [model::FederatedCredential],
+    doc_name: &'a Located<String>,
+    doc_fics: &'a [doc::FederatedCredential],
+    /// Its field path (`world.tenants[0].apps[1]`).
+    path: String,
+}
+
+/// Two clusters with the same issuer, at the second.
+fn shared_issuers(file: &str, doc: &doc::Document, world: &model::World) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let world = &scenario.world;
     for (i, c) in world.clusters.iter().enumerate() {
         if let Some(first) = world.clusters[..i].iter().find(|o| o.issuer == c.issuer) {
             let d = &doc.world.clusters[i];
@@ -40,79 +62,104 @@ pub fn lint(file: &str, doc: &doc::Document, scenario: &model::Scenario) -> Vec<
             );
         }
     }
-    for (ti, t) in world.tenants.iter().enumerate() {
+    out
+}
+
+/// Every app and managed identity of the world, tenant by tenant.
+fn federated_identities<'a>(
+    doc: &'a doc::Document,
+    world: &'a model::World,
+) -> impl Iterator<Item = Identity<'a>> {
+    world.tenants.iter().enumerate().flat_map(move |(ti, t)| {
         let dt = &doc.world.tenants[ti];
-        let identities = t
-            .apps
+        let apps = t.apps.iter().enumerate().map(move |(j, a)| Identity {
+            tenant: &t.name,
+            name: &a.name,
+            fics: &a.federated_credentials,
+            doc_name: &dt.apps[j].name,
+            doc_fics: &dt.apps[j].federated_credentials,
+            path: format!("world.tenants[{ti}].apps[{j}]"),
+        });
+        let managed = t
+            .managed_identities
             .iter()
             .enumerate()
-            .map(|(j, a)| {
-                (
-                    &a.name,
-                    &a.federated_credentials,
-                    &dt.apps[j].name,
-                    &dt.apps[j].federated_credentials,
-                    format!("world.tenants[{ti}].apps[{j}]"),
-                )
-            })
-            .chain(t.managed_identities.iter().enumerate().map(|(j, m)| {
-                (
-                    &m.name,
-                    &m.federated_credentials,
-                    &dt.managed_identities[j].name,
-                    &dt.managed_identities[j].federated_credentials,
-                    format!("world.tenants[{ti}].managedIdentities[{j}]"),
-                )
-            }));
-        for (name, fics, doc_name, doc_fics, path) in identities {
-            let projects = federated_projects(world, fics);
-            // The same project on several shards is one project.
-            let distinct: BTreeSet<&String> = projects.iter().map(|(_, ns, _)| ns).collect();
-            if distinct.len() > 1 {
-                let list: Vec<String> = projects
-                    .iter()
-                    .map(|(c, ns, sa)| format!("{c}:{ns}/{sa}"))
-                    .collect();
+            .map(move |(j, m)| Identity {
+                tenant: &t.name,
+                name: &m.name,
+                fics: &m.federated_credentials,
+                doc_name: &dt.managed_identities[j].name,
+                doc_fics: &dt.managed_identities[j].federated_credentials,
+                path: format!("world.tenants[{ti}].managedIdentities[{j}]"),
+            });
+        apps.chain(managed)
+    })
+}
+
+/// An identity federated to the ServiceAccounts of several projects ("holding it wrong").
+fn federated_to_several_projects(
+    file: &str,
+    world: &model::World,
+    identity: &Identity<'_>,
+) -> Option<Diagnostic> {
+    let projects = federated_projects(world, identity.fics);
+    // The same project on several shards is one project.
+    let distinct: BTreeSet<&String> = projects.iter().map(|(_, ns, _)| ns).collect();
+    if distinct.len() <= 1 {
+        return None;
+    }
+    let list: Vec<String> = projects
+        .iter()
+        .map(|(c, ns, sa)| format!("{c}:{ns}/{sa}"))
+        .collect();
+    Some(
+        Diagnostic::warning(
+            file,
+            identity.doc_name.at,
+            format!(
+                "`{}/{}` is federated to the ServiceAccounts of {} projects ({}): each of them can act as it, so it isolates none of them",
+                identity.tenant,
+                identity.name,
+                distinct.len(),
+                list.join(", ")
+            ),
+        )
+        .path(identity.path.clone()),
+    )
+}
+
+/// Each credential of the identity that trusts a shard's controller ServiceAccount, unless the
+/// identity is that controller's own workload identity.
+fn trusts_a_controller(
+    file: &str,
+    scenario: &model::Scenario,
+    identity: &Identity<'_>,
+) -> Vec<Diagnostic> {
+    let (tenant, name) = (identity.tenant, identity.name);
+    let mut out = Vec::new();
+    for (k, f) in identity.fics.iter().enumerate() {
+        for (cluster, ctl) in scenario.shards() {
+            let own = ctl
+                .workload_identity
+                .as_ref()
+                .is_some_and(|w| w.tenant == tenant && w.name == name);
+            if f.issuer == cluster.issuer
+                && f.subject == ctl.service_account_ref().subject()
+                && !own
+            {
                 out.push(
                     Diagnostic::warning(
                         file,
-                        doc_name.at,
+                        identity.doc_fics.get(k).map_or(Pos::UNKNOWN, |f| f.name.at),
                         format!(
-                            "`{}/{name}` is federated to the ServiceAccounts of {} projects ({}): each of them can act as it, so it isolates none of them",
-                            t.name,
-                            distinct.len(),
-                            list.join(", ")
+                            "federated credential `{}` of `{tenant}/{name}` trusts the controller ServiceAccount `{}` of shard `{}`: the controller can act as `{name}` for every project",
+                            f.name,
+                            ctl.service_account_ref(),
+                            cluster.name
                         ),
                     )
-                    .path(path.clone()),
+                    .path(format!("{}.federatedCredentials[{k}]", identity.path)),
                 );
-            }
-            for (k, f) in fics.iter().enumerate() {
-                for (cluster, ctl) in scenario.shards() {
-                    let own = ctl
-                        .workload_identity
-                        .as_ref()
-                        .is_some_and(|w| w.tenant == t.name && &w.name == name);
-                    if f.issuer == cluster.issuer
-                        && f.subject == ctl.service_account_ref().subject()
-                        && !own
-                    {
-                        out.push(
-                            Diagnostic::warning(
-                                file,
-                                doc_fics.get(k).map_or(Pos::UNKNOWN, |f| f.name.at),
-                                format!(
-                                    "federated credential `{}` of `{}/{name}` trusts the controller ServiceAccount `{}` of shard `{}`: the controller can act as `{name}` for every project",
-                                    f.name,
-                                    t.name,
-                                    ctl.service_account_ref(),
-                                    cluster.name
-                                ),
-                            )
-                            .path(format!("{path}.federatedCredentials[{k}]")),
-                        );
-                    }
-                }
             }
         }
     }
