@@ -6,16 +6,16 @@
 //! - [`model`]: repositories of generated artifacts with real digests (images, Docker images,
 //!   Helm charts, indexes);
 //! - [`policy`]: legacy and ABAC role models, the scope grammar, the intersection rule;
-//! - [`tokens`] (private): ACR refresh and access tokens (JWTs signed by the registry's key);
-//! - [`auth`] (private): `POST /oauth2/exchange` and `/oauth2/token` (GET with Basic, POST refresh
+//! - `tokens` (private): ACR refresh and access tokens (JWTs signed by the registry's key);
+//! - `auth` (private): `POST /oauth2/exchange` and `/oauth2/token` (GET with Basic, POST refresh
 //!   and anonymous password grants);
-//! - [`api`] (private): the challenge, `/v2/` and the `/acr/v1/` metadata API the Azure SDKs use;
+//! - `api` (private): the challenge, `/v2/` and the `/acr/v1/` metadata API the Azure SDKs use;
 //!   `api` takes each request through routing, authentication and authorization to a module per
 //!   part of the API: `route` (paths, the scope each needs, the name/tag/digest grammars),
 //!   `access` (Bearer, Basic and anonymous callers, the 401 and its challenge), `lists` (catalog
 //!   and tags, paged), `manifests` (GET, HEAD, PUT, referrers), `blobs` (307s to storage),
 //!   `uploads` (bounded per registry), `acr_v1` (attributes), `responses` (the error shapes);
-//! - [`storage`] (private): the fake blob storage the 307s point at, which refuses any request
+//! - `storage` (private): the fake blob storage the 307s point at, which refuses any request
 //!   carrying an `Authorization` header (and journals it, so leaking clients are caught).
 //!
 //! Entra tokens presented to the exchange are verified against mock-entra

@@ -3,9 +3,9 @@
 //! Module map:
 //! - this file: [`Node`] (a VM or AKS node: its tenant, system-assigned and user-assigned
 //!   identities, tags), [`MockImds`] (builder, router, sites, journal);
-//! - [`token`] (private): `GET /metadata/identity/oauth2/token` (IMDS) and `GET /msi/token` (the
+//! - `token` (private): `GET /metadata/identity/oauth2/token` (IMDS) and `GET /msi/token` (the
 //!   App Service variant, `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`);
-//! - [`instance`] (private): `GET /metadata/instance`;
+//! - `instance` (private): `GET /metadata/instance`;
 //! - [`faults`]: IMDS-shaped fault answers (410 while updating, 429, 5xx, no answer).
 //!
 //! Tokens are minted by mock-entra for the node's tenant ([`mock_entra::MockEntra::managed_identity_token`]).

@@ -9,15 +9,15 @@
 //!   (re-exported by `store`): `types` (the resource types served), `error` ([`store::ApiError`]),
 //!   `validation` (names and metadata), `selector` (label selectors);
 //! - [`rbac`]: the authorizer (rules union, built-in discovery roles, forbidden messages);
-//! - [`api`] (private): the HTTP surface; `api` authenticates, impersonates, authorizes and audits
+//! - `api` (private): the HTTP surface; `api` authenticates, impersonates, authorizes and audits
 //!   each request and hands it to a module: `target` (what a path addresses, its verb, RBAC's
 //!   attributes), `access` (impersonation, SelfSubjectAccessReview), `objects` (CRUD, tables for
 //!   `kubectl get`), `token_request` (TokenRequest), `discovery` (discovery, OpenAPI v3 stubs so
 //!   `kubectl` uses server-side field validation, the issuer documents), `status` (answers);
 //! - [`kubeconfig`]: kubeconfig files for the admin and for ServiceAccounts;
-//! - [`projected`] (private): projected token files rotated at 80% of their lifetime, as the
+//! - `projected` (private): projected token files rotated at 80% of their lifetime, as the
 //!   kubelet does for workload-identity pods;
-//! - [`protobuf`] (private): the protobuf request bodies typed clients send (`kubectl create
+//! - `protobuf` (private): the protobuf request bodies typed clients send (`kubectl create
 //!   token`, `auth can-i`, `create namespace`), read into JSON.
 //!
 //! Each cluster has its own issuer URL and signing key ([`mock_kit::OidcIssuer`]); the documents

@@ -12,7 +12,7 @@
 //!   submodules: `builder`, `gateway`, `listen` (accept loops, serving a connection), `proxy` (the
 //!   proxy port's requests), `intercept` (TLS terminated for a host, failed handshakes recorded),
 //!   `tls` (server configurations and certificate names, flawed certificates).
-//! - [`dispatch`] (private): the one request path both listeners share: secret scanning, fault
+//! - `dispatch` (private): the one request path both listeners share: secret scanning, fault
 //!   injection, routing, and the egress record.
 //! - [`egress`]: what the front door records of every request (time, client, method, scheme, host,
 //!   path, status, the secrets it carried by fingerprint).

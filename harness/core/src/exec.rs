@@ -6,8 +6,8 @@
 //! message per line. Everything on stderr is kept as evidence. A timeout, a malformed line, a
 //! mismatched id or an early exit is a [`ProtocolError`] that names the offending line.
 //!
-//! Its parts: [`process`] starts the program (words, paths, sandbox, process group, one-shot
-//! runs); [`output`] reads what it writes within fixed limits.
+//! Its parts: `process` starts the program (words, paths, sandbox, process group, one-shot
+//! runs); `output` reads what it writes within fixed limits.
 
 mod output;
 mod process;

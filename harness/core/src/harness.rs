@@ -9,15 +9,14 @@
 //! harness = false
 //! ```
 //!
+//! and let `tests/credsim.rs`'s `fn main()` be:
+//!
 //! ```no_run
-//! // tests/credsim.rs
-//! fn main() {
-//!     credsim::harness::Harness::folder("tests/scenarios")
-//!         .command("./target/debug/my-credential-provider", "exec")
-//!         .expectations("tests/credsim-expectations.yaml")
-//!         .report_dir("target/credsim-report")
-//!         .main();
-//! }
+//! credsim::harness::Harness::folder("tests/scenarios")
+//!     .command("./target/debug/my-credential-provider", "exec")
+//!     .expectations("tests/credsim-expectations.yaml")
+//!     .report_dir("target/credsim-report")
+//!     .main()
 //! ```
 //!
 //! Each test is named `<prefix>::<scenario>` (`credsim::` unless [`Harness::prefix`] says

@@ -1,7 +1,7 @@
 //! The implementation under test, as the runner sees it: one [`Implementation`] per shard, started
 //! by a [`Launcher`] with the shard's environment (`docs/exec-protocol.md`).
 //!
-//! The exec protocol ([`crate::exec`]) and the in-process reference ([`crate::reference`]) both
+//! The exec protocol ([`crate::exec`]) and the in-process reference (`crate::reference`) both
 //! implement it, so Rust projects can run scenarios against their own code from `cargo test`.
 
 use std::future::Future;

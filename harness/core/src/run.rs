@@ -8,9 +8,9 @@
 //! implementation broke the protocol, the world did not start) makes the scenario's verdict
 //! `error`, never a pass.
 //!
-//! Its parts: [`shards`] starts each shard's implementation, [`requests`] replays and records the
-//! requests, [`expectation`] checks them, [`mirror`] keeps what each project may pull as the
-//! steps change the world, [`transcript`] writes what a human reads.
+//! Its parts: `shards` starts each shard's implementation, `requests` replays and records the
+//! requests, `expectation` checks them, `mirror` keeps what each project may pull as the
+//! steps change the world, `transcript` writes what a human reads.
 
 mod expectation;
 mod mirror;

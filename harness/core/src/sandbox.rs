@@ -29,7 +29,7 @@
 //!   refuses it; a client that never proxies `169.254.169.254` reaches IMDS. Other ports of any
 //!   address refuse the connection, so nothing is sent; nothing leaves the machine.
 //!
-//! After the scenario, [`Sandbox::captured_files`] reads every file left in those writable places,
+//! After the scenario, `Sandbox::captured_files` reads every file left in those writable places,
 //! within a [`FileBudget`].
 //!
 //! bubblewrap works as root and, where the kernel allows user namespaces, as an unprivileged user.

@@ -2,7 +2,7 @@
 //! needs only the implementation trait and the protocol adapters of the `credsim` crate.
 //!
 //! Module map:
-//! - [`reference`]: the reference implementation (per-project ServiceAccount, per-shard
+//! - [`reference`](mod@reference): the reference implementation (per-project ServiceAccount, per-shard
 //!   client-ID annotation, TokenRequest, Entra and ACR exchanges, a cache keyed by all of it):
 //!   the steps of one request.
 //! - [`exchange`]: its exchanges with the cloud (Entra, ACR) and the pull check.
