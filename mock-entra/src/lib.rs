@@ -6,12 +6,12 @@
 //!   (the 20-credential limit among them). The GUID scheme and the credential rules themselves are
 //!   `entra-rules`', which the scenario loader applies too.
 //! - [`errors`]: the AADSTS catalogue and the exact error body clients parse.
-//! - [`discovery`] (private): `.well-known/openid-configuration` (v1, v2), JWKS, MSAL instance
+//! - `discovery` (private): `.well-known/openid-configuration` (v1, v2), JWKS, MSAL instance
 //!   discovery, unknown tenants (`AADSTS90002` quoting the segment as sent).
-//! - [`token`] (private): the v1 and v2 token endpoints: `client_credentials` with a secret (body or
+//! - `token` (private): the v1 and v2 token endpoints: `client_credentials` with a secret (body or
 //!   Basic), a certificate assertion (RS256/PS256, `x5t`/`x5t#S256`) or a federated assertion;
 //!   scope rules; v1/v2 access tokens with the claims of the reference's §4.
-//! - [`federation`] (private): fetching an external issuer's discovery document and JWKS over the
+//! - `federation` (private): fetching an external issuer's discovery document and JWKS over the
 //!   network (through the front door, like the real service does), with a TTL cache.
 //! - [`faults`]: Entra-shaped fault answers (throttling, 5xx) and the per-tenant, per-client,
 //!   per-endpoint fault check every handler runs.

@@ -9,8 +9,10 @@
 //!   kubeconfig): TokenRequest, issuer documents, publishing a cluster's issuer at its URL.
 //! - [`external`]: kind and kubeconfig clusters in a world: provisioned through the Kubernetes
 //!   API, their issuer published, their API server behind the front door with an audit journal.
-//! - [`world`]: the world builder: a scenario's world as running fakes (controllers' RBAC,
-//!   faults, options, leniency), and the world changes its steps make.
+//! - [`world`]: the world builder: a scenario's world as running fakes (`spec`: tenants,
+//!   identities, nodes, options and leniency; `registry`; `cluster`: namespaces, ServiceAccounts,
+//!   controllers' RBAC; `external_clusters`; `faults`), and the world changes its steps make
+//!   (`changes`: [`world::World::apply`]).
 //! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`,
 //!   `world.json`, `ready`), serving until SIGINT/SIGTERM.

@@ -57,8 +57,8 @@ use crate::discovery::Authority;
 use crate::errors::Aadsts;
 use crate::journal::{CredentialKind, EntraEvent, TokenEvent, TokenOutcome};
 
-pub use issue::Minted;
 pub(crate) use issue::Grant;
+pub use issue::Minted;
 pub(crate) use scope::resolve_scope;
 
 use request::Form;
