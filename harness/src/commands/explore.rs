@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 use super::launcher_for;
 
 // The variant's doc comment in main.rs is the subcommand's help.
