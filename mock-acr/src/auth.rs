@@ -30,8 +30,8 @@ use mock_kit::RequestContext;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::api::{errors, json_ok};
 use crate::policy::{AccessEntry, Grants, ResourceScope, access_allows, grant};
+use crate::responses::{errors, json_ok};
 use crate::tokens::{self, Invalid};
 use crate::{AcrEvent, Inner, RegistryState};
 

@@ -14,7 +14,9 @@
 //!   part of the API: `route` (paths, the scope each needs, the name/tag/digest grammars),
 //!   `access` (Bearer, Basic and anonymous callers, the 401 and its challenge), `lists` (catalog
 //!   and tags, paged), `manifests` (GET, HEAD, PUT, referrers), `blobs` (307s to storage),
-//!   `uploads` (bounded per registry), `acr_v1` (attributes), `responses` (the error shapes);
+//!   `uploads` (bounded per registry), `acr_v1` (attributes);
+//! - `responses` (private): the answers `api`, `auth` and `storage` share (JSON, the
+//!   distribution error shape, header values that cannot panic);
 //! - `storage` (private): the fake blob storage the 307s point at, which refuses any request
 //!   carrying an `Authorization` header (and journals it, so leaking clients are caught).
 //!
@@ -26,6 +28,7 @@ mod api;
 mod auth;
 pub mod model;
 pub mod policy;
+mod responses;
 mod storage;
 mod tokens;
 

@@ -165,6 +165,6 @@ fn storage_error(status: StatusCode, code: &str, message: &str) -> Response {
         HeaderValue::from_static("application/xml"),
     );
     resp.headers_mut()
-        .insert("x-ms-error-code", crate::api::header_value(code));
+        .insert("x-ms-error-code", crate::responses::header_value(code));
     resp
 }

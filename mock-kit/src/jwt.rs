@@ -62,24 +62,7 @@ impl Algorithm {
     }
 }
 
-/// Why a key could not be made or a token not minted.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("generating an RSA key failed")]
-    Generate,
-    #[error("the RSA key is not a usable RSA-2048 PKCS#8 key: {0}")]
-    Rejected(String),
-    #[error("encoding an RSA key failed: {0}")]
-    Encode(String),
-    #[error("making the key's certificate failed")]
-    Certificate(#[source] rcgen::Error),
-    #[error("serialising JWT claims failed")]
-    Claims(#[source] serde_json::Error),
-    #[error("signing failed")]
-    Sign,
-    #[error("the key store failed: {0}")]
-    Store(String),
-}
+pub use crate::keys::KeyError;
 
 /// An RSA-2048 signing key with its `kid` (and certificate, for Entra-style keys).
 #[derive(Clone)]

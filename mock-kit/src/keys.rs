@@ -33,7 +33,24 @@ use std::sync::{Mutex, OnceLock};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 
-use crate::jwt::KeyError;
+/// Why a key could not be made or a token not minted.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("generating an RSA key failed")]
+    Generate,
+    #[error("the RSA key is not a usable RSA-2048 PKCS#8 key: {0}")]
+    Rejected(String),
+    #[error("encoding an RSA key failed: {0}")]
+    Encode(String),
+    #[error("making the key's certificate failed")]
+    Certificate(#[source] rcgen::Error),
+    #[error("serialising JWT claims failed")]
+    Claims(#[source] serde_json::Error),
+    #[error("signing failed")]
+    Sign,
+    #[error("the key store failed: {0}")]
+    Store(String),
+}
 
 /// The variable naming the cache folder (or `off`).
 pub const CACHE_VARIABLE: &str = "CREDSIM_KEY_CACHE";

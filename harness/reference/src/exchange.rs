@@ -8,7 +8,8 @@ use serde_json::Value;
 use credsim::implementation::{Credential, RefusalKind};
 
 use crate::flaw::Flaw;
-use crate::reference::{NULL_GUID, Reference, Refusal, refuse};
+use crate::reference::{NULL_GUID, Reference};
+use crate::refusal::{Refusal, refuse};
 
 impl Reference {
     /// Before handing a new credential out, checks that it lets the OCI client pull the

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use credsim::implementation::RefusalKind;
 
-use crate::reference::{Refusal, refuse};
+use crate::refusal::{Refusal, refuse};
 
 /// The shard's API server, from its kubeconfig.
 pub(crate) struct Kube {

@@ -6,6 +6,7 @@
 //!   client-ID annotation, TokenRequest, Entra and ACR exchanges, a cache keyed by all of it):
 //!   the steps of one request.
 //! - [`exchange`]: its exchanges with the cloud (Entra, ACR) and the pull check.
+//! - [`refusal`]: a refusal's kind and message.
 //! - [`kube`]: its Kubernetes client (ServiceAccounts, TokenRequest).
 //! - [`flaw`]: the deliberate flaws, each the reference with one thing wrong.
 //! - [`traces`]: what a flawed reference leaves behind besides its answer (files, log lines, a
@@ -24,6 +25,7 @@ pub mod flaw;
 pub mod kube;
 pub mod programs;
 pub mod reference;
+pub mod refusal;
 pub mod traces;
 
 pub use flaw::Flaw;

@@ -14,7 +14,8 @@ use credsim::implementation::{
 };
 
 use crate::flaw::Flaw;
-use crate::reference::{Reference, Refusal};
+use crate::reference::Reference;
+use crate::refusal::Refusal;
 
 impl Implementation for Reference {
     fn identity(&self) -> String {

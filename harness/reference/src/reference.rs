@@ -47,6 +47,7 @@ const CACHE_TTL: Duration = Duration::from_secs(600);
 
 use crate::flaw::{Flaw, TELEMETRY_HOST, in_sandbox_network};
 use crate::kube::Kube;
+use crate::refusal::{Refusal, refuse};
 
 /// The reference, configured for one shard from its environment. Cloning shares its state (the
 /// cache, the clock, the log), so that clones answer requests at the same time, as one
@@ -115,9 +116,6 @@ pub(crate) struct Mapping {
     pub(crate) client_id: String,
 }
 
-#[derive(Clone)]
-pub(crate) struct Refusal(pub(crate) RefusalKind, pub(crate) String);
-
 /// The HTTP client: the run's CA only, through the front door; with `insecure`, certificates are
 /// not verified at all ([`Flaw::NoTlsVerification`]).
 fn http_client(env: &HashMap<String, String>, insecure: bool) -> Result<reqwest::Client, String> {
@@ -146,10 +144,6 @@ fn login_server_inside(host: &str) -> Option<String> {
         .map_or(0, |i| i + 1);
     let name = &host[name_start..at];
     (!name.is_empty()).then(|| format!("{name}.azurecr.io"))
-}
-
-pub(crate) fn refuse(kind: RefusalKind, message: impl Into<String>) -> Refusal {
-    Refusal(kind, message.into())
 }
 
 impl Reference {

@@ -7,8 +7,8 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::route::Need;
-use super::{errors, header_value, json_ok};
 use crate::auth::{Authority, caller_from_basic};
+use crate::responses::{errors, header_value, json_ok};
 use crate::tokens::{self, Invalid};
 use crate::{AcrEvent, Inner, RegistryState};
 

@@ -6,9 +6,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::lists::{page, with_link};
-use super::responses::{json_ok, manifest_unknown, name_unknown};
 use crate::RegistryState;
 use crate::model::{CREATED, Manifest, Repository};
+use crate::responses::{json_ok, manifest_unknown, name_unknown};
 
 /// `/acr/v1/<name>`: the repository's attributes.
 pub(super) fn repository(reg: &RegistryState, name: &str) -> Response {

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
 
-use super::responses::{errors, header_value, name_unknown};
+use crate::responses::{errors, header_value, name_unknown};
 use crate::{Inner, RegistryState};
 
 /// The blob `digest` of repository `name`: its size and digest (`HEAD`), or where to fetch it.

@@ -6,8 +6,8 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::param;
-use super::responses::{json_ok, name_unknown};
 use crate::RegistryState;
+use crate::responses::{json_ok, name_unknown};
 
 /// ACR caps list pages at 1000 whatever `n` says.
 const PAGE_CAP: usize = 1000;

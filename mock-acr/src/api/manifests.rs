@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ApiRequest;
-use super::responses::{errors, header_value, manifest_unknown, name_unknown};
 use crate::RegistryState;
 use crate::model::{OCI_INDEX, OCI_MANIFEST, digest_of};
+use crate::responses::{errors, header_value, manifest_unknown, name_unknown};
 
 /// The manifest `reference` names, in its stored media type; `HEAD` without the body.
 pub(super) fn get(reg: &RegistryState, name: &str, reference: &str, req: &ApiRequest) -> Response {

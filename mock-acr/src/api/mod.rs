@@ -24,14 +24,14 @@
 //! - [`blobs`]: blobs, answered with a 307 to the fake blob storage;
 //! - [`uploads`]: blob uploads (monolithic, chunked, cancelled), bounded per registry;
 //! - [`acr_v1`]: the `/acr/v1/` metadata API (repository, tag and manifest attributes);
-//! - [`responses`]: the answers they share (JSON, the distribution error shape, header values).
+//! - `crate::responses`: the answers they share (JSON, the distribution error shape, header values).
 
 mod access;
 mod acr_v1;
 mod blobs;
 mod lists;
 mod manifests;
-mod responses;
+
 mod route;
 mod uploads;
 
@@ -45,9 +45,9 @@ use axum::response::Response;
 use mock_kit::RequestContext;
 use serde_json::json;
 
-pub(crate) use responses::{errors, header_value, json_ok};
 use route::Route;
 
+use crate::responses::{errors, json_ok};
 use crate::{AcrEvent, Inner, RegistryState};
 
 pub(crate) fn routes() -> Router<Arc<Inner>> {

@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::errors;
+use crate::responses::errors;
 
 /// The parsed route.
 #[derive(Clone, Debug)]

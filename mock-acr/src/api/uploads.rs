@@ -7,9 +7,9 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiRequest;
-use super::responses::{errors, header_value};
 use crate::RegistryState;
 use crate::model::digest_of;
+use crate::responses::{errors, header_value};
 
 /// How many blob uploads one registry keeps open at once.
 const OPEN_UPLOADS: usize = 256;
