@@ -9,9 +9,10 @@
 //!   (re-exported by `store`): `types` (the resource types served), `error` ([`store::ApiError`]),
 //!   `validation` (names and metadata), `selector` (label selectors);
 //! - [`rbac`]: the authorizer (rules union, built-in discovery roles, forbidden messages);
+//! - [`request_info`]: a request's verb, resource, namespace and name as apimachinery reads them:
+//!   RBAC's verb and the audit log's fields, shared with the harness's site for real API servers;
 //! - `api` (private): the HTTP surface; `api` authenticates, impersonates, authorizes and audits
-//!   each request and hands it to a module: `target` (what a path addresses, its verb, RBAC's
-//!   attributes), `access` (impersonation, SelfSubjectAccessReview), `objects` (CRUD, tables for
+//!   each request and hands it to a module: `target` (what a path addresses, RBAC's attributes), `access` (impersonation, SelfSubjectAccessReview), `objects` (CRUD, tables for
 //!   `kubectl get`), `token_request` (TokenRequest), `discovery` (discovery, OpenAPI v3 stubs so
 //!   `kubectl` uses server-side field validation, the issuer documents), `status` (answers);
 //! - [`kubeconfig`]: kubeconfig files for the admin and for ServiceAccounts;
@@ -29,6 +30,7 @@ pub mod kubeconfig;
 mod projected;
 mod protobuf;
 pub mod rbac;
+pub mod request_info;
 pub mod store;
 
 use std::sync::{Arc, RwLock};

@@ -43,6 +43,7 @@ use http::{HeaderMap, Method, StatusCode};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
+use mock_k8s::request_info::RequestInfo;
 use mock_k8s::{AuditEvent, TokenRequestRecord};
 use mock_kit::{Clock, FrontDoor, Journal, Secret, SecretRegistry, Site};
 use serde_json::{Value, json};
@@ -606,44 +607,13 @@ fn audit_event(
     answer: &Bytes,
 ) -> AuditEvent {
     let path = uri.path().to_owned();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    // /api/v1/... or /apis/<group>/<version>/...
-    let rest: &[&str] = match segments.as_slice() {
-        ["api", _v, rest @ ..] => rest,
-        ["apis", _g, _v, rest @ ..] => rest,
-        _ => &[],
-    };
-    let (namespace, rest) = match rest {
-        ["namespaces", ns, more @ ..] if !more.is_empty() => (Some((*ns).to_owned()), more),
-        r => (None, r),
-    };
-    let (resource, name, sub) = match rest {
-        [res] => (Some((*res).to_owned()), None, None),
-        [res, name] => (Some((*res).to_owned()), Some((*name).to_owned()), None),
-        [res, name, sub, ..] => (
-            Some((*res).to_owned()),
-            Some((*name).to_owned()),
-            Some(*sub),
-        ),
-        [] => (None, None, None),
-    };
-    let resource = match (resource, sub) {
-        (Some(r), Some(s)) => Some(format!("{r}/{s}")),
-        (r, _) => r,
-    };
-    let watch = uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
-    let verb = match *method {
-        Method::GET | Method::HEAD if watch => "watch",
-        Method::GET | Method::HEAD if name.is_none() && resource.is_some() => "list",
-        Method::GET | Method::HEAD => "get",
-        Method::POST => "create",
-        Method::PUT => "update",
-        Method::PATCH => "patch",
-        Method::DELETE => "delete",
-        _ => "unknown",
-    };
+    // The same reading of a request as the emulator's own audit log (mock-k8s's RequestInfo).
+    let RequestInfo {
+        verb,
+        resource,
+        namespace,
+        name,
+    } = RequestInfo::of(method, &path, RequestInfo::watch_query(uri.query()));
     let token_request = (resource.as_deref() == Some("serviceaccounts/token")
         && *method == Method::POST
         && code.is_success())

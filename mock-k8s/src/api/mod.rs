@@ -41,6 +41,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::rbac::{Attributes, UserInfo, authorize};
+use crate::request_info::RequestInfo;
 use crate::store::ApiError;
 use crate::{AuditEvent, Inner, authenticate};
 use status::{error, status_error};
@@ -137,14 +138,17 @@ fn handle(inner: &Inner, req: &ApiRequest, audit: &mut AuditEvent) -> Response {
         Err(resp) => return *resp,
     };
     let target = target::parse(&req.path);
-    let verb = target::verb_of(
+    let info = RequestInfo::of(
         &req.method,
-        &target,
+        &req.path,
         req.param("watch").is_some_and(|w| w == "true" || w == "1"),
     );
+    let verb = info.verb;
     audit.verb = verb.into();
+    audit.resource = info.resource;
+    audit.namespace = info.namespace;
+    audit.name = info.name;
     let attrs = target::attributes(verb, &target, &req.path);
-    audit_resource(audit, &attrs);
     if !matches!(target, Target::Unknown) {
         let (allowed, _) = authorize(&inner.store.read().expect("store"), &user, &attrs);
         if !allowed {
@@ -174,26 +178,6 @@ fn user_of(
         audit.impersonated_user = Some(user.name.clone());
     }
     Ok(user)
-}
-
-/// The resource (with its subresource), namespace and name, as the audit log keeps them.
-fn audit_resource(audit: &mut AuditEvent, attrs: &Attributes) {
-    if let Attributes::Resource {
-        resource,
-        subresource,
-        namespace,
-        name,
-        ..
-    } = attrs
-    {
-        audit.resource = Some(if subresource.is_empty() {
-            resource.clone()
-        } else {
-            format!("{resource}/{subresource}")
-        });
-        audit.namespace = (!namespace.is_empty()).then(|| namespace.clone());
-        audit.name = (!name.is_empty()).then(|| name.clone());
-    }
 }
 
 /// RBAC's 403, with the API server's message and, for a resource, its details.

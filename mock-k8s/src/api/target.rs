@@ -1,7 +1,5 @@
-//! What a request addresses: the [`Target`] of its path, the verb its method is on that target,
-//! and the attributes RBAC decides on.
-
-use axum::http::Method;
+//! What a request addresses: the [`Target`] of its path, and the attributes RBAC decides on (the
+//! verb is [`crate::request_info`]'s).
 
 use crate::rbac::Attributes;
 use crate::store::{ResourceType, TYPES, lookup};
@@ -73,22 +71,6 @@ pub(super) fn parse(path: &str) -> Target {
             _ => Target::Unknown,
         },
         _ => Target::Unknown,
-    }
-}
-
-/// The verb of `method` on `target`, as RBAC and the audit log name it (`watch` for a
-/// collection listed with `watch`).
-pub(super) fn verb_of(method: &Method, target: &Target, watch: bool) -> &'static str {
-    match (method, target) {
-        (&Method::GET, Target::Collection { .. }) if watch => "watch",
-        (&Method::GET, Target::Collection { .. }) => "list",
-        (&Method::GET | &Method::HEAD, _) => "get",
-        (&Method::POST, _) => "create",
-        (&Method::PUT, _) => "update",
-        (&Method::PATCH, _) => "patch",
-        (&Method::DELETE, Target::Collection { .. }) => "deletecollection",
-        (&Method::DELETE, _) => "delete",
-        _ => "unknown",
     }
 }
 
