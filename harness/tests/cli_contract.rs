@@ -144,3 +144,25 @@ fn a_filter_or_partition_that_selects_nothing_exits_2_with_the_reason() {
         assert!(out.stdout.is_empty(), "{args:?} ran something");
     }
 }
+
+#[test]
+fn a_run_shows_its_progress_on_stderr_in_plain_lines_off_a_terminal() {
+    let out = Command::new(env!("CARGO_BIN_EXE_credsim"))
+        .args(["run", "--filter", "*cache*", "--format", "json"])
+        .output()
+        .expect("credsim runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let scenarios = stdout.lines().count() - 1;
+    assert!(scenarios >= 2, "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "credsim run: {scenarios}/{scenarios} scenarios done, 0 failed"
+        )),
+        "{stderr}"
+    );
+    // Plain lines: no terminal escapes on stderr, and stdout carries only the results.
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(stdout.lines().all(|l| l.starts_with('{')), "{stdout}");
+}

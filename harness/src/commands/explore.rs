@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::launcher_for;
+use crate::progress::Progress;
 
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
@@ -38,7 +39,6 @@ pub struct Args {
 }
 
 pub async fn main(args: Args) -> ExitCode {
-    use std::io::{IsTerminal as _, Write as _};
     let json = match args.format.as_str() {
         "human" => false,
         "json" => true,
@@ -76,33 +76,12 @@ pub async fn main(args: Args) -> ExitCode {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         stop_at: None,
     };
-    let terminal = std::io::stderr().is_terminal();
+    let mut bar: Option<Progress> = None;
     let mut progress = |p: &credsim::explore::Progress| {
-        let mut err = std::io::stderr();
-        if terminal {
-            let bar = match p.of {
-                Some(of) => {
-                    let done = p.cases * 30 / of.max(1);
-                    format!(
-                        "[{}{}] {}/{of}",
-                        "=".repeat(done),
-                        " ".repeat(30 - done.min(30)),
-                        p.cases
-                    )
-                }
-                None => format!("{} schedules, {:.0} s", p.cases, p.elapsed.as_secs_f64()),
-            };
-            let _ = write!(err, "\r{bar}, {} finding(s)  ", p.findings);
-            let _ = err.flush();
-        } else if p.cases.is_multiple_of(50) {
-            let _ = writeln!(
-                err,
-                "explore: {} schedules, {} finding(s), {:.0} s",
-                p.cases,
-                p.findings,
-                p.elapsed.as_secs_f64()
-            );
-        }
+        let bar = bar.get_or_insert_with(|| {
+            Progress::new("credsim explore", "schedules", p.of.map(|n| n as u64))
+        });
+        bar.advance(format!("{} finding(s)", p.findings));
     };
     let report = credsim::explore::explore(
         &loaded,
@@ -112,8 +91,9 @@ pub async fn main(args: Args) -> ExitCode {
         &mut progress,
     )
     .await;
-    if terminal {
-        eprintln!();
+    drop(progress);
+    if let Some(bar) = &bar {
+        bar.finish();
     }
     let mut written = Vec::new();
     if !report.findings.is_empty() {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::launcher_for;
+use crate::progress::{Progress, WithProgress};
 
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
@@ -102,22 +103,18 @@ pub async fn main(args: Args) -> ExitCode {
         }
     };
     let out: &mut dyn std::io::Write = if junit { &mut sink } else { &mut stdout };
-    let (results, summary) = match credsim::suite::run_with(
-        selected,
-        launcher,
-        jobs,
-        &expectations,
-        reporter.as_mut(),
-        out,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("credsim run: writing the report failed: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let progress = Progress::new("credsim run", "scenarios", Some(selected.len() as u64));
+    let mut reporter = WithProgress::new(reporter.as_mut(), progress);
+    let (results, summary) =
+        match credsim::suite::run_with(selected, launcher, jobs, &expectations, &mut reporter, out)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("credsim run: writing the report failed: {e}");
+                return ExitCode::from(2);
+            }
+        };
     if junit && credsim::report::junit(&results, &summary, &mut stdout).is_err() {
         return ExitCode::from(2);
     }
