@@ -60,7 +60,18 @@ pub(crate) struct ConnInfo {
 #[error("connection dropped by fault injection")]
 pub(crate) struct Dropped;
 
+/// A request the front door answers itself, refusing it: why, with what status, and the message
+/// the client reads.
+struct Refused {
+    reason: Refusal,
+    status: StatusCode,
+    message: String,
+}
+
 impl Dispatcher {
+    /// Records the request on arrival, reads its body, finds the secrets it carries, routes it to
+    /// its site (or refuses it), applies any injected fault, and lets the site answer; whatever
+    /// happens, the request leaves exactly one [`EgressRecord`].
     pub(crate) async fn handle<B>(
         &self,
         req: Request<B>,
@@ -70,107 +81,106 @@ impl Dispatcher {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        let (parts, body) = req.into_parts();
+        let mut record = self.arrival_record(&parts, conn);
+        // Taken on arrival: if no answer ever leaves (the connection ends first, the front door
+        // shuts down mid-request), the request is still in the record, as unanswered.
+        let mut arrival = Arrival::new(&self.egress, &record);
+
+        let body = read_body(body).await;
+        // Secrets are looked for before anything is decided, so that a refusal records them too.
+        let readable: &[u8] = body.as_deref().unwrap_or_default();
+        record.secrets = self.scan(&parts.headers, parts.uri.query(), readable);
+        let body = match body {
+            Ok(body) => body,
+            Err(refused) => return Ok(self.refuse(&mut arrival, record, refused)),
+        };
+        arrival.record = Some(record.clone());
+
+        let site = match self.route(conn, &record.host, record.port) {
+            Ok(site) => site,
+            Err(refused) => return Ok(self.refuse(&mut arrival, record, refused)),
+        };
+        if let Some(answer) = self.apply_fault(&site, &parts, &mut record).await {
+            arrival.finish(record);
+            return answer;
+        }
+
+        let req = site_request(parts, body, conn, &record);
+        let answer = run_site(&site, req, &mut record).await;
+        arrival.finish(record);
+        answer
+    }
+
+    /// The record of a request as it arrives: when, from whom, where to; no secrets found yet,
+    /// and refused as a bad request until something else is decided.
+    fn arrival_record(&self, parts: &http::request::Parts, conn: &ConnInfo) -> EgressRecord {
         let wall = Timestamp::now();
         let at = self.clock.now();
-        let (mut parts, body) = req.into_parts();
-        let (host, port) = destination(&parts, conn);
+        let (host, port) = destination(parts, conn);
         let path = parts
             .uri
             .path_and_query()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| "/".to_owned());
-        let method = parts.method.as_str().to_owned();
-        let mut record = EgressRecord {
+        EgressRecord {
             at,
             wall,
             client: conn.client.clone(),
             via: conn.via,
-            method: method.clone(),
+            method: parts.method.as_str().to_owned(),
             scheme: conn.scheme,
-            host: host.clone(),
+            host,
             port,
-            path: path.clone(),
+            path,
             status: 0,
             outcome: Outcome::Refused {
                 reason: Refusal::BadRequest,
             },
             secrets: Vec::new(),
             certificate: conn.certificate,
-        };
-        // Taken on arrival: if no answer ever leaves (the connection ends first, the front door
-        // shuts down mid-request), the request is still in the record, as unanswered.
-        let mut arrival = Arrival {
-            egress: &self.egress,
-            record: Some(record.clone()),
-        };
+        }
+    }
 
-        let body = match Limited::new(body, MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                record.secrets = self.scan(&parts.headers, parts.uri.query(), b"");
-                return Ok(self.refuse(
-                    &mut arrival,
-                    record,
-                    Refusal::BadRequest,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "the request body could not be read or is larger than 64 MiB",
-                ));
-            }
-        };
-        record.secrets = self.scan(&parts.headers, parts.uri.query(), &body);
-        arrival.record = Some(record.clone());
-
-        let site = match &conn.direct_site {
-            Some(site) => Some(site.clone()),
-            None => self.sites.lookup(&host).or_else(|| {
-                let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1");
-                loopback.then(|| self.sites.lookup_direct(port)).flatten()
-            }),
-        };
-        let Some(site) = site else {
-            let msg = format!(
+    /// The site that serves `host:port` over the connection's scheme, or why none does.
+    fn route(&self, conn: &ConnInfo, host: &str, port: u16) -> Result<Arc<Site>, Refused> {
+        let site = self.find_site(conn, host, port).ok_or_else(|| Refused {
+            reason: Refusal::UnknownHost,
+            status: StatusCode::BAD_GATEWAY,
+            message: format!(
                 "credsim front door: no fake serves {host}:{port}; the request was refused, \
                  recorded, and not forwarded (nothing leaves this machine)"
-            );
-            return Ok(self.refuse(
-                &mut arrival,
-                record,
-                Refusal::UnknownHost,
-                StatusCode::BAD_GATEWAY,
-                &msg,
-            ));
-        };
-        match conn.scheme {
-            Scheme::Http if !site.plain_http => {
-                let msg = format!(
-                    "credsim front door: {host} is only served over https; plain http was refused \
-                     and recorded"
-                );
-                return Ok(self.refuse(
-                    &mut arrival,
-                    record,
-                    Refusal::PlainHttpNotServed,
-                    StatusCode::FORBIDDEN,
-                    &msg,
-                ));
-            }
-            Scheme::Https if !site.https => {
-                let msg = format!("credsim front door: {host} is only served over plain http");
-                return Ok(self.refuse(
-                    &mut arrival,
-                    record,
-                    Refusal::HttpsNotServed,
-                    StatusCode::BAD_GATEWAY,
-                    &msg,
-                ));
-            }
-            _ => {}
-        }
+            ),
+        })?;
+        serves_scheme(&site, conn.scheme, host)?;
+        Ok(site)
+    }
 
+    /// The site a request is for: a direct listener's own site, else the site answering for the
+    /// host name, else (for a loopback host) the site listening directly on the port.
+    fn find_site(&self, conn: &ConnInfo, host: &str, port: u16) -> Option<Arc<Site>> {
+        match &conn.direct_site {
+            Some(site) => Some(site.clone()),
+            None => self.sites.lookup(host).or_else(|| {
+                let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1");
+                loopback.then(|| self.sites.lookup_direct(port)).flatten()
+            }),
+        }
+    }
+
+    /// Takes the fault injected for this request, if any, and applies it: a dropped connection or
+    /// a canned answer ends the request here (the answer to give, the record saying which fault),
+    /// a delay only holds it back.
+    async fn apply_fault(
+        &self,
+        site: &Site,
+        parts: &http::request::Parts,
+        record: &mut EgressRecord,
+    ) -> Option<Result<Response<Body>, Dropped>> {
         let fault = self.faults.take(&FaultRequest {
             site: &site.name,
-            host: &host,
-            method: &method,
+            host: &record.host,
+            method: &record.method,
             path: parts.uri.path(),
             tags: &[],
             client: record.client.label.as_deref(),
@@ -178,8 +188,7 @@ impl Dispatcher {
         match fault {
             Some((id, FaultAction::DropConnection)) => {
                 record.outcome = Outcome::Dropped { fault: id };
-                arrival.finish(record);
-                return Err(Dropped);
+                Some(Err(Dropped))
             }
             Some((
                 id,
@@ -189,107 +198,30 @@ impl Dispatcher {
                     body,
                 },
             )) => {
-                let mut resp = Response::new(Body::from(body));
-                *resp.status_mut() =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                for (name, value) in headers {
-                    if let (Ok(n), Ok(v)) = (
-                        http::HeaderName::try_from(name.as_str()),
-                        HeaderValue::try_from(value.as_str()),
-                    ) {
-                        resp.headers_mut().append(n, v);
-                    }
-                }
+                let resp = fault_response(status, headers, body);
                 record.status = resp.status().as_u16();
                 record.outcome = Outcome::Faulted { fault: id };
-                arrival.finish(record);
-                return Ok(resp);
+                Some(Ok(resp))
             }
-            Some((_, FaultAction::Delay { by })) => tokio::time::sleep(by).await,
-            Some((_, FaultAction::BadCertificate { .. })) | None => {}
-        }
-
-        parts.extensions.insert(RequestContext {
-            client: conn.client.clone(),
-            via: conn.via,
-            scheme: conn.scheme,
-            host: host.clone(),
-            port,
-        });
-        // Routers match on the path; hand them origin-form even when a proxy request carried
-        // the absolute form.
-        if let Some(pq) = parts.uri.path_and_query().cloned() {
-            parts.uri = http::Uri::from(pq);
-        }
-        let req = Request::from_parts(parts, Body::from(body));
-        // The fake runs in a task of its own, so that a panic in its handler is caught here:
-        // answered in the service's error shape, recorded, never a dropped connection.
-        let router = site.router.clone();
-        let handled = tokio::spawn(async move {
-            let resp: Result<Response<Body>, Infallible> = router.oneshot(req).await;
-            resp
-        })
-        .await;
-        let resp = match handled {
-            Ok(Ok(r)) => r,
-            Ok(Err(never)) => match never {},
-            Err(join) => {
-                let why = match join.try_into_panic() {
-                    Ok(payload) => payload
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "a panic".into()),
-                    Err(_) => "the handler was cancelled".into(),
-                };
-                tracing::error!(site = %site.name, %why, method = %method, path = %path, "a fake's handler panicked");
-                // The query stays out of the answer and the journal: it may carry a secret.
-                let bare = record.path.split('?').next().unwrap_or("/");
-                let message = format!(
-                    "credsim: {} failed internally on {method} {bare}",
-                    site.name
-                );
-                let resp = (site.internal_error)(&crate::site::InternalFailure {
-                    method: &method,
-                    host: &host,
-                    path: bare,
-                    message: &message,
-                });
-                record.status = resp.status().as_u16();
-                record.outcome = Outcome::InternalError {
-                    site: site.name.clone(),
-                };
-                arrival.finish(record);
-                return Ok(resp);
+            Some((_, FaultAction::Delay { by })) => {
+                tokio::time::sleep(by).await;
+                None
             }
-        };
-        if resp.extensions().get::<DropConnection>().is_some() {
-            record.outcome = Outcome::Dropped {
-                fault: resp
-                    .extensions()
-                    .get::<FaultId>()
-                    .copied()
-                    .unwrap_or(FaultId(0)),
-            };
-            arrival.finish(record);
-            return Err(Dropped);
+            Some((_, FaultAction::BadCertificate { .. })) | None => None,
         }
-        record.status = resp.status().as_u16();
-        record.outcome = Outcome::Served {
-            site: site.name.clone(),
-        };
-        arrival.finish(record);
-        Ok(resp)
     }
 
     fn refuse(
         &self,
         arrival: &mut Arrival<'_>,
         mut record: EgressRecord,
-        reason: Refusal,
-        status: StatusCode,
-        message: &str,
+        refused: Refused,
     ) -> Response<Body> {
+        let Refused {
+            reason,
+            status,
+            message,
+        } = refused;
         tracing::info!(host = %record.host, reason = reason.as_str(), "front door refused a request");
         let mut resp = Response::new(Body::from(format!("{message}\n")));
         *resp.status_mut() = status;
@@ -356,7 +288,15 @@ struct Arrival<'a> {
     record: Option<EgressRecord>,
 }
 
-impl Arrival<'_> {
+impl<'a> Arrival<'a> {
+    /// Takes `record` as the request's record on arrival.
+    fn new(egress: &'a Journal<EgressRecord>, record: &EgressRecord) -> Self {
+        Self {
+            egress,
+            record: Some(record.clone()),
+        }
+    }
+
     fn finish(&mut self, record: EgressRecord) {
         self.record = None;
         self.egress.push(record);
@@ -404,6 +344,157 @@ fn destination(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
         conn.sni.clone().unwrap_or_default().to_ascii_lowercase(),
         default_port,
     )
+}
+
+/// The whole request body, or the refusal if it cannot be read or is larger than [`MAX_BODY`].
+async fn read_body<B>(body: B) -> Result<Bytes, Refused>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(Refused {
+            reason: Refusal::BadRequest,
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "the request body could not be read or is larger than 64 MiB".to_owned(),
+        }),
+    }
+}
+
+/// Refuses a scheme the site does not serve: plain http to an https-only site, or https to a
+/// plain-http-only one.
+fn serves_scheme(site: &Site, scheme: Scheme, host: &str) -> Result<(), Refused> {
+    match scheme {
+        Scheme::Http if !site.plain_http => Err(Refused {
+            reason: Refusal::PlainHttpNotServed,
+            status: StatusCode::FORBIDDEN,
+            message: format!(
+                "credsim front door: {host} is only served over https; plain http was refused \
+                 and recorded"
+            ),
+        }),
+        Scheme::Https if !site.https => Err(Refused {
+            reason: Refusal::HttpsNotServed,
+            status: StatusCode::BAD_GATEWAY,
+            message: format!("credsim front door: {host} is only served over plain http"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The canned answer of a [`FaultAction::Respond`] rule; a status or header that is not valid
+/// HTTP falls back to `500` or is left out.
+fn fault_response(status: u16, headers: Vec<(String, String)>, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            resp.headers_mut().append(n, v);
+        }
+    }
+    resp
+}
+
+/// The request as the site's router sees it: carrying its [`RequestContext`], in origin form, with
+/// the body already read.
+fn site_request(
+    mut parts: http::request::Parts,
+    body: Bytes,
+    conn: &ConnInfo,
+    record: &EgressRecord,
+) -> Request<Body> {
+    parts.extensions.insert(RequestContext {
+        client: conn.client.clone(),
+        via: conn.via,
+        scheme: conn.scheme,
+        host: record.host.clone(),
+        port: record.port,
+    });
+    // Routers match on the path; hand them origin-form even when a proxy request carried
+    // the absolute form.
+    if let Some(pq) = parts.uri.path_and_query().cloned() {
+        parts.uri = http::Uri::from(pq);
+    }
+    Request::from_parts(parts, Body::from(body))
+}
+
+/// Lets the site answer the request and records how it did: served, a dropped connection its
+/// fault rules asked for, or (its handler panicked) an internal error.
+async fn run_site(
+    site: &Site,
+    req: Request<Body>,
+    record: &mut EgressRecord,
+) -> Result<Response<Body>, Dropped> {
+    let resp = match run_router(site, req).await {
+        Ok(resp) => resp,
+        Err(why) => return Ok(internal_error(site, &why, record)),
+    };
+    if resp.extensions().get::<DropConnection>().is_some() {
+        record.outcome = Outcome::Dropped {
+            fault: resp
+                .extensions()
+                .get::<FaultId>()
+                .copied()
+                .unwrap_or(FaultId(0)),
+        };
+        return Err(Dropped);
+    }
+    record.status = resp.status().as_u16();
+    record.outcome = Outcome::Served {
+        site: site.name.clone(),
+    };
+    Ok(resp)
+}
+
+/// Runs the site's router in a task of its own, so that a panic in its handler is caught here
+/// (answered in the service's error shape, recorded, never a dropped connection); a panic comes
+/// back as what it said.
+async fn run_router(site: &Site, req: Request<Body>) -> Result<Response<Body>, String> {
+    let router = site.router.clone();
+    let handled = tokio::spawn(async move {
+        let resp: Result<Response<Body>, Infallible> = router.oneshot(req).await;
+        resp
+    })
+    .await;
+    match handled {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(never)) => match never {},
+        Err(join) => Err(match join.try_into_panic() {
+            Ok(payload) => payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into()),
+            Err(_) => "the handler was cancelled".into(),
+        }),
+    }
+}
+
+/// The answer to a request whose handler panicked (`why`): in the service's own error shape
+/// ([`Site::internal_error`]), recorded as an internal error of the site.
+fn internal_error(site: &Site, why: &str, record: &mut EgressRecord) -> Response<Body> {
+    tracing::error!(site = %site.name, %why, method = %record.method, path = %record.path, "a fake's handler panicked");
+    // The query stays out of the answer and the journal: it may carry a secret.
+    let bare = record.path.split('?').next().unwrap_or("/");
+    let message = format!(
+        "credsim: {} failed internally on {} {bare}",
+        site.name, record.method
+    );
+    let resp = (site.internal_error)(&crate::site::InternalFailure {
+        method: &record.method,
+        host: &record.host,
+        path: bare,
+        message: &message,
+    });
+    record.status = resp.status().as_u16();
+    record.outcome = Outcome::InternalError {
+        site: site.name.clone(),
+    };
+    resp
 }
 
 #[cfg(test)]
