@@ -114,22 +114,23 @@ impl std::fmt::Display for Step {
     }
 }
 
-/// Why a namespace could not be made or its sockets did not arrive.
+/// Why a namespace could not be made or its sockets did not arrive. The I/O error behind it is
+/// its `source()`, not part of its message: print the chain.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("a namespace takes at most {MAX_SOCKETS} sockets, not {0}")]
     TooManySockets(usize),
-    #[error("the socket pair for the hand-over could not be made: {0}")]
+    #[error("the socket pair for the hand-over could not be made")]
     Channel(#[source] io::Error),
-    #[error("the network namespace could not be made: {step} failed: {source}")]
+    #[error("the network namespace could not be made: {step} failed")]
     Setup {
         step: Step,
         #[source]
         source: io::Error,
     },
-    #[error("the program did not start: {0}")]
+    #[error("the program did not start")]
     Spawn(#[source] io::Error),
-    #[error("the namespace's sockets did not arrive: {0}")]
+    #[error("the namespace's sockets did not arrive")]
     Receive(#[source] io::Error),
 }
 

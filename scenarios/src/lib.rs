@@ -64,7 +64,8 @@ pub struct Loaded {
 /// Why a scenario did not load.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{file}: cannot read the file: {source}")]
+    /// The file could not be read; the I/O error is the source.
+    #[error("{file}: cannot read the file")]
     Read {
         file: String,
         #[source]

@@ -18,15 +18,15 @@ use serde_json::Value;
 
 use crate::exec::{run_once, split_words};
 use crate::implementation::{
-    Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, Output,
-    ProtocolError, RefusalKind, ShardContext, StderrTail,
+    Answer, BoxFuture, Credential, CredentialRequest, Implementation, Launcher, NotApplicable,
+    Output, ProtocolError, RefusalKind, ShardContext, StderrTail,
 };
 
 /// What Docker's helpers print when they have no credential for a server.
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
 
 /// Whether a scenario can be expressed to a single-identity helper: `Err` with the reason if not.
-pub fn single_project(s: &Scenario) -> Result<(), String> {
+pub fn single_project(s: &Scenario) -> Result<(), NotApplicable> {
     let mut projects: Vec<&str> = s
         .steps
         .iter()
@@ -39,11 +39,9 @@ pub fn single_project(s: &Scenario) -> Result<(), String> {
     projects.sort_unstable();
     projects.dedup();
     if projects.len() > 1 {
-        return Err(format!(
-            "its requests come from {} projects ({}); a credential helper is asked for a server only",
-            projects.len(),
-            projects.join(", ")
-        ));
+        return Err(NotApplicable::SeveralProjects {
+            projects: projects.into_iter().map(str::to_owned).collect(),
+        });
     }
     Ok(())
 }
@@ -69,7 +67,7 @@ impl Launcher for DockerHelperLauncher {
         format!("{} (docker credential helper)", self.command)
     }
 
-    fn applies_to(&self, s: &Scenario) -> Result<(), String> {
+    fn applies_to(&self, s: &Scenario) -> Result<(), NotApplicable> {
         single_project(s)
     }
 
@@ -78,7 +76,8 @@ impl Launcher for DockerHelperLauncher {
         shard: &'a ShardContext,
     ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
         Box::pin(async move {
-            let words = split_words(&self.command).map_err(ProtocolError::Other)?;
+            let words =
+                split_words(&self.command).map_err(|e| ProtocolError::Other(e.to_string()))?;
             if words.is_empty() {
                 return Err(ProtocolError::Other("the helper's command is empty".into()));
             }

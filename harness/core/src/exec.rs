@@ -31,7 +31,7 @@ pub use output::{
     FILE_READ_LIMIT, FILES_READ_LIMIT, LINE_LIMIT, OUTPUT_LIMIT, file_budget, files_written,
 };
 pub(crate) use process::run_once;
-pub use process::{resolve_paths, split_words};
+pub use process::{SplitError, resolve_paths, split_words};
 
 use output::{Line, dropped_note, read_line};
 use process::{ProcessGroup, spawn_shard};
@@ -118,7 +118,7 @@ impl ExecImplementation {
         shard: &ShardContext,
         timeouts: Timeouts,
     ) -> Result<Self, ProtocolError> {
-        let words = split_words(command).map_err(ProtocolError::Other)?;
+        let words = split_words(command).map_err(|e| ProtocolError::Other(e.to_string()))?;
         if words.is_empty() {
             return Err(ProtocolError::Other(
                 "the implementation's command is empty".into(),

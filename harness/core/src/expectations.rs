@@ -19,7 +19,7 @@
 //! does not fail the run; an expected failure that passes fails the run, so the list is pruned as
 //! the implementation improves. An entry naming no scenario of the run is an error too.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use scenarios::model::PropertyId;
 use serde::Deserialize;
@@ -59,43 +59,72 @@ pub struct Skip {
     pub reason: String,
 }
 
+/// Why an expectations file did not load. Each message starts with the file (and, for a
+/// decoding error, `line:col`) and carries its cause in the text, so printing it once is enough.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpectationsError {
+    #[error("{}: cannot read: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Not an expectations file: `at` is `line:col`, `message` the decoder's words.
+    #[error("{}:{at}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        at: String,
+        message: String,
+    },
+    #[error(
+        "{}: the entry for {scenario} names both a property and a step; an entry is one or the other",
+        path.display()
+    )]
+    PropertyAndStep { path: PathBuf, scenario: String },
+    #[error("{}: the entry for {scenario} names step 0; steps count from 1", path.display())]
+    StepZero { path: PathBuf, scenario: String },
+    #[error("{}: the entry for {scenario} needs a reason", path.display())]
+    NoReason { path: PathBuf, scenario: String },
+}
+
 impl Expectations {
     /// Reads and checks a file: every entry needs a non-empty reason.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, ExpectationsError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ExpectationsError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
         let e: Expectations = serde_saphyr::from_str(&text).map_err(|e| {
             let at = e
                 .location()
                 .map(|l| format!("{}:{}", l.line(), l.column()))
                 .unwrap_or_else(|| "1:1".into());
-            format!(
-                "{}:{at}: {}",
-                path.display(),
-                e.without_snippet()
+            ExpectationsError::Invalid {
+                path: path.to_owned(),
+                at,
+                message: e
+                    .without_snippet()
                     .to_string()
                     .split(" at line ")
                     .next()
                     .unwrap_or_default()
-            )
+                    .to_owned(),
+            }
         })?;
         if let Some(x) = e
             .expected_failures
             .iter()
             .find(|x| x.property.is_some() && x.step.is_some())
         {
-            return Err(format!(
-                "{}: the entry for {} names both a property and a step; an entry is one or the other",
-                path.display(),
-                x.scenario
-            ));
+            return Err(ExpectationsError::PropertyAndStep {
+                path: path.to_owned(),
+                scenario: x.scenario.clone(),
+            });
         }
         if let Some(x) = e.expected_failures.iter().find(|x| x.step == Some(0)) {
-            return Err(format!(
-                "{}: the entry for {} names step 0; steps count from 1",
-                path.display(),
-                x.scenario
-            ));
+            return Err(ExpectationsError::StepZero {
+                path: path.to_owned(),
+                scenario: x.scenario.clone(),
+            });
         }
         for (what, reason) in e
             .expected_failures
@@ -104,10 +133,10 @@ impl Expectations {
             .chain(e.skips.iter().map(|x| (&x.scenario, &x.reason)))
         {
             if reason.trim().is_empty() {
-                return Err(format!(
-                    "{}: the entry for {what} needs a reason",
-                    path.display()
-                ));
+                return Err(ExpectationsError::NoReason {
+                    path: path.to_owned(),
+                    scenario: what.clone(),
+                });
             }
         }
         Ok(e)

@@ -54,22 +54,31 @@ impl Default for Budget {
     }
 }
 
+/// Why a `--budget` value is neither a number of schedules nor a time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetError {
+    #[error("{0:?}: a budget is a number of schedules or a time (90s, 5m)")]
+    NotANumber(String),
+    #[error("{0:?}: the unit of a time budget is s, m or h")]
+    Unit(String),
+}
+
 impl std::str::FromStr for Budget {
-    type Err = String;
+    type Err = BudgetError;
     /// `300` (schedules) or a duration: `90s`, `5m`.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, BudgetError> {
         if let Ok(n) = s.parse::<usize>() {
             return Ok(Budget::Cases(n.max(1)));
         }
         let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
         let n: u64 = n
             .parse()
-            .map_err(|_| format!("{s:?}: a budget is a number of schedules or a time (90s, 5m)"))?;
+            .map_err(|_| BudgetError::NotANumber(s.to_owned()))?;
         let seconds = match unit {
             "s" => n,
             "m" => n * 60,
             "h" => n * 3600,
-            _ => return Err(format!("{s:?}: the unit of a time budget is s, m or h")),
+            _ => return Err(BudgetError::Unit(s.to_owned())),
         };
         Ok(Budget::Time(Duration::from_secs(seconds.max(1))))
     }

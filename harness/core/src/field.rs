@@ -19,11 +19,13 @@ use std::sync::Arc;
 use scenarios::model::PropertyId;
 use serde::Deserialize;
 
-use crate::expectations::Expectations;
+use crate::exec::SplitError;
+use crate::expectations::{Expectations, ExpectationsError};
 use crate::implementation::Launcher;
 use crate::properties::Verdict as PropertyVerdict;
 use crate::report::Summary;
 use crate::result::{ScenarioResult, Verdict};
+use crate::suite::UnknownProtocol;
 
 /// `clients/field/field.yaml`.
 #[derive(Clone, Debug, Deserialize)]
@@ -61,21 +63,45 @@ pub struct FieldImplementation {
     pub upstream: Vec<String>,
 }
 
-/// Why the field could not be run.
+/// Why the field could not be run. Causes are sources, not part of the message: print the chain
+/// (`credsim_world::error_chain`).
 #[derive(Debug, thiserror::Error)]
 pub enum FieldError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Read {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("{name}: {message}")]
     Implementation { name: String, message: String },
-    #[error("running {name} failed: {source}")]
+    /// The implementation's expectations file did not load.
+    #[error("{name}: its expectations do not load")]
+    Expectations {
+        name: String,
+        #[source]
+        source: ExpectationsError,
+    },
+    /// The implementation's command does not split into words.
+    #[error("{name}: its command does not split into words")]
+    Command {
+        name: String,
+        #[source]
+        source: SplitError,
+    },
+    /// The manifest names a protocol credsim does not speak.
+    #[error("{name}: its launcher cannot be made")]
+    Protocol {
+        name: String,
+        #[source]
+        source: UnknownProtocol,
+    },
+    #[error("running {name} failed")]
     Run {
         name: String,
+        #[source]
         source: std::io::Error,
     },
 }
@@ -139,7 +165,7 @@ pub fn required_version(go_mod: &str, module: &str) -> Option<String> {
 
 /// The command with every word that names a file or folder under `root` made absolute, so it
 /// means the same from any working directory.
-pub fn rooted_command(command: &str, root: &Path) -> Result<String, String> {
+pub fn rooted_command(command: &str, root: &Path) -> Result<String, SplitError> {
     let words = crate::exec::split_words(command)?;
     Ok(words
         .iter()
@@ -201,14 +227,21 @@ pub async fn run_one(
         }
         scenarios.extend(loaded);
     }
-    let expectations =
-        Expectations::load(&root.join(&imp.expectations)).map_err(|e| fail(e.to_string()))?;
+    let expectations = Expectations::load(&root.join(&imp.expectations)).map_err(|source| {
+        FieldError::Expectations {
+            name: imp.name.clone(),
+            source,
+        }
+    })?;
     let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
     let unknown = expectations.unknown_entries(&names);
     if !unknown.is_empty() {
         return Err(fail(unknown.join("; ")));
     }
-    let command = rooted_command(&imp.command, root).map_err(fail)?;
+    let command = rooted_command(&imp.command, root).map_err(|source| FieldError::Command {
+        name: imp.name.clone(),
+        source,
+    })?;
     let program = crate::exec::split_words(&command)
         .ok()
         .and_then(|w| w.into_iter().next())
@@ -223,7 +256,10 @@ pub async fn run_one(
         &imp.protocol,
         imp.timeout_seconds.map(std::time::Duration::from_secs),
     )
-    .map_err(fail)?;
+    .map_err(|source| FieldError::Protocol {
+        name: imp.name.clone(),
+        source,
+    })?;
     let (results, summary) = crate::suite::run_with(
         scenarios,
         launcher,

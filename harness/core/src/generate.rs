@@ -237,16 +237,34 @@ pub fn text(seed: u64, case: usize) -> String {
     y
 }
 
+/// A generated world that does not load: a bug in the generator. The message is the format's
+/// diagnostics, then the generated text.
+#[derive(Debug, thiserror::Error)]
+#[error("{}\n{text}", credsim_world::error_chain(.error))]
+pub struct GenerateError {
+    pub seed: u64,
+    pub case: usize,
+    pub error: scenarios::LoadError,
+    /// The generated scenario file.
+    pub text: String,
+}
+
 /// World `case` of `seed`, loaded (and so validated) as the format's own files are.
-pub fn scenario(seed: u64, case: usize) -> Result<scenarios::Scenario, String> {
+pub fn scenario(seed: u64, case: usize) -> Result<scenarios::Scenario, GenerateError> {
     let text = text(seed, case);
-    scenarios::load_str(&format!("generated-{seed}-{case}.yaml"), &text)
-        .map(|l| l.scenario)
-        .map_err(|e| format!("{e}\n{text}"))
+    match scenarios::load_str(&format!("generated-{seed}-{case}.yaml"), &text) {
+        Ok(l) => Ok(l.scenario),
+        Err(error) => Err(GenerateError {
+            seed,
+            case,
+            error,
+            text,
+        }),
+    }
 }
 
 /// `n` generated worlds of `seed`.
-pub fn scenarios(seed: u64, n: usize) -> Result<Vec<scenarios::Scenario>, String> {
+pub fn scenarios(seed: u64, n: usize) -> Result<Vec<scenarios::Scenario>, GenerateError> {
     (0..n).map(|case| scenario(seed, case)).collect()
 }
 

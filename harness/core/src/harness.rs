@@ -67,19 +67,19 @@ use crate::run::run_scenario;
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     /// `--protocol` (or [`Harness::command`]'s protocol) is not one credsim speaks.
-    #[error("{0}")]
-    Protocol(String),
+    #[error(transparent)]
+    Protocol(#[from] crate::suite::UnknownProtocol),
     /// The expectations file did not load.
-    #[error("{0}")]
-    Expectations(String),
+    #[error(transparent)]
+    Expectations(#[from] crate::expectations::ExpectationsError),
     /// No implementation was given: neither [`Harness::command`] nor [`Harness::implementation`].
     #[error("no implementation: give the harness a command or an in-process launcher")]
     NoImplementation,
     /// The filter or the paths selected no scenario.
-    #[error("{0}")]
-    NothingSelected(String),
+    #[error(transparent)]
+    NothingSelected(#[from] crate::suite::SelectError),
     /// A scenario file did not load (only from [`Harness::run_quietly`]; [`Harness::trials`]
-    /// makes each such file a failing test).
+    /// makes each such file a failing test): its diagnostics, as `credsim check` prints them.
     #[error("{0}")]
     Load(String),
     /// A runtime for the scenarios could not be built.
@@ -103,7 +103,7 @@ enum Source {
 #[derive(Clone)]
 pub struct Harness {
     source: Source,
-    launcher: Option<Result<Arc<dyn Launcher>, String>>,
+    launcher: Option<Result<Arc<dyn Launcher>, crate::suite::UnknownProtocol>>,
     expectations: Option<PathBuf>,
     report_dir: Option<PathBuf>,
     filter: Option<String>,
@@ -119,7 +119,7 @@ impl std::fmt::Debug for Harness {
                 "implementation",
                 &self.launcher.as_ref().map(|l| match l {
                     Ok(l) => l.describe(),
-                    Err(e) => e.clone(),
+                    Err(e) => e.to_string(),
                 }),
             )
             .field("expectations", &self.expectations)
@@ -231,16 +231,9 @@ impl Harness {
                 None => std::process::exit(0),
             },
             Err(e) => {
-                let mut text = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    text.push_str(": ");
-                    text.push_str(&c.to_string());
-                    cause = c.source();
-                }
                 #[allow(clippy::print_stderr)] // a test binary's main: stderr is its report
                 {
-                    eprintln!("credsim harness: {text}");
+                    eprintln!("credsim harness: {}", credsim_world::error_chain(&e));
                 }
                 std::process::exit(2)
             }
@@ -311,14 +304,13 @@ impl Harness {
         };
         let expectations = match &self.expectations {
             None => Expectations::default(),
-            Some(p) => Expectations::load(p).map_err(HarnessError::Expectations)?,
+            Some(p) => Expectations::load(p)?,
         };
         let scenarios = crate::suite::select_some(
             scenarios,
             self.filter.as_deref(),
             crate::suite::Partition { k: 1, n: 1 },
-        )
-        .map_err(HarnessError::NothingSelected)?;
+        )?;
         Ok(Plan {
             launcher,
             expectations: Arc::new(expectations),
@@ -350,7 +342,9 @@ impl Harness {
             let sink = sink.clone();
             let name = format!("{}::{}", self.prefix, s.name);
             trials.push(Trial::test(name, move || {
-                let r = plan.run_one(&s).map_err(|e| Failed::from(e.to_string()))?;
+                let r = plan
+                    .run_one(&s)
+                    .map_err(|e| Failed::from(credsim_world::error_chain(&e)))?;
                 let verdict = r.verdict;
                 let report =
                     (verdict != Verdict::Pass && verdict != Verdict::Skip).then(|| human(&r));

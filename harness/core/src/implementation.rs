@@ -82,13 +82,15 @@ pub enum Answer {
 
 /// The implementation broke the protocol or could not be driven: a harness-level error for the
 /// scenario (verdict `error`, exit status 2), never a pass.
+///
+/// Its message is the whole story (causes included, so it is never printed twice): the runner
+/// puts it into the scenario's `error` verdict as it is, after redacting the world's secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
-    #[error("starting `{command}` failed: {source}")]
+    #[error("starting `{command}` failed: {error}")]
     Spawn {
         command: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("no answer to `{method}` within {seconds} s")]
     Timeout { method: String, seconds: u64 },
@@ -98,6 +100,9 @@ pub enum ProtocolError {
     Violation { reason: String, line: String },
     #[error("no common protocol version (the implementation answered {0})")]
     Version(String),
+    /// The sandbox's network for the program could not be made or served.
+    #[error("{}", credsim_world::error_chain(.0))]
+    Network(crate::sandbox::NetworkError),
     #[error("{0}")]
     Other(String),
     /// One of the above, with the last lines the implementation wrote to stderr (what explains an
@@ -218,10 +223,23 @@ pub struct ShardContext {
 pub type MintFuture = std::pin::Pin<
     Box<
         dyn std::future::Future<
-                Output = Result<(String, std::collections::BTreeMap<String, String>), String>,
+                Output = Result<
+                    (String, std::collections::BTreeMap<String, String>),
+                    PodTokenError,
+                >,
             > + Send,
     >,
 >;
+
+/// Why there is no pod ServiceAccount token for a project.
+#[derive(Debug, thiserror::Error)]
+pub enum PodTokenError {
+    #[error("no project {0}")]
+    NoProject(String),
+    /// The project's cluster refused to read the ServiceAccount or to mint its token.
+    #[error(transparent)]
+    Cluster(#[from] credsim_world::cloud::WorldClusterError),
+}
 
 /// A project's pod ServiceAccount token and annotations, minted on demand.
 #[derive(Clone)]
@@ -315,7 +333,7 @@ pub trait Launcher: Send + Sync {
 
     /// Whether the scenario can be expressed through this launcher's protocol; `Err` is the reason
     /// it cannot, and the scenario is skipped (`not applicable`), never passed.
-    fn applies_to(&self, _scenario: &scenarios::Scenario) -> Result<(), String> {
+    fn applies_to(&self, _scenario: &scenarios::Scenario) -> Result<(), NotApplicable> {
         Ok(())
     }
 
@@ -323,6 +341,22 @@ pub trait Launcher: Send + Sync {
         &'a self,
         shard: &'a ShardContext,
     ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>>;
+}
+
+/// Why a scenario cannot be expressed through a launcher's protocol ([`Launcher::applies_to`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotApplicable {
+    /// The protocol is asked for a server only, with one identity; the scenario's requests come
+    /// from several projects.
+    #[error(
+        "its requests come from {} projects ({}); a credential helper is asked for a server only",
+        .projects.len(),
+        .projects.join(", ")
+    )]
+    SeveralProjects { projects: Vec<String> },
+    /// Any other reason, in words (for launchers outside credsim).
+    #[error("{0}")]
+    Other(String),
 }
 
 #[cfg(test)]

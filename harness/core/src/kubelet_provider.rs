@@ -51,7 +51,8 @@ impl Launcher for KubeletProviderLauncher {
         shard: &'a ShardContext,
     ) -> BoxFuture<'a, Result<Box<dyn Implementation>, ProtocolError>> {
         Box::pin(async move {
-            let words = split_words(&self.command).map_err(ProtocolError::Other)?;
+            let words =
+                split_words(&self.command).map_err(|e| ProtocolError::Other(e.to_string()))?;
             if words.is_empty() {
                 return Err(ProtocolError::Other(
                     "the provider's command is empty".into(),
@@ -127,7 +128,10 @@ impl Provider {
                 Err(why) => {
                     return Ok(Answer::Refused {
                         kind: RefusalKind::NotConfigured,
-                        message: format!("the kubelet has no pod ServiceAccount token: {why}"),
+                        message: format!(
+                            "the kubelet has no pod ServiceAccount token: {}",
+                            credsim_world::error_chain(&why)
+                        ),
                     });
                 }
             };

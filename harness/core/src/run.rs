@@ -22,8 +22,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use credsim_world::cloud::WorldClusterError;
 use credsim_world::error_chain;
-use credsim_world::world::World;
+use credsim_world::world::{World, WorldError};
 use jiff::Timestamp;
 use scenarios::model::{Action, Scenario};
 
@@ -35,7 +36,8 @@ pub use crate::result::{
 pub use transcript::redact;
 
 use crate::exec::files_written;
-use crate::implementation::{Launcher, Output};
+use crate::implementation::{Launcher, Output, ProtocolError};
+use crate::probe::ProbeError;
 use crate::properties;
 use mirror::Mirror;
 use requests::{At, Stage, concurrently, request, settle};
@@ -71,32 +73,100 @@ pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> Scena
         timings: Timings::default(),
         observed: Vec::new(),
     };
-    match run_inner(scenario, launcher, &mut result).await {
-        Ok(()) => result.verdict = result.recompute_verdict(),
-        Err(e) => {
-            result.verdict = Verdict::Error;
-            result.error = Some(e);
-        }
-    }
+    run_inner(scenario, launcher, &mut result).await;
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
 }
 
-async fn run_inner(
-    s: &Scenario,
-    launcher: &dyn Launcher,
-    result: &mut ScenarioResult,
-) -> Result<(), String> {
+/// Why a scenario is an `error`: a harness-level problem, never the implementation's verdict.
+/// `run_inner` turns it into the result's `error` text: the error and its causes on one line,
+/// with every secret the world registered redacted (an implementation's stderr may carry one).
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// The world did not start, or refused a change.
+    #[error(transparent)]
+    World(#[from] WorldError),
+    /// A cluster of the world refused a token the runner mints (the controller's token file).
+    #[error(transparent)]
+    WorldCluster(#[from] WorldClusterError),
+    /// A shard's implementation could not be started or told the time.
+    #[error("{shard}: {error}")]
+    Implementation { shard: String, error: ProtocolError },
+    /// A shard's implementation did not answer a step's request.
+    #[error("step {} (line {line}): {shard}: {error}", step + 1)]
+    Request {
+        step: usize,
+        line: u32,
+        shard: String,
+        error: ProtocolError,
+    },
+    #[error("step {} (line {line}): {shard}: {answers} answers to {requests} requests", step + 1)]
+    AnswerCount {
+        step: usize,
+        line: u32,
+        shard: String,
+        answers: usize,
+        requests: usize,
+    },
+    #[error("step {} (line {line}): no answer", step + 1)]
+    NoAnswer { step: usize, line: u32 },
+    #[error("no shard {0}")]
+    NoShard(String),
+    #[error("no cluster {0}")]
+    NoCluster(String),
+    #[error("no tenant {0}")]
+    NoTenant(String),
+    #[error("the app {tenant}/{app} has no secret")]
+    NoSecret { tenant: String, app: String },
+    #[error("the implementation is gone")]
+    ImplementationGone,
+    /// Using a returned credential failed.
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    #[error("making the shard's folder failed")]
+    ShardFolder(#[source] std::io::Error),
+    #[error("making the shard's sandbox folders failed")]
+    SandboxFolders(#[source] std::io::Error),
+    #[error("creating {}", path.display())]
+    CreateDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The evidence cannot carry a verdict ([`cannot_judge`] says why).
+    #[error("{0}")]
+    Unjudgeable(String),
+}
+
+/// Starts the world, replays the scenario and stops the world; the verdict is the properties'
+/// unless a [`RunError`] makes it `error`.
+async fn run_inner(s: &Scenario, launcher: &dyn Launcher, result: &mut ScenarioResult) {
     let t = Instant::now();
-    let world = World::start(s, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(|e| error_chain(&e))?;
+    let world = match World::start(s, SocketAddr::from(([127, 0, 0, 1], 0))).await {
+        Ok(w) => w,
+        Err(e) => return fail(result, error_chain(&e)),
+    };
     result.timings.world_us = micros(t);
     let outcome = replay(s, launcher, &world, result).await;
     let t = Instant::now();
     world.shutdown().await;
     result.timings.teardown_us = micros(t);
-    outcome
+    match outcome {
+        Ok(()) => result.verdict = result.recompute_verdict(),
+        Err(e) => fail(result, redact(&world, &error_chain(&e))),
+    }
+}
+
+/// Makes the scenario an `error`, saying why.
+fn fail(result: &mut ScenarioResult, why: String) {
+    result.verdict = Verdict::Error;
+    result.error = Some(why);
 }
 
 async fn replay(
@@ -104,7 +174,7 @@ async fn replay(
     launcher: &dyn Launcher,
     world: &World,
     result: &mut ScenarioResult,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     for l in &s.world.leniency {
         result.transcript.push(format!(
             "leniency: {}",
@@ -162,7 +232,7 @@ async fn replay(
     result.properties = properties::judge(&evidence);
     result.timings.judge_us = micros(t);
     match cannot_judge(world, &collected.unread) {
-        Some(why) => Err(why),
+        Some(why) => Err(RunError::Unjudgeable(why)),
         None => Ok(()),
     }
 }
@@ -188,7 +258,7 @@ impl Replay {
         at: At,
         action: &Action,
         result: &mut ScenarioResult,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let stage = Stage {
             scenario: s,
             world,
@@ -218,9 +288,9 @@ impl Replay {
         At { step, line }: At,
         action: &Action,
         result: &mut ScenarioResult,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let t = Instant::now();
-        let applied = world.apply(action).await.map_err(|e| error_chain(&e))?;
+        let applied = world.apply(action).await?;
         result
             .transcript
             .push(format!("step {} (line {line}): {}", step + 1, applied.note));
@@ -241,10 +311,11 @@ impl Replay {
             for sh in &mut self.shards {
                 refresh_token_file(world, sh, false).await?;
                 if let Some(imp) = sh.imp.as_mut() {
-                    let ok = imp
-                        .set_clock(now)
-                        .await
-                        .map_err(|e| redact(world, &format!("{}: {e}", sh.name)))?;
+                    let told = imp.set_clock(now).await;
+                    let ok = told.map_err(|error| RunError::Implementation {
+                        shard: sh.name.clone(),
+                        error,
+                    })?;
                     self.follows_clock.insert(sh.name.clone(), ok);
                 }
             }

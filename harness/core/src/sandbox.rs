@@ -40,6 +40,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use credsim_world::error_chain;
 use mock_kit::{Adopted, Gateway};
 
 /// Whether implementations run sandboxed, and if not, why not.
@@ -116,16 +117,16 @@ pub fn network() -> &'static Network {
             .tcp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 443));
         let pending = match netns::prepare(&mut cmd, &plan) {
             Ok(p) => p,
-            Err(e) => return Network::Host(e.to_string()),
+            Err(e) => return Network::Host(error_chain(&e)),
         };
         let child = match cmd.spawn() {
             Ok(c) => c,
-            Err(e) => return Network::Host(pending.failed(e).to_string()),
+            Err(e) => return Network::Host(error_chain(&pending.failed(e))),
         };
         let received = pending.receive();
         match (received, child.wait_with_output()) {
             (Ok(_), Ok(out)) if out.status.success() => Network::Isolated,
-            (Err(e), _) => Network::Host(e.to_string()),
+            (Err(e), _) => Network::Host(error_chain(&e)),
             (_, Ok(out)) => Network::Host(format!(
                 "bubblewrap in a network namespace failed ({}): {}",
                 out.status,
@@ -511,6 +512,24 @@ impl Drop for ProcessNetwork {
     }
 }
 
+/// Why a sandboxed program's network could not be made or served.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// The namespace could not be prepared, or its sockets did not arrive.
+    #[error(transparent)]
+    Namespace(#[from] netns::Error),
+    #[error("the namespace's sockets came in an unexpected order")]
+    Order,
+    #[error("the namespace's resolver socket did not arrive")]
+    NoResolver,
+    #[error("the resolver socket could not be made non-blocking")]
+    Nonblocking(#[source] std::io::Error),
+    #[error("the resolver socket could not be served")]
+    Serve(#[source] std::io::Error),
+    #[error("the front door could not serve the namespace")]
+    Adopt(#[source] mock_kit::front_door::FrontDoorError),
+}
+
 /// A command prepared to start in the shard's network ([`ShardNetwork::prepare`]), waiting to
 /// be spawned.
 #[derive(Debug)]
@@ -526,7 +545,7 @@ impl ShardNetwork {
     /// Makes `cmd` start in a network namespace of its own with the sockets the front door
     /// serves there: the resolver (UDP `:53`), every address's `:443` (TLS to any host) and `:80`
     /// (plain HTTP to any host), and the proxy's and each site's port on `127.0.0.1`.
-    pub fn prepare(&self, cmd: &mut std::process::Command) -> Result<PendingNetwork, String> {
+    pub fn prepare(&self, cmd: &mut std::process::Command) -> Result<PendingNetwork, NetworkError> {
         let any = |port| SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
         let mut plan = netns::Plan::new().udp(any(53));
         let mut roles = vec![None];
@@ -542,7 +561,7 @@ impl ShardNetwork {
                 roles.push(Some(what.clone()));
             }
         }
-        let pending = netns::prepare(cmd, &plan).map_err(|e| e.to_string())?;
+        let pending = netns::prepare(cmd, &plan)?;
         Ok(PendingNetwork {
             pending,
             roles,
@@ -555,29 +574,24 @@ impl ShardNetwork {
 impl PendingNetwork {
     /// Once the command has been spawned: receives its sockets and serves them (inside a Tokio
     /// runtime).
-    pub fn attach(self) -> Result<ProcessNetwork, String> {
-        let bound = self.pending.receive().map_err(|e| e.to_string())?;
+    pub fn attach(self) -> Result<ProcessNetwork, NetworkError> {
+        let bound = self.pending.receive()?;
         let mut listeners = Vec::new();
         let mut resolver = None;
         for ((_, socket), role) in bound.into_iter().zip(self.roles) {
             match (socket, role) {
                 (netns::Bound::Udp(u), None) => resolver = Some(u),
                 (netns::Bound::Tcp(l), Some(role)) => listeners.push((l, role)),
-                _ => return Err("the namespace's sockets came in an unexpected order".into()),
+                _ => return Err(NetworkError::Order),
             }
         }
-        let udp = resolver
-            .ok_or("the namespace's resolver socket did not arrive")
-            .and_then(|u| {
-                u.set_nonblocking(true)
-                    .map_err(|_| "the resolver socket could not be made non-blocking")?;
-                tokio::net::UdpSocket::from_std(u)
-                    .map_err(|_| "the resolver socket could not be served")
-            })?;
+        let u = resolver.ok_or(NetworkError::NoResolver)?;
+        u.set_nonblocking(true).map_err(NetworkError::Nonblocking)?;
+        let udp = tokio::net::UdpSocket::from_std(u).map_err(NetworkError::Serve)?;
         let adoption = self
             .gateway
             .adopt(listeners, Some(self.label))
-            .map_err(|e| format!("the front door could not serve the namespace: {e}"))?;
+            .map_err(NetworkError::Adopt)?;
         Ok(ProcessNetwork {
             _adoption: adoption,
             resolver: tokio::spawn(resolve(udp)),

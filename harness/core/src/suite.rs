@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use credsim_world::error_chain;
 use scenarios::Scenario;
 
 use crate::expectations::Expectations;
@@ -25,16 +26,29 @@ pub struct Partition {
     pub n: usize,
 }
 
+/// Why a `--partition` value is not `K/N` with `1 <= K <= N`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionError {
+    #[error("{0:?} is not K/N")]
+    NotKOfN(String),
+    #[error("{0:?}: K is not a number")]
+    K(String),
+    #[error("{0:?}: N is not a number")]
+    N(String),
+    #[error("{0:?}: need 1 <= K <= N")]
+    OutOfRange(String),
+}
+
 impl std::str::FromStr for Partition {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PartitionError;
+    fn from_str(s: &str) -> Result<Self, PartitionError> {
         let (k, n) = s
             .split_once('/')
-            .ok_or_else(|| format!("{s:?} is not K/N"))?;
-        let k: usize = k.parse().map_err(|_| format!("{s:?}: K is not a number"))?;
-        let n: usize = n.parse().map_err(|_| format!("{s:?}: N is not a number"))?;
+            .ok_or_else(|| PartitionError::NotKOfN(s.to_owned()))?;
+        let k: usize = k.parse().map_err(|_| PartitionError::K(s.to_owned()))?;
+        let n: usize = n.parse().map_err(|_| PartitionError::N(s.to_owned()))?;
         if n == 0 || k == 0 || k > n {
-            return Err(format!("{s:?}: need 1 <= K <= N"));
+            return Err(PartitionError::OutOfRange(s.to_owned()));
         }
         Ok(Self { k, n })
     }
@@ -48,7 +62,7 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<String>) {
         for (file, text) in CORPUS {
             match scenarios::load_str(file, text) {
                 Ok(l) => ok.push(l.scenario),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(error_chain(&e)),
             }
         }
         return (ok, errors);
@@ -60,7 +74,7 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<String>) {
             for f in files {
                 match scenarios::load_file(&f) {
                     Ok(l) => ok.push(l.scenario),
-                    Err(e) => errors.push(e.to_string()),
+                    Err(e) => errors.push(error_chain(&e)),
                 }
             }
         }
@@ -88,6 +102,26 @@ pub const PROTOCOLS: [&str; 3] = [
     "kubelet-credential-provider",
 ];
 
+/// Why [`select_some`] selected no scenario.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("no scenario selected: the paths hold no scenario")]
+    NoScenarios,
+    #[error(
+        "no scenario selected: --filter {filter:?} matches none of the {count} scenario(s)' names"
+    )]
+    FilterMatchesNone { filter: String, count: usize },
+    #[error(
+        "no scenario selected: partition {}/{} of {matching} scenario(s) is empty",
+        partition.k,
+        partition.n
+    )]
+    EmptyPartition {
+        partition: Partition,
+        matching: usize,
+    },
+}
+
 /// [`select`], and why nothing was selected when nothing was: a filter that matches no name, or
 /// a partition slice that is empty, is an error (as nextest treats "no tests to run"), never a
 /// silent success of zero scenarios.
@@ -95,7 +129,7 @@ pub fn select_some(
     all: Vec<Scenario>,
     filter: Option<&str>,
     partition: Partition,
-) -> Result<Vec<Scenario>, String> {
+) -> Result<Vec<Scenario>, SelectError> {
     let count = all.len();
     let matching = all
         .iter()
@@ -106,30 +140,40 @@ pub fn select_some(
         return Ok(selected);
     }
     Err(match filter {
-        _ if count == 0 => "no scenario selected: the paths hold no scenario".to_owned(),
-        Some(f) if matching == 0 => format!(
-            "no scenario selected: --filter {f:?} matches none of the {count} scenario(s)' names"
-        ),
-        _ => format!(
-            "no scenario selected: partition {}/{} of {matching} scenario(s) is empty",
-            partition.k, partition.n
-        ),
+        _ if count == 0 => SelectError::NoScenarios,
+        Some(f) if matching == 0 => SelectError::FilterMatchesNone {
+            filter: f.to_owned(),
+            count,
+        },
+        _ => SelectError::EmptyPartition {
+            partition,
+            matching,
+        },
     })
 }
 
+/// A protocol credsim does not speak (not one of [`PROTOCOLS`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown protocol {protocol} (exec, docker-credential-helper or kubelet-credential-provider)"
+)]
+pub struct UnknownProtocol {
+    pub protocol: String,
+}
+
 /// Whether `protocol` is one credsim speaks, or why not.
-pub fn check_protocol(protocol: &str) -> Result<(), String> {
+pub fn check_protocol(protocol: &str) -> Result<(), UnknownProtocol> {
     if PROTOCOLS.contains(&protocol) {
         Ok(())
     } else {
-        Err(format!(
-            "unknown protocol {protocol} (exec, docker-credential-helper or kubelet-credential-provider)"
-        ))
+        Err(UnknownProtocol {
+            protocol: protocol.to_owned(),
+        })
     }
 }
 
 /// The launcher for a command and a protocol.
-pub fn launcher(command: &str, protocol: &str) -> Result<Arc<dyn Launcher>, String> {
+pub fn launcher(command: &str, protocol: &str) -> Result<Arc<dyn Launcher>, UnknownProtocol> {
     launcher_with_timeout(command, protocol, None)
 }
 
@@ -139,7 +183,7 @@ pub fn launcher_with_timeout(
     command: &str,
     protocol: &str,
     timeout: Option<std::time::Duration>,
-) -> Result<Arc<dyn Launcher>, String> {
+) -> Result<Arc<dyn Launcher>, UnknownProtocol> {
     check_protocol(protocol)?;
     Ok(match (command, protocol) {
         (cmd, "kubelet-credential-provider") => {

@@ -151,18 +151,20 @@ impl Flaw {
     }
 }
 
+/// A name that is not one of [`Flaw::ALL`]'s.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown flaw {name:?}; known: {}", Flaw::ALL.map(Flaw::as_str).join(", "))]
+pub struct UnknownFlaw {
+    pub name: String,
+}
+
 impl std::str::FromStr for Flaw {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownFlaw;
+    fn from_str(s: &str) -> Result<Self, UnknownFlaw> {
         Flaw::ALL
             .into_iter()
             .find(|f| f.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown flaw {s:?}; known: {}",
-                    Flaw::ALL.map(Flaw::as_str).join(", ")
-                )
-            })
+            .ok_or_else(|| UnknownFlaw { name: s.to_owned() })
     }
 }
 

@@ -15,19 +15,45 @@ pub(crate) struct Kube {
     token: String,
 }
 
+/// Why the controller's kubeconfig is of no use. The message is a refusal's (`internal`), so it
+/// carries its cause in the text.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KubeconfigError {
+    #[error("no KUBECONFIG")]
+    Unset,
+    #[error("reading {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("{path}: {error}")]
+    Decode {
+        path: String,
+        error: Box<serde_saphyr::Error>,
+    },
+    #[error("the kubeconfig names no server")]
+    NoServer,
+    #[error("the kubeconfig has no token")]
+    NoToken,
+}
+
 impl Kube {
-    pub(crate) fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
-        let path = env.get("KUBECONFIG").ok_or("no KUBECONFIG")?;
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
-        let config: Value = serde_saphyr::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    pub(crate) fn from_env(env: &HashMap<String, String>) -> Result<Self, KubeconfigError> {
+        let path = env.get("KUBECONFIG").ok_or(KubeconfigError::Unset)?;
+        let text = std::fs::read_to_string(path).map_err(|error| KubeconfigError::Read {
+            path: path.clone(),
+            error,
+        })?;
+        let config: Value =
+            serde_saphyr::from_str(&text).map_err(|error| KubeconfigError::Decode {
+                path: path.clone(),
+                error: Box::new(error),
+            })?;
         let server = config["clusters"][0]["cluster"]["server"]
             .as_str()
-            .ok_or("the kubeconfig names no server")?
+            .ok_or(KubeconfigError::NoServer)?
             .trim_end_matches('/')
             .to_owned();
         let token = config["users"][0]["user"]["token"]
             .as_str()
-            .ok_or("the kubeconfig has no token")?
+            .ok_or(KubeconfigError::NoToken)?
             .to_owned();
         Ok(Self { server, token })
     }

@@ -12,6 +12,7 @@ use credsim::implementation::{
     Answer, BoxFuture, CredentialRequest, Implementation, Launcher, Output, ProtocolError,
     ShardContext,
 };
+use credsim::world::error_chain;
 
 use crate::flaw::Flaw;
 use crate::reference::Reference;
@@ -82,7 +83,7 @@ impl Launcher for FlawedLauncher {
         Box::pin(async move {
             let env = shard.env.iter().cloned().collect();
             let r = Reference::from_env(env)
-                .map_err(ProtocolError::Other)?
+                .map_err(|e| ProtocolError::Other(error_chain(&e)))?
                 .with_flaw(Some(self.0))
                 .in_shard(shard);
             Ok(Box::new(r) as Box<dyn Implementation>)
@@ -102,7 +103,7 @@ impl Launcher for ReferenceLauncher {
         Box::pin(async move {
             let env = shard.env.iter().cloned().collect();
             let r = Reference::from_env(env)
-                .map_err(ProtocolError::Other)?
+                .map_err(|e| ProtocolError::Other(error_chain(&e)))?
                 .in_shard(shard);
             Ok(Box::new(r) as Box<dyn Implementation>)
         })
@@ -231,7 +232,7 @@ pub async fn serve(
     let reference = match Reference::from_env(env) {
         Ok(r) => r.with_flaw(flaw),
         Err(e) => {
-            writeln!(log, "credsim reference: {e}")?;
+            writeln!(log, "credsim reference: {}", error_chain(&e))?;
             return Err(std::io::Error::other(e));
         }
     };

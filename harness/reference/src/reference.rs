@@ -33,6 +33,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use credsim::implementation::{Answer, Credential, CredentialRequest, RefusalKind, ShardContext};
+use credsim::world::error_chain;
 
 /// The username ACR expects with a refresh token.
 pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
@@ -116,23 +117,47 @@ pub(crate) struct Mapping {
     pub(crate) client_id: String,
 }
 
+/// Why the reference's HTTP client could not be made from its environment. Causes are sources:
+/// print the chain (`credsim::world::error_chain`).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    #[error("reading {path}")]
+    ReadCa {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("loading the CA certificate of SSL_CERT_FILE failed")]
+    Certificate(#[source] reqwest::Error),
+    #[error("using HTTPS_PROXY as the proxy failed")]
+    Proxy(#[source] reqwest::Error),
+    #[error("building the HTTP client failed")]
+    Build(#[source] reqwest::Error),
+}
+
 /// The HTTP client: the run's CA only, through the front door; with `insecure`, certificates are
 /// not verified at all ([`Flaw::NoTlsVerification`]).
-fn http_client(env: &HashMap<String, String>, insecure: bool) -> Result<reqwest::Client, String> {
+fn http_client(
+    env: &HashMap<String, String>,
+    insecure: bool,
+) -> Result<reqwest::Client, HttpClientError> {
     let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(20));
     if let Some(ca) = env.get("SSL_CERT_FILE") {
-        let pem = std::fs::read(ca).map_err(|e| format!("reading {ca}: {e}"))?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())?;
+        let pem = std::fs::read(ca).map_err(|source| HttpClientError::ReadCa {
+            path: ca.clone(),
+            source,
+        })?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(HttpClientError::Certificate)?;
         builder = builder.tls_certs_only([cert]);
     }
     if insecure {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     builder = match env.get("HTTPS_PROXY").filter(|p| !p.is_empty()) {
-        Some(p) => builder.proxy(reqwest::Proxy::all(p).map_err(|e| e.to_string())?),
+        Some(p) => builder.proxy(reqwest::Proxy::all(p).map_err(HttpClientError::Proxy)?),
         None => builder.no_proxy(),
     };
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(HttpClientError::Build)
 }
 
 /// The first `<name>.azurecr.io` that stands inside `host` between separators (`.` `/` `:`), as a
@@ -148,7 +173,7 @@ fn login_server_inside(host: &str) -> Option<String> {
 
 impl Reference {
     /// Configures the reference from an exec-protocol environment.
-    pub fn from_env(env: HashMap<String, String>) -> Result<Self, String> {
+    pub fn from_env(env: HashMap<String, String>) -> Result<Self, HttpClientError> {
         mock_kit::install_crypto_provider();
         Ok(Self {
             flaw: None,
@@ -173,13 +198,16 @@ impl Reference {
             env.remove("HTTPS_PROXY");
             match http_client(&env, false) {
                 Ok(http) => self.telemetry = Some(Arc::new((http, None))),
-                Err(e) => self.log(format!("the telemetry client failed: {e}")),
+                Err(e) => self.log(format!("the telemetry client failed: {}", error_chain(&e))),
             }
         }
         if flaw == Some(Flaw::NoTlsVerification) {
             match http_client(&self.env, true) {
                 Ok(http) => self.http = http,
-                Err(e) => self.log(format!("building the HTTP client failed: {e}")),
+                Err(e) => self.log(format!(
+                    "the insecure HTTP client failed: {}",
+                    error_chain(&e)
+                )),
             }
         }
         self
@@ -340,7 +368,8 @@ impl Reference {
             .get("PROJECT_SERVICE_ACCOUNT")
             .cloned()
             .unwrap_or_else(|| "credentials".into());
-        let kube = Kube::from_env(&self.env).map_err(|e| refuse(RefusalKind::Internal, e))?;
+        let kube =
+            Kube::from_env(&self.env).map_err(|e| refuse(RefusalKind::Internal, e.to_string()))?;
         // The project asked about: the cache is keyed by it whatever the flaw below does.
         let asked = req.project.clone();
         let as_current = self.current_project(&kube, req, &sa_name).await;

@@ -77,21 +77,19 @@ pub async fn main(args: Args) -> ExitCode {
         stop_at: None,
     };
     let mut bar: Option<Progress> = None;
-    let mut progress = |p: &credsim::explore::Progress| {
-        let bar = bar.get_or_insert_with(|| {
-            Progress::new("credsim explore", "schedules", p.of.map(|n| n as u64))
-        });
-        bar.advance(format!("{} finding(s)", p.findings));
-    };
     let report = credsim::explore::explore(
         &loaded,
         launcher.as_ref(),
         &credsim_reference::ReferenceLauncher,
         &options,
-        &mut progress,
+        &mut |p: &credsim::explore::Progress| {
+            let bar = bar.get_or_insert_with(|| {
+                Progress::new("credsim explore", "schedules", p.of.map(|n| n as u64))
+            });
+            bar.advance(format!("{} finding(s)", p.findings));
+        },
     )
     .await;
-    drop(progress);
     if let Some(bar) = &bar {
         bar.finish();
     }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use credsim_world::error_chain;
+
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,7 +66,7 @@ async fn field(args: FieldPaths) -> ExitCode {
     let manifest = match credsim::field::Manifest::load(&args.manifest) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("credsim field: {e}");
+            eprintln!("credsim field: {}", error_chain(&e));
             return ExitCode::from(2);
         }
     };
@@ -114,7 +116,7 @@ async fn field(args: FieldPaths) -> ExitCode {
         let run = match credsim::field::run_one(imp, &args.root, jobs).await {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("credsim field: {e}");
+                eprintln!("credsim field: {}", error_chain(&e));
                 return ExitCode::from(2);
             }
         };

@@ -27,7 +27,7 @@ pub fn launcher_for(
             .map(|()| Arc::new(credsim_reference::ReferenceLauncher) as Arc<dyn Launcher>),
     };
     launcher.map_err(|e| {
-        eprintln!("credsim {command}: {e}");
+        eprintln!("credsim {command}: {}", credsim_world::error_chain(&e));
         ExitCode::from(2)
     })
 }

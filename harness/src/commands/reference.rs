@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use credsim_world::error_chain;
+
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,7 +57,7 @@ pub fn main(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("credsim reference: {e}");
+            eprintln!("credsim reference: {}", error_chain(&e));
             ExitCode::from(2)
         }
     }
@@ -68,7 +70,7 @@ fn one_shot_exit(result: std::io::Result<bool>) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("credsim reference: {e}");
+            eprintln!("credsim reference: {}", error_chain(&e));
             ExitCode::from(1)
         }
     }

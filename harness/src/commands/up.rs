@@ -33,14 +33,7 @@ pub fn main(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
-                "credsim up: {}",
-                anyhow::Error::from(e)
-                    .chain()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(": ")
-            );
+            eprintln!("credsim up: {:#}", anyhow::Error::from(e));
             ExitCode::from(2)
         }
     }

@@ -71,6 +71,20 @@ pub enum CloudError {
     Clusters(#[from] mock_k8s::K8sError),
 }
 
+/// Why a cluster of the world could not do what was asked of it (mint a token, read or patch a
+/// ServiceAccount).
+#[derive(Debug, thiserror::Error)]
+pub enum WorldClusterError {
+    /// An embedded cluster refused.
+    #[error(transparent)]
+    Embedded(#[from] mock_k8s::K8sError),
+    /// A kind or kubeconfig cluster's API server refused, or could not be reached.
+    #[error(transparent)]
+    External(#[from] crate::clusters::ClusterError),
+    #[error("no ServiceAccount {namespace}/{name}")]
+    NoServiceAccount { namespace: String, name: String },
+}
+
 /// The running fakes of one world.
 #[derive(Debug)]
 pub struct Cloud {
@@ -447,7 +461,7 @@ impl WorldCluster {
         service_account: &str,
         audiences: &[&str],
         lifetime: std::time::Duration,
-    ) -> Result<Secret<String>, String> {
+    ) -> Result<Secret<String>, WorldClusterError> {
         match self {
             Self::Embedded(k) => {
                 let api = [k.issuer().url()];
@@ -456,13 +470,11 @@ impl WorldCluster {
                 } else {
                     audiences
                 };
-                k.service_account_token(namespace, service_account, audiences, lifetime)
-                    .map_err(|e| e.to_string())
+                Ok(k.service_account_token(namespace, service_account, audiences, lifetime)?)
             }
-            Self::External(e) => e
+            Self::External(e) => Ok(e
                 .service_account_token(namespace, service_account, audiences, lifetime)
-                .await
-                .map_err(|e| crate::error_chain(&e)),
+                .await?),
         }
     }
 
@@ -471,12 +483,15 @@ impl WorldCluster {
         &self,
         namespace: &str,
         name: &str,
-    ) -> Result<BTreeMap<String, String>, String> {
+    ) -> Result<BTreeMap<String, String>, WorldClusterError> {
         match self {
             Self::Embedded(k) => {
-                let obj = k
-                    .get("ServiceAccount", namespace, name)
-                    .ok_or_else(|| format!("no ServiceAccount {namespace}/{name}"))?;
+                let obj = k.get("ServiceAccount", namespace, name).ok_or_else(|| {
+                    WorldClusterError::NoServiceAccount {
+                        namespace: namespace.to_owned(),
+                        name: name.to_owned(),
+                    }
+                })?;
                 Ok(obj["metadata"]["annotations"]
                     .as_object()
                     .map(|m| {
@@ -486,10 +501,7 @@ impl WorldCluster {
                     })
                     .unwrap_or_default())
             }
-            Self::External(e) => e
-                .service_account_annotations(namespace, name)
-                .await
-                .map_err(|e| crate::error_chain(&e)),
+            Self::External(e) => Ok(e.service_account_annotations(namespace, name).await?),
         }
     }
 
@@ -502,15 +514,18 @@ impl WorldCluster {
         server: &str,
         ca_pem: &str,
         lifetime: std::time::Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, WorldClusterError> {
         match self {
-            Self::Embedded(k) => k
+            Self::Embedded(k) => Ok(k.service_account_kubeconfig(
+                namespace,
+                service_account,
+                server,
+                ca_pem,
+                lifetime,
+            )?),
+            Self::External(e) => Ok(e
                 .service_account_kubeconfig(namespace, service_account, server, ca_pem, lifetime)
-                .map_err(|e| e.to_string()),
-            Self::External(e) => e
-                .service_account_kubeconfig(namespace, service_account, server, ca_pem, lifetime)
-                .await
-                .map_err(|e| crate::error_chain(&e)),
+                .await?),
         }
     }
 
@@ -520,16 +535,15 @@ impl WorldCluster {
         namespace: &str,
         name: &str,
         patch: &Value,
-    ) -> Result<(), String> {
+    ) -> Result<(), WorldClusterError> {
         match self {
-            Self::Embedded(k) => k
-                .merge_patch("ServiceAccount", namespace, name, patch)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Self::External(e) => e
+            Self::Embedded(k) => {
+                k.merge_patch("ServiceAccount", namespace, name, patch)?;
+                Ok(())
+            }
+            Self::External(e) => Ok(e
                 .merge_patch_service_account(namespace, name, patch)
-                .await
-                .map_err(|e| crate::error_chain(&e)),
+                .await?),
         }
     }
 }

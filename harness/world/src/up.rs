@@ -33,8 +33,8 @@ pub struct UpOptions {
 /// Why `credsim up` could not serve.
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
-    /// The scenario file did not load; the message lists every `file:line:col` error.
-    #[error("--world: the scenario does not load:\n{0}")]
+    /// The scenario file did not load; the source lists every `file:line:col` error.
+    #[error("--world: the scenario does not load")]
     Scenario(#[source] scenarios::LoadError),
     #[error("starting the scenario's world failed")]
     World(#[from] WorldError),

@@ -15,10 +15,21 @@ use crate::sandbox::ProcessNetwork;
 
 use crate::implementation::{ProtocolError, ShardContext};
 
+/// Why a command line does not split into words; each names the line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    #[error("unclosed single quote in {0:?}")]
+    UnclosedSingleQuote(String),
+    #[error("unclosed double quote in {0:?}")]
+    UnclosedDoubleQuote(String),
+    #[error("trailing backslash in {0:?}")]
+    TrailingBackslash(String),
+}
+
 /// Splits a command line like a POSIX shell splits words: whitespace separates, single quotes keep
 /// everything, double quotes keep everything but `\"` and `\\`, a backslash escapes the next
 /// character outside quotes.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
+pub fn split_words(line: &str) -> Result<Vec<String>, SplitError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -31,7 +42,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => word.push(c),
-                        None => return Err(format!("unclosed single quote in {line:?}")),
+                        None => return Err(SplitError::UnclosedSingleQuote(line.to_owned())),
                     }
                 }
             }
@@ -46,10 +57,10 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
                                 word.push('\\');
                                 word.push(c);
                             }
-                            None => return Err(format!("unclosed double quote in {line:?}")),
+                            None => return Err(SplitError::UnclosedDoubleQuote(line.to_owned())),
                         },
                         Some(c) => word.push(c),
-                        None => return Err(format!("unclosed double quote in {line:?}")),
+                        None => return Err(SplitError::UnclosedDoubleQuote(line.to_owned())),
                     }
                 }
             }
@@ -57,7 +68,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
                 in_word = true;
                 match chars.next() {
                     Some(c) => word.push(c),
-                    None => return Err(format!("trailing backslash in {line:?}")),
+                    None => return Err(SplitError::TrailingBackslash(line.to_owned())),
                 }
             }
             c if c.is_whitespace() => {
@@ -88,9 +99,9 @@ pub(crate) fn spawn_shard(
     shard: &ShardContext,
     command: &str,
 ) -> Result<(tokio::process::Child, Option<ProcessNetwork>, ProcessGroup), ProtocolError> {
-    let spawn_error = |source| ProtocolError::Spawn {
+    let spawn_error = |error| ProtocolError::Spawn {
         command: command.to_owned(),
-        source,
+        error,
     };
     if shard.sandbox.is_some() {
         let base = std::env::current_dir().unwrap_or_default();
@@ -113,7 +124,7 @@ pub(crate) fn spawn_shard(
     }
     let mut cmd = shard_command(words, extra, shard);
     let pending = match shard.sandbox.as_ref().and_then(|sb| sb.network.as_ref()) {
-        Some(net) => Some(net.prepare(&mut cmd).map_err(ProtocolError::Other)?),
+        Some(net) => Some(net.prepare(&mut cmd).map_err(ProtocolError::Network)?),
         None => None,
     };
     // Its own process group, so that everything it starts can be ended with it (in the sandbox
@@ -127,13 +138,16 @@ pub(crate) fn spawn_shard(
         (Err(e), Some(pending)) => {
             return Err(match pending.failed(e) {
                 netns::Error::Spawn(e) => spawn_error(e),
-                other => ProtocolError::Other(format!("{command}: {other}")),
+                other => ProtocolError::Other(format!(
+                    "{command}: {}",
+                    credsim_world::error_chain(&other)
+                )),
             });
         }
     };
     let group = ProcessGroup(child.0.id());
     let network = match child.1 {
-        Some(pending) => Some(pending.attach().map_err(ProtocolError::Other)?),
+        Some(pending) => Some(pending.attach().map_err(ProtocolError::Network)?),
         None => None,
     };
     Ok((child.0, network, group))

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use credsim_world::error_chain;
 use jiff::Timestamp;
 use scenarios::model::{self, Scenario};
 
@@ -15,11 +14,12 @@ use crate::implementation::{Answer, CredentialRequest};
 use crate::probe::probe_credential;
 use credsim_world::world::World;
 
+use super::RunError;
 use super::expectation::check_expectation;
 use super::micros;
 use super::mirror::Mirror;
 use super::shards::Shard;
-use super::transcript::{describe_request, flow, redact};
+use super::transcript::{describe_request, flow};
 
 /// What every request of one replay reads: the scenario, its running world, and the mirror of
 /// what each project may pull as the steps so far left it.
@@ -43,23 +43,23 @@ pub(super) async fn request(
     At { step, line }: At,
     r: &model::Request,
     result: &mut ScenarioResult,
-) -> Result<RequestRecord, String> {
+) -> Result<RequestRecord, RunError> {
     let world = stage.world;
     let cloud = &world.cloud;
     let shard = shards
         .iter_mut()
         .find(|sh| sh.name == r.shard)
-        .ok_or_else(|| format!("no shard {}", r.shard))?;
+        .ok_or_else(|| RunError::NoShard(r.shard.clone()))?;
     let req = credential_request(r);
     let before = Seqs::of(cloud);
     let at = cloud.clock.now();
-    let imp = shard.imp.as_mut().ok_or("the implementation is gone")?;
+    let imp = shard.imp.as_mut().ok_or(RunError::ImplementationGone)?;
     let t = Instant::now();
-    let answer = imp.get(&req).await.map_err(|e| {
-        redact(
-            world,
-            &format!("step {} (line {line}): {}: {e}", step + 1, r.shard),
-        )
+    let answer = imp.get(&req).await.map_err(|error| RunError::Request {
+        step,
+        line,
+        shard: r.shard.clone(),
+        error,
     })?;
     let after = Seqs::of(cloud);
     result.timings.implementation_us += micros(t);
@@ -152,12 +152,12 @@ pub(super) async fn concurrently(
     At { step, line }: At,
     rs: &[model::Request],
     result: &mut ScenarioResult,
-) -> Result<Vec<RequestRecord>, String> {
+) -> Result<Vec<RequestRecord>, RunError> {
     let world = stage.world;
     let cloud = &world.cloud;
     for r in rs {
         if !shards.iter().any(|sh| sh.name == r.shard) {
-            return Err(format!("no shard {}", r.shard));
+            return Err(RunError::NoShard(r.shard.clone()));
         }
     }
     let before = Seqs::of(cloud);
@@ -172,7 +172,7 @@ pub(super) async fn concurrently(
         let reqs: Vec<CredentialRequest> =
             idx.iter().map(|&i| credential_request(&rs[i])).collect();
         let name = sh.name.clone();
-        let imp = sh.imp.as_mut().ok_or("the implementation is gone")?;
+        let imp = sh.imp.as_mut().ok_or(RunError::ImplementationGone)?;
         asks.push(async move {
             let answered = imp.get_concurrently(&reqs).await;
             (name, idx, answered)
@@ -183,11 +183,11 @@ pub(super) async fn concurrently(
     result.timings.implementation_us += micros(t);
     let mut answers: Vec<Option<Answer>> = vec![None; rs.len()];
     for (shard, idx, outcome) in answered {
-        let batch = outcome.map_err(|e| {
-            redact(
-                world,
-                &format!("step {} (line {line}): {shard}: {e}", step + 1),
-            )
+        let batch = outcome.map_err(|error| RunError::Request {
+            step,
+            line,
+            shard: shard.clone(),
+            error,
         })?;
         if !batch.overlapped && idx.len() > 1 {
             result.transcript.push(format!(
@@ -197,12 +197,13 @@ pub(super) async fn concurrently(
             ));
         }
         if batch.answers.len() != idx.len() {
-            return Err(format!(
-                "step {} (line {line}): {shard}: {} answers to {} requests",
-                step + 1,
-                batch.answers.len(),
-                idx.len()
-            ));
+            return Err(RunError::AnswerCount {
+                step,
+                line,
+                shard,
+                answers: batch.answers.len(),
+                requests: idx.len(),
+            });
         }
         for (i, a) in idx.into_iter().zip(batch.answers) {
             answers[i] = Some(a);
@@ -211,7 +212,7 @@ pub(super) async fn concurrently(
     let mut out = Vec::new();
     for (i, (r, answer)) in rs.iter().zip(answers).enumerate() {
         let Some(answer) = answer else {
-            return Err(format!("step {} (line {line}): no answer", step + 1));
+            return Err(RunError::NoAnswer { step, line });
         };
         let window = Window {
             step,
@@ -248,7 +249,7 @@ pub(super) async fn record(
     answer: Answer,
     w: Window,
     result: &mut ScenarioResult,
-) -> Result<RequestRecord, String> {
+) -> Result<RequestRecord, RunError> {
     let Stage {
         scenario: s,
         world,
@@ -265,9 +266,7 @@ pub(super) async fn record(
     } = w;
     let t = Instant::now();
     let probes = match &answer {
-        Answer::Credential(c) => probe_credential(cloud, &c.username, &c.password)
-            .await
-            .map_err(|e| error_chain(&e))?,
+        Answer::Credential(c) => probe_credential(cloud, &c.username, &c.password).await?,
         _ => Vec::new(),
     };
     result.timings.probes_us += micros(t);

@@ -4,13 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use credsim_world::error_chain;
 use scenarios::model::{self, Scenario};
 
 use crate::evidence::shard_label;
 
-use super::transcript::redact;
-use crate::implementation::{Implementation, Launcher, ShardContext};
+use super::RunError;
+use crate::implementation::{Implementation, Launcher, PodTokenError, ShardContext};
 use credsim_world::world::World;
 
 pub(super) struct Shard {
@@ -30,24 +29,24 @@ pub(super) async fn start_shard(
     cluster: &model::Cluster,
     ctl: &model::Controller,
     launcher: &dyn Launcher,
-) -> Result<Shard, String> {
+) -> Result<Shard, RunError> {
     let dir = tempfile::Builder::new()
         .prefix("credsim-shard-")
         .tempdir()
-        .map_err(|e| format!("making the shard's folder failed: {e}"))?;
+        .map_err(RunError::ShardFolder)?;
     let workdir = dir.path().join("work");
     let private = dir.path().join("harness");
     for d in [&workdir, &private] {
-        std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+        std::fs::create_dir_all(d).map_err(|source| RunError::CreateDir {
+            path: d.clone(),
+            source,
+        })?;
     }
     let ca = private.join("ca.pem");
-    std::fs::write(&ca, world.cloud.door.ca().cert_pem()).map_err(|e| e.to_string())?;
+    write(&ca, world.cloud.door.ca().cert_pem())?;
     let kubeconfig = private.join("kubeconfig");
-    let kc = world
-        .controller_kubeconfig(s, &cluster.name)
-        .await
-        .map_err(|e| error_chain(&e))?;
-    std::fs::write(&kubeconfig, kc).map_err(|e| e.to_string())?;
+    let kc = world.controller_kubeconfig(s, &cluster.name).await?;
+    write(&kubeconfig, &kc)?;
     let mut env = world
         .cloud
         .door
@@ -60,7 +59,7 @@ pub(super) async fn start_shard(
         let tenant = s
             .world
             .tenant(&wi.tenant)
-            .ok_or_else(|| format!("no tenant {}", wi.tenant))?;
+            .ok_or_else(|| RunError::NoTenant(wi.tenant.clone()))?;
         let file = private.join("azure-identity-token");
         env.push(("AZURE_CLIENT_ID".into(), wi.client_id.to_string()));
         env.push(("AZURE_TENANT_ID".into(), tenant.id.to_string()));
@@ -79,13 +78,16 @@ pub(super) async fn start_shard(
         let dir = world.cloud.entra.directory();
         let tenant = dir
             .tenant_named(&app.tenant)
-            .ok_or_else(|| format!("no tenant {}", app.tenant))?;
+            .ok_or_else(|| RunError::NoTenant(app.tenant.clone()))?;
         let secret = tenant
             .identities
             .iter()
             .find(|i| i.name == app.name)
             .and_then(|i| i.secrets.first())
-            .ok_or_else(|| format!("the app {}/{} has no secret", app.tenant, app.name))?;
+            .ok_or_else(|| RunError::NoSecret {
+                tenant: app.tenant.clone(),
+                app: app.name.clone(),
+            })?;
         env.push(("AZURE_CLIENT_ID".into(), app.client_id.to_string()));
         env.push(("AZURE_TENANT_ID".into(), tenant.id.to_string()));
         env.push(("AZURE_CLIENT_SECRET".into(), secret.value.expose().clone()));
@@ -107,7 +109,7 @@ pub(super) async fn start_shard(
                 vec![private.clone()],
             )
             .and_then(|sb| sb.with_network(world.cloud.door.gateway(), shard_label(&cluster.name)))
-            .map_err(|e| format!("making the shard's sandbox folders failed: {e}"))?;
+            .map_err(RunError::SandboxFolders)?;
             env.extend(sb.env());
             Some(sb)
         }
@@ -142,7 +144,7 @@ pub(super) async fn start_shard(
                 let found = projects.iter().find(|(p, _)| p == project).cloned();
                 let project = project.to_owned();
                 Box::pin(async move {
-                    let (_, sa) = found.ok_or_else(|| format!("no project {project}"))?;
+                    let (_, sa) = found.ok_or_else(|| PodTokenError::NoProject(project.clone()))?;
                     let annotations = k8s.service_account_annotations(&project, &sa).await?;
                     let token = k8s
                         .service_account_token(
@@ -168,7 +170,10 @@ pub(super) async fn start_shard(
     let imp = launcher
         .launch(&ctx)
         .await
-        .map_err(|e| redact(world, &format!("{}: {e}", cluster.name)))?;
+        .map_err(|error| RunError::Implementation {
+            shard: cluster.name.clone(),
+            error,
+        })?;
     shard.imp = Some(imp);
     Ok(shard)
 }
@@ -180,7 +185,7 @@ pub(super) async fn refresh_token_file(
     world: &World,
     shard: &mut Shard,
     first: bool,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let Some((file, sa, config)) = &shard.token_file else {
         return Ok(());
     };
@@ -190,7 +195,7 @@ pub(super) async fn refresh_token_file(
     let k8s = world
         .cloud
         .cluster(&shard.name)
-        .ok_or_else(|| format!("no cluster {}", shard.name))?;
+        .ok_or_else(|| RunError::NoCluster(shard.name.clone()))?;
     let token = k8s
         .service_account_token(
             &sa.namespace,
@@ -200,5 +205,13 @@ pub(super) async fn refresh_token_file(
             config.expiration.min(shard.max_token_expiration),
         )
         .await?;
-    std::fs::write(file, token.expose()).map_err(|e| format!("writing {}: {e}", file.display()))
+    write(file, token.expose())
+}
+
+/// Writes a file of the shard's private folder.
+fn write(path: &std::path::Path, text: &str) -> Result<(), RunError> {
+    std::fs::write(path, text).map_err(|source| RunError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }

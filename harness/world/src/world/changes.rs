@@ -160,8 +160,7 @@ impl World {
             &service_account.name,
             &json!({"metadata": {"annotations": patch}}),
         )
-        .await
-        .map_err(WorldError::Change)?;
+        .await?;
         Ok(changed(format!("annotated {cluster}:{service_account}")))
     }
 

@@ -69,6 +69,9 @@ pub enum WorldError {
     Unsupported(String),
     #[error(transparent)]
     Cluster(#[from] crate::clusters::ClusterError),
+    /// A cluster of the running world refused a change or a token.
+    #[error(transparent)]
+    WorldCluster(#[from] crate::cloud::WorldClusterError),
 }
 
 /// A scenario's world, running.
@@ -134,7 +137,7 @@ impl World {
             Duration::from_secs(365 * 86_400),
         )
         .await
-        .map_err(WorldError::Change)
+        .map_err(WorldError::from)
     }
 
     /// The running fakes, without the handles to switch faults (`credsim up` keeps them as the
