@@ -2,7 +2,7 @@
 
 use credsim::harness::Harness;
 use credsim::implementation::RefusalKind;
-use credsim::properties::Verdict as PropertyVerdict;
+use credsim::properties::PropertyVerdict;
 use credsim::result::Verdict;
 
 fn scenarios() -> String {

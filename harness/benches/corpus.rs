@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use credsim::report::JsonLines;
 use credsim::run::Timings;
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 
 fn main() {
     let rounds: usize = std::env::var("CREDSIM_BENCH_ROUNDS")
@@ -51,7 +51,7 @@ fn main() {
         for s in &scenarios {
             let t = Instant::now();
             rt.block_on(async {
-                let w = World::start(s, SocketAddr::from(([127, 0, 0, 1], 0)))
+                let w = RunningWorld::start(s, SocketAddr::from(([127, 0, 0, 1], 0)))
                     .await
                     .expect("the world starts");
                 w.shutdown().await;

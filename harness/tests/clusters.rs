@@ -5,7 +5,7 @@
 
 mod support;
 
-use credsim_world::clusters::{Backend, ClusterHandle, KindBackend};
+use credsim_world::clusters::{ClusterHandle, ClusterKind, KindBackend};
 use mock_k8s::{ClusterSpec, MockK8s, kubeconfig};
 use serde_json::Value;
 use support::{demo, federate};
@@ -18,7 +18,7 @@ async fn kube_token_request_verifies_against_the_published_jwks_and_federates() 
     let kc = cloud.admin_kubeconfig("shard-a").unwrap();
     let shard_a = ClusterHandle::connect(
         "shard-a",
-        Backend::Embedded,
+        ClusterKind::Embedded,
         "https://oidc.shard-a.credsim.test/",
         &kc,
     )
@@ -73,7 +73,7 @@ async fn the_kubeconfig_backend_uses_the_same_path_and_surfaces_api_errors() {
         ClusterHandle::from_kubeconfig_file("shard-b", "https://oidc.shard-b.credsim.test/", &path)
             .await
             .unwrap();
-    assert_eq!(shard_b.backend, Backend::Kubeconfig);
+    assert_eq!(shard_b.backend, ClusterKind::Kubeconfig);
     let err = shard_b
         .token_request("kargo", "kargo-controller", &[EXCHANGE], Some(60))
         .await
@@ -133,7 +133,7 @@ async fn publishing_the_issuer_of_a_cluster_whose_key_credsim_does_not_hold() {
     );
     let handle = ClusterHandle::connect(
         "external",
-        Backend::Kubeconfig,
+        ClusterKind::Kubeconfig,
         "https://oidc.external.credsim.test/",
         &kc,
     )
@@ -161,7 +161,7 @@ async fn publishing_the_issuer_of_a_cluster_whose_key_credsim_does_not_hold() {
     // A handle that claims the wrong issuer is caught before anything is published.
     let wrong = ClusterHandle::connect(
         "external",
-        Backend::Kubeconfig,
+        ClusterKind::Kubeconfig,
         "https://oidc.other.credsim.test/",
         &kc,
     )

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use credsim::docker_helper::DockerHelperLauncher;
-use credsim::properties::Verdict as P;
+use credsim::properties::PropertyVerdict as P;
 use credsim::run::{Verdict, run_scenario};
 
 fn helper() -> DockerHelperLauncher {

@@ -78,7 +78,7 @@ async fn finds(flaw: Flaw, property: PropertyId) {
         if flawed
             .properties
             .iter()
-            .any(|p| p.id == property && p.verdict == credsim::properties::Verdict::Fail)
+            .any(|p| p.id == property && p.verdict == credsim::properties::PropertyVerdict::Fail)
         {
             failed += 1;
             break;
@@ -134,7 +134,7 @@ async fn the_sequential_corpus_misses_the_concurrency_flaws() {
             assert!(
                 r.properties
                     .iter()
-                    .all(|p| p.verdict != credsim::properties::Verdict::Fail),
+                    .all(|p| p.verdict != credsim::properties::PropertyVerdict::Fail),
                 "{}: {} fails a property: {r:#?}",
                 flaw.as_str(),
                 r.scenario

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use credsim::implementation::Launcher;
-use credsim::properties::Verdict as P;
+use credsim::properties::PropertyVerdict as P;
 use credsim::run::{ScenarioResult, Verdict, run_scenario};
 use credsim_reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 use credsim_world::cloud::{Cloud, WorldSpec};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use credsim::docker_helper::DockerHelperLauncher;
 use credsim::properties::PropertyResult;
-use credsim::properties::Verdict as P;
+use credsim::properties::PropertyVerdict as P;
 use credsim::run::{ScenarioResult, run_scenario};
 use scenarios::model::Outcome;
 

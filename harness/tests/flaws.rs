@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use credsim::implementation::Launcher;
-use credsim::properties::{PropertyResult, Verdict as P};
+use credsim::properties::{PropertyResult, PropertyVerdict as P};
 use credsim::run::{ScenarioResult, Verdict, run_scenario};
 use credsim_reference::{Flaw, FlawedLauncher, ReferenceLauncher};
 

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -195,7 +195,10 @@ fn generated_malformed_requests_get_answers_never_5xx_and_the_fakes_go_on() {
         .join("../scenarios/corpus/entra/node-identity-not-borrowed.yaml");
     let s = scenarios::load_file(&path).unwrap().scenario;
     let world = rt
-        .block_on(World::start(&s, SocketAddr::from(([127, 0, 0, 1], 0))))
+        .block_on(RunningWorld::start(
+            &s,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        ))
         .unwrap();
     let cluster_host = world.cloud.clusters[0].api_host();
     let targets: Vec<String> = vec![
@@ -315,7 +318,7 @@ async fn a_forced_panic_in_each_fake_is_answered_in_its_shape_recorded_and_journ
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios/corpus/entra/node-identity-not-borrowed.yaml");
     let s = scenarios::load_file(&path).unwrap().scenario;
-    let world = World::start(&s, SocketAddr::from(([127, 0, 0, 1], 0)))
+    let world = RunningWorld::start(&s, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
     let cloud = &world.cloud;

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 use mock_kit::issuer::ServiceAccountClaims;
 use mock_kit::jwt::{Algorithm, JwtError, verify};
 use mock_kit::{KidStyle, OidcIssuer, RsaSigningKey};
 
-fn moduli(w: &World) -> Vec<String> {
+fn moduli(w: &RunningWorld) -> Vec<String> {
     let mut n: Vec<String> = w
         .cloud
         .entra
@@ -45,7 +45,10 @@ async fn concurrent_worlds_share_no_key_and_refuse_each_others_tokens() {
         .join("../scenarios/corpus/shards/per-shard-client-ids.yaml");
     let s = scenarios::load_file(&path).unwrap().scenario;
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (a, b) = tokio::join!(World::start(&s, listen), World::start(&s, listen));
+    let (a, b) = tokio::join!(
+        RunningWorld::start(&s, listen),
+        RunningWorld::start(&s, listen)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
 
     let (na, nb) = (moduli(&a), moduli(&b));
@@ -72,7 +75,7 @@ async fn concurrent_worlds_share_no_key_and_refuse_each_others_tokens() {
         verify(&from_b, &ia.jwks(), &[Algorithm::RS256]),
         Err(JwtError::UnknownKid(_))
     ));
-    // World B's key under world A's kid: the signature gives it away.
+    // RunningWorld B's key under world A's kid: the signature gives it away.
     let impostor = OidcIssuer::with_key(
         ia.url(),
         RsaSigningKey::from_pkcs8_der(

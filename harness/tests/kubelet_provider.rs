@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use credsim::kubelet_provider::KubeletProviderLauncher;
-use credsim::properties::Verdict as P;
+use credsim::properties::PropertyVerdict as P;
 use credsim::run::{Verdict, run_scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

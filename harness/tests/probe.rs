@@ -6,7 +6,7 @@
 mod support;
 
 use credsim::probe::probe_credential;
-use credsim_world::clusters::{Backend, ClusterHandle};
+use credsim_world::clusters::{ClusterHandle, ClusterKind};
 use serde_json::Value;
 use support::{demo, federate};
 
@@ -19,7 +19,7 @@ async fn a_project_credential_unlocks_its_own_repository_only() {
     let kc = cloud.admin_kubeconfig("shard-a").unwrap();
     let shard_a = ClusterHandle::connect(
         "shard-a",
-        Backend::Embedded,
+        ClusterKind::Embedded,
         "https://oidc.shard-a.credsim.test/",
         &kc,
     )

@@ -43,7 +43,7 @@ async fn the_python_sdk_implementation_passes_the_corpus() {
         judged += p
             .properties
             .iter()
-            .filter(|x| x.verdict == credsim::properties::Verdict::Pass)
+            .filter(|x| x.verdict == credsim::properties::PropertyVerdict::Pass)
             .count();
     }
     assert!(judged >= 100, "only {judged} property verdicts judged");

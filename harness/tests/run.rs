@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use credsim::implementation::Launcher;
-use credsim::properties::Verdict as P;
+use credsim::properties::PropertyVerdict as P;
 use credsim::report::JsonLines;
 use credsim::run::{ScenarioResult, Verdict};
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use credsim::exec::ExecLauncher;
-use credsim::properties::Verdict as P;
+use credsim::properties::PropertyVerdict as P;
 use credsim::run::{ScenarioResult, Verdict, run_scenario};
 use credsim::sandbox::Sandbox;
 use scenarios::vocab::PropertyId;

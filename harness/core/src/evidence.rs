@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 use jiff::Timestamp;
 use scenarios::model::{self, RepositoryRef, Scenario};
 
@@ -20,7 +20,7 @@ impl RequestRecord {
     }
 
     /// The Entra token events during the request.
-    pub fn entra_events(&self, world: &World) -> Vec<mock_entra::journal::TokenEvent> {
+    pub fn entra_events(&self, world: &RunningWorld) -> Vec<mock_entra::journal::TokenEvent> {
         world
             .cloud
             .entra
@@ -48,7 +48,7 @@ impl RequestRecord {
     }
 
     /// The ACR events during the request.
-    pub fn acr_events(&self, world: &World) -> Vec<mock_acr::AcrEvent> {
+    pub fn acr_events(&self, world: &RunningWorld) -> Vec<mock_acr::AcrEvent> {
         world
             .cloud
             .acr
@@ -127,7 +127,7 @@ impl RequestRecord {
 #[derive(Debug)]
 pub struct Evidence<'a> {
     pub scenario: &'a Scenario,
-    pub world: &'a World,
+    pub world: &'a RunningWorld,
     pub requests: Vec<RequestRecord>,
     /// Per shard: what the implementation wrote, and the files it left in its working directory.
     pub outputs: BTreeMap<String, Output>,

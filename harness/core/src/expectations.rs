@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use scenarios::model::PropertyId;
 use serde::Deserialize;
 
-use crate::properties::Verdict as PropertyVerdict;
+use crate::properties::PropertyVerdict;
 use crate::result::{ExpectationFailure, ScenarioResult, Verdict};
 
 /// An expectations file.
@@ -188,6 +188,7 @@ impl Expectations {
                     r.expectations.push(ExpectationFailure {
                         step: 0,
                         line: 0,
+                        unexpected_pass: true,
                         message: format!(
                             "step {step}'s expectation was expected to fail ({}) but held: remove it from the expectations",
                             x.reason
@@ -211,6 +212,7 @@ impl Expectations {
                     _ => r.expectations.push(ExpectationFailure {
                         step: 0,
                         line: 0,
+                        unexpected_pass: true,
                         message: format!(
                             "{} was expected to fail ({}) but did not: remove it from the expectations",
                             id.as_str(),
@@ -226,6 +228,7 @@ impl Expectations {
                         r.expectations.push(ExpectationFailure {
                             step: 0,
                             line: 0,
+                            unexpected_pass: true,
                             message: format!(
                                 "the scenario was expected to fail ({}) but passed: remove it from the expectations",
                                 x.reason

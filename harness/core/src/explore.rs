@@ -33,7 +33,7 @@ use scenarios::model::{Action, Outcome, PropertyId, Request, Scenario, Step};
 
 use crate::generate::Rng;
 use crate::implementation::Launcher;
-use crate::properties::Verdict as PropertyVerdict;
+use crate::properties::PropertyVerdict;
 use crate::result::{Observed, ScenarioResult, Verdict};
 use crate::run::run_scenario;
 

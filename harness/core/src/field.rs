@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::exec::SplitError;
 use crate::expectations::{Expectations, ExpectationsError};
 use crate::implementation::Launcher;
-use crate::properties::Verdict as PropertyVerdict;
+use crate::properties::PropertyVerdict;
 use crate::report::Summary;
 use crate::result::{ScenarioResult, Verdict};
 use crate::suite::UnknownProtocol;

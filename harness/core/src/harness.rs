@@ -45,7 +45,7 @@
 //! assert_eq!(outcome.results.len(), 1);
 //! // Refusing everything is safe: every property holds, but the happy-path expectation fails.
 //! let r = &outcome.results[0];
-//! assert!(r.properties.iter().all(|p| p.verdict != credsim::properties::Verdict::Fail));
+//! assert!(r.properties.iter().all(|p| p.verdict != credsim::properties::PropertyVerdict::Fail));
 //! assert_ne!(r.verdict, Verdict::Error);
 //! # Ok(())
 //! # }

@@ -14,7 +14,7 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::properties::{Verdict as PropertyVerdict, claim};
+use crate::properties::{PropertyVerdict, claim};
 use crate::result::{ScenarioResult, Verdict};
 
 /// The format of the reports' JSON (`summary.json`, `--format json`).
@@ -104,7 +104,7 @@ impl Reporter for Human {
                     writeln!(out, "      failed as expected: {why}")?;
                 }
                 for x in &r.expectations {
-                    if x.line == 0 {
+                    if x.unexpected_pass {
                         writeln!(out, "      {}: {}", r.file, x.message)?;
                         continue;
                     }

@@ -8,7 +8,7 @@ use scenarios::model::{Outcome, RepositoryRef, Scenario};
 use serde::Serialize;
 
 use crate::implementation::{Answer, RefusalKind};
-use crate::properties::{PropertyResult, Verdict as PropertyVerdict};
+use crate::properties::{PropertyResult, PropertyVerdict};
 
 /// A scenario's verdict (`docs/cli.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -36,8 +36,13 @@ impl Verdict {
 #[serde(rename_all = "camelCase")]
 pub struct ExpectationFailure {
     pub step: usize,
+    /// The step's line in the scenario file; 0 for an [`ExpectationFailure::unexpected_pass`].
     pub line: u32,
     pub message: String,
+    /// Not a step's expectation but an expected failure (of the expectations file) that did not
+    /// happen: the entry must go, and the scenario fails until it does.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unexpected_pass: bool,
     /// Listed in the implementation's expectations (`step:`) with this reason: reported, and it
     /// does not fail the scenario.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,7 +160,7 @@ impl ScenarioResult {
         if matches!(self.verdict, Verdict::Error | Verdict::Skip) && self.error.is_some() {
             return self.verdict;
         }
-        let unexpected_pass = self.expectations.iter().any(|x| x.line == 0);
+        let unexpected_pass = self.expectations.iter().any(|x| x.unexpected_pass);
         if self.expected_failure.is_some() && !unexpected_pass {
             return Verdict::Pass;
         }

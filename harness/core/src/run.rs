@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use credsim_world::cloud::WorldClusterError;
 use credsim_world::error_chain;
-use credsim_world::world::{World, WorldError};
+use credsim_world::world::{RunningWorld, WorldError};
 use jiff::Timestamp;
 use scenarios::model::{Action, Scenario};
 
@@ -85,7 +85,7 @@ pub async fn run_scenario(scenario: &Scenario, launcher: &dyn Launcher) -> Scena
 enum RunError {
     /// The world did not start, or refused a change.
     #[error(transparent)]
-    World(#[from] WorldError),
+    RunningWorld(#[from] WorldError),
     /// A cluster of the world refused a token the runner mints (the controller's token file).
     #[error(transparent)]
     WorldCluster(#[from] WorldClusterError),
@@ -148,7 +148,7 @@ enum RunError {
 /// unless a [`RunError`] makes it `error`.
 async fn run_inner(s: &Scenario, launcher: &dyn Launcher, result: &mut ScenarioResult) {
     let t = Instant::now();
-    let world = match World::start(s, SocketAddr::from(([127, 0, 0, 1], 0))).await {
+    let world = match RunningWorld::start(s, SocketAddr::from(([127, 0, 0, 1], 0))).await {
         Ok(w) => w,
         Err(e) => return fail(result, error_chain(&e)),
     };
@@ -172,7 +172,7 @@ fn fail(result: &mut ScenarioResult, why: String) {
 async fn replay(
     s: &Scenario,
     launcher: &dyn Launcher,
-    world: &World,
+    world: &RunningWorld,
     result: &mut ScenarioResult,
 ) -> Result<(), RunError> {
     for l in &s.world.leniency {
@@ -254,7 +254,7 @@ impl Replay {
     async fn step(
         &mut self,
         s: &Scenario,
-        world: &World,
+        world: &RunningWorld,
         at: At,
         action: &Action,
         result: &mut ScenarioResult,
@@ -284,7 +284,7 @@ impl Replay {
     /// shard's token file and implementation are told of.
     async fn change_world(
         &mut self,
-        world: &World,
+        world: &RunningWorld,
         At { step, line }: At,
         action: &Action,
         result: &mut ScenarioResult,
@@ -364,7 +364,7 @@ async fn shut_down(shards: &mut [Shard], result: &mut ScenarioResult) -> Collect
 
 /// Why the evidence cannot carry a verdict, if it cannot: files the leak search did not read,
 /// journals cut at their capacity, or a fake that failed internally.
-fn cannot_judge(world: &World, unread: &[String]) -> Option<String> {
+fn cannot_judge(world: &RunningWorld, unread: &[String]) -> Option<String> {
     if !unread.is_empty() {
         let more = if unread.len() > 5 {
             format!(" (and {} more)", unread.len() - 5)

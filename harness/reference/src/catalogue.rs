@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::flaw::Flaw;
 use crate::programs::{FlawedLauncher, ReferenceLauncher};
 use credsim::implementation::Launcher;
-use credsim::properties::Verdict as P;
+use credsim::properties::PropertyVerdict as P;
 use credsim::report::{Event, Reporter};
 use credsim::result::{ScenarioResult, Verdict};
 

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 /// Which kind of cluster a handle talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+pub enum ClusterKind {
     Embedded,
     Kind,
     /// A k3s container started by testcontainers.
@@ -55,7 +55,7 @@ pub enum ClusterError {
 #[derive(Clone)]
 pub struct ClusterHandle {
     pub name: String,
-    pub backend: Backend,
+    pub backend: ClusterKind,
     pub issuer: String,
     pub kubeconfig: String,
     /// The API server's URL, as the kubeconfig names it.
@@ -88,7 +88,7 @@ impl ClusterHandle {
     /// Connects with a kubeconfig (YAML text).
     pub async fn connect(
         name: &str,
-        backend: Backend,
+        backend: ClusterKind,
         issuer: &str,
         kubeconfig: &str,
     ) -> Result<Self, ClusterError> {
@@ -130,7 +130,7 @@ impl ClusterHandle {
             cluster: name.to_owned(),
             what: format!("reading {} failed: {e}", path.display()),
         })?;
-        Self::connect(name, Backend::Kubeconfig, issuer, &text).await
+        Self::connect(name, ClusterKind::Kubeconfig, issuer, &text).await
     }
 
     /// The client, with the kubeconfig's (administrator's) credentials.
@@ -271,7 +271,7 @@ impl KindBackend {
             return Err(other(format!("kind create cluster exited with {status}")));
         }
         let text = std::fs::read_to_string(&kubeconfig).map_err(|e| other(e.to_string()))?;
-        let handle = ClusterHandle::connect(name, Backend::Kind, issuer, &text).await?;
+        let handle = ClusterHandle::connect(name, ClusterKind::Kind, issuer, &text).await?;
         Ok((
             Self {
                 name: name.to_owned(),
@@ -377,7 +377,7 @@ impl K3sBackend {
                 "https://127.0.0.1:6443",
                 &format!("https://127.0.0.1:{port}"),
             );
-        let handle = ClusterHandle::connect(name, Backend::K3s, issuer, &kubeconfig).await?;
+        let handle = ClusterHandle::connect(name, ClusterKind::K3s, issuer, &kubeconfig).await?;
         Ok((
             Self {
                 container,

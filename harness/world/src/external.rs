@@ -48,7 +48,7 @@ use mock_k8s::{AuditEvent, TokenRequestRecord};
 use mock_kit::{Clock, FrontDoor, Journal, Secret, SecretRegistry, Site};
 use serde_json::{Value, json};
 
-use crate::clusters::{Backend, ClusterError, ClusterHandle, KindBackend};
+use crate::clusters::{ClusterError, ClusterHandle, ClusterKind, KindBackend};
 
 /// How long teardown waits for a namespace to finish terminating.
 const NAMESPACE_GONE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -170,7 +170,7 @@ impl ExternalCluster {
         &self.inner.name
     }
 
-    pub fn backend(&self) -> Backend {
+    pub fn backend(&self) -> ClusterKind {
         self.inner.handle.backend
     }
 

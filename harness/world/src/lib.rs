@@ -12,7 +12,7 @@
 //! - [`world`]: the world builder: a scenario's world as running fakes (`spec`: tenants,
 //!   identities, nodes, options and leniency; `registry`; `cluster`: namespaces, ServiceAccounts,
 //!   controllers' RBAC; `external_clusters`; `faults`), and the world changes its steps make
-//!   (`changes`: [`world::World::apply`]).
+//!   (`changes`: [`world::RunningWorld::apply`]).
 //! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
 //! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`,
 //!   `world.json`, `ready`), serving until SIGINT/SIGTERM.

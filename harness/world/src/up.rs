@@ -20,7 +20,7 @@ use mock_kit::Clock;
 
 use crate::cloud::{Cloud, CloudError};
 use crate::demo;
-use crate::world::{World, WorldError};
+use crate::world::{RunningWorld, WorldError};
 
 /// What `credsim up` was asked to do.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ pub enum UpError {
     #[error("--world: the scenario does not load")]
     Scenario(#[source] scenarios::LoadError),
     #[error("starting the scenario's world failed")]
-    World(#[from] WorldError),
+    RunningWorld(#[from] WorldError),
     #[error("writing {path} failed")]
     Io {
         path: PathBuf,
@@ -96,7 +96,7 @@ pub async fn up(
                 .options
                 .start_time
                 .unwrap_or_else(Timestamp::now);
-            World::start_on(&loaded.scenario, options.listen, Clock::running_from(start))
+            RunningWorld::start_on(&loaded.scenario, options.listen, Clock::running_from(start))
                 .await?
                 .into_cloud()
         }

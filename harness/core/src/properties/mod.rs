@@ -41,18 +41,18 @@ mod tls_verification;
 /// A property's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum PropertyVerdict {
     Pass,
     Fail,
     NotApplicable,
 }
 
-impl Verdict {
+impl PropertyVerdict {
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::NotApplicable => "not-applicable",
+            PropertyVerdict::Pass => "pass",
+            PropertyVerdict::Fail => "fail",
+            PropertyVerdict::NotApplicable => "not-applicable",
         }
     }
 }
@@ -62,7 +62,7 @@ impl Verdict {
 #[serde(rename_all = "camelCase")]
 pub struct PropertyResult {
     pub id: PropertyId,
-    pub verdict: Verdict,
+    pub verdict: PropertyVerdict,
     /// Why it failed or does not apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -86,7 +86,7 @@ impl PropertyResult {
     fn new(id: PropertyId, examined: impl Into<String>) -> Self {
         Self {
             id,
-            verdict: Verdict::Pass,
+            verdict: PropertyVerdict::Pass,
             reason: None,
             examined: examined.into(),
             evidence: Vec::new(),
@@ -99,7 +99,7 @@ impl PropertyResult {
     fn not_applicable(id: PropertyId, reason: impl Into<String>) -> Self {
         Self {
             id,
-            verdict: Verdict::NotApplicable,
+            verdict: PropertyVerdict::NotApplicable,
             reason: Some(reason.into()),
             examined: "nothing that exercises it".into(),
             evidence: Vec::new(),
@@ -122,8 +122,8 @@ impl PropertyResult {
 
     /// Adds one piece of failing evidence (the first sets the reason).
     fn fail(&mut self, reason: impl Into<String>, evidence: impl Into<String>) {
-        if self.verdict != Verdict::Fail {
-            self.verdict = Verdict::Fail;
+        if self.verdict != PropertyVerdict::Fail {
+            self.verdict = PropertyVerdict::Fail;
             self.reason = Some(reason.into());
         }
         self.evidence.push(evidence.into());

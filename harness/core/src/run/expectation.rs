@@ -5,10 +5,10 @@ use crate::result::{ExpectationFailure, outcome_of};
 
 use super::transcript::redact;
 use crate::implementation::Answer;
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 
 pub(super) fn check_expectation(
-    world: &World,
+    world: &RunningWorld,
     rec: &RequestRecord,
     failures: &mut Vec<ExpectationFailure>,
 ) {
@@ -17,6 +17,7 @@ pub(super) fn check_expectation(
             step: rec.step,
             line: rec.line,
             message,
+            unexpected_pass: false,
             expected: None,
         })
     };

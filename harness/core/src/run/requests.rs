@@ -12,7 +12,7 @@ use crate::result::{Observed, ScenarioResult, outcome_of};
 
 use crate::implementation::{Answer, CredentialRequest};
 use crate::probe::probe_credential;
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 
 use super::RunError;
 use super::expectation::check_expectation;
@@ -25,7 +25,7 @@ use super::transcript::{describe_request, flow};
 /// what each project may pull as the steps so far left it.
 pub(super) struct Stage<'a> {
     pub(super) scenario: &'a Scenario,
-    pub(super) world: &'a World,
+    pub(super) world: &'a RunningWorld,
     pub(super) mirror: &'a Mirror,
 }
 
@@ -77,7 +77,7 @@ pub(super) async fn request(
 /// Finishes a request's record: the grants revoked since an earlier request of the same shard
 /// and project, its expectation checked, what it came to noted; then keeps it.
 pub(super) fn settle(
-    world: &World,
+    world: &RunningWorld,
     mut rec: RequestRecord,
     requests: &mut Vec<RequestRecord>,
     result: &mut ScenarioResult,

@@ -10,7 +10,7 @@ use crate::evidence::shard_label;
 
 use super::RunError;
 use crate::implementation::{Implementation, Launcher, PodTokenError, ShardContext};
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 
 pub(super) struct Shard {
     pub(super) name: String,
@@ -25,7 +25,7 @@ pub(super) struct Shard {
 
 pub(super) async fn start_shard(
     s: &Scenario,
-    world: &World,
+    world: &RunningWorld,
     cluster: &model::Cluster,
     ctl: &model::Controller,
     launcher: &dyn Launcher,
@@ -182,7 +182,7 @@ pub(super) async fn start_shard(
 /// the projected volume's expiration) as the kubelet would, and again after every clock advance
 /// unless the scenario stops the rotation.
 pub(super) async fn refresh_token_file(
-    world: &World,
+    world: &RunningWorld,
     shard: &mut Shard,
     first: bool,
 ) -> Result<(), RunError> {

@@ -7,14 +7,14 @@ use crate::evidence::RequestRecord;
 use crate::result::FlowEvent;
 
 use crate::implementation::{Answer, Output};
-use credsim_world::world::World;
+use credsim_world::world::RunningWorld;
 
 /// How many lines of an implementation's output a transcript keeps per channel.
 pub(super) const TRANSCRIPT_OUTPUT_LINES: usize = 200;
 
 /// The arrows of one request, from the journals of its window (virtual time stands still during
 /// a request, so the order is the flow's own: cluster, Entra, registry).
-pub(super) fn flow(world: &World, rec: &RequestRecord) -> Vec<FlowEvent> {
+pub(super) fn flow(world: &RunningWorld, rec: &RequestRecord) -> Vec<FlowEvent> {
     let step = rec.step;
     let mut out = vec![FlowEvent {
         step,
@@ -126,7 +126,7 @@ pub(super) fn flow(world: &World, rec: &RequestRecord) -> Vec<FlowEvent> {
 
 /// What the implementations wrote and where they tried to go, redacted, for the transcript.
 pub(super) fn transcribe_outputs(
-    world: &World,
+    world: &RunningWorld,
     outputs: &BTreeMap<String, Output>,
     files: &BTreeMap<String, Vec<(String, String)>>,
     transcript: &mut Vec<String>,
@@ -178,7 +178,7 @@ pub(super) fn transcribe_outputs(
 }
 
 /// A transcript line for a request, with the credential shown by kind and fingerprint only.
-pub(super) fn describe_request(world: &World, rec: &RequestRecord) -> String {
+pub(super) fn describe_request(world: &RunningWorld, rec: &RequestRecord) -> String {
     let answer = match &rec.answer {
         Answer::Credential(c) => {
             let what = world.cloud.secrets.identify(&c.password).map_or_else(
@@ -206,7 +206,7 @@ pub(super) fn describe_request(world: &World, rec: &RequestRecord) -> String {
 
 /// `text` with every registered secret, raw or encoded, replaced by `<kind fingerprint>` (an
 /// encoded one with the whole encoded text that holds it).
-pub fn redact(world: &World, text: &str) -> String {
+pub fn redact(world: &RunningWorld, text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for h in world.cloud.secrets.search(text.as_bytes()) {

@@ -1,4 +1,4 @@
-//! The world changes steps make ([`World::apply`]): one function per kind of change, each saying
+//! The world changes steps make ([`RunningWorld::apply`]): one function per kind of change, each saying
 //! what it did for the transcript.
 
 use std::collections::BTreeMap;
@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::faults::set_fault;
 use super::registry::condition;
 use super::spec::fic;
-use super::{Applied, World, WorldError, role};
+use super::{Applied, RunningWorld, WorldError, role};
 
-impl World {
+impl RunningWorld {
     /// Applies a step that changes the world (anything but a request). Returns what happened, for
     /// the transcript; a change the fakes refuse (a 21st federated credential) is reported, not an
     /// error, because showing the refusal may be the scenario's point.

@@ -2,12 +2,12 @@
 //!
 //! [`world_spec`] turns the resolved model into the fakes' builder inputs (tenants and identities
 //! with the scenario's GUIDs, registries, clusters with their projects, ServiceAccounts, the
-//! controller's namespace, ServiceAccount and RBAC, nodes, options and leniency). [`World`] starts
+//! controller's namespace, ServiceAccount and RBAC, nodes, options and leniency). [`RunningWorld`] starts
 //! them behind one front door with a fresh CA, keys and secrets (kind and kubeconfig clusters are
 //! joined through [`crate::external`]), installs the faults, and applies
 //! the steps that change the world (role assignments, federated credentials, annotations, key
 //! rotation, the clock, fault toggles). Dropping the world stops nothing by itself: call
-//! [`World::shutdown`].
+//! [`RunningWorld::shutdown`].
 //!
 //! Submodules (private; what is public is re-exported here, at `credsim_world::world::…`):
 //! - `spec`: [`world_spec`]: tenants, apps, managed identities, nodes, the fakes' options.
@@ -15,7 +15,7 @@
 //! - `cluster`: an embedded cluster's objects: namespaces, ServiceAccounts, the controller's RBAC.
 //! - `external_clusters`: kind and kubeconfig clusters: what they cannot do, joining them.
 //! - `faults`: the world's faults, switching them, and their answers in each target's shape.
-//! - `changes`: [`World::apply`], one function per kind of change.
+//! - `changes`: [`RunningWorld::apply`], one function per kind of change.
 
 mod changes;
 mod cluster;
@@ -76,12 +76,12 @@ pub enum WorldError {
 
 /// A scenario's world, running.
 #[derive(Debug)]
-pub struct World {
+pub struct RunningWorld {
     pub cloud: Cloud,
     faults: std::sync::Mutex<BTreeMap<String, InstalledFault>>,
 }
 
-impl World {
+impl RunningWorld {
     /// Starts the world's fakes behind a front door on `listen`, on a virtual clock frozen at the
     /// scenario's start time (or now), and switches on its active faults.
     pub async fn start(s: &Scenario, listen: SocketAddr) -> Result<Self, WorldError> {
@@ -89,7 +89,7 @@ impl World {
         Self::start_on(s, listen, Clock::frozen_at(start)).await
     }
 
-    /// Like [`World::start`], on a given clock (`credsim up` uses a running one).
+    /// Like [`RunningWorld::start`], on a given clock (`credsim up` uses a running one).
     pub async fn start_on(
         s: &Scenario,
         listen: SocketAddr,
