@@ -85,7 +85,8 @@ impl Progress {
     }
 }
 
-/// A reporter that also advances a [`Progress`] at every finished scenario.
+/// A reporter that also advances a [`Progress`] at every finished scenario (the caller finishes
+/// the bar: one progress may span several runs).
 pub struct WithProgress<'a> {
     pub inner: &'a mut dyn Reporter,
     pub progress: Progress,
@@ -114,17 +115,14 @@ impl Reporter for WithProgress<'_> {
             let _ = out.flush();
             w
         });
-        match finished {
-            Some(verdict) => {
-                if matches!(
-                    verdict,
-                    credsim::result::Verdict::Fail | credsim::result::Verdict::Error
-                ) {
-                    self.failed += 1;
-                }
-                self.progress.advance(format!("{} failed", self.failed));
+        if let Some(verdict) = finished {
+            if matches!(
+                verdict,
+                credsim::result::Verdict::Fail | credsim::result::Verdict::Error
+            ) {
+                self.failed += 1;
             }
-            None => self.progress.finish(),
+            self.progress.advance(format!("{} failed", self.failed));
         }
         written
     }

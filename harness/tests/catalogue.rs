@@ -36,7 +36,9 @@ async fn every_flaw_gets_exactly_its_row_of_the_verdict_table() {
 
     let (scenarios, errors) = credsim::suite::load(&[]);
     assert!(errors.is_empty(), "{errors:#?}");
-    let outcomes = catalogue::run(&scenarios, 2, &[]).await.unwrap();
+    let outcomes = catalogue::run(&scenarios, 2, &[], &mut credsim::report::Silent)
+        .await
+        .unwrap();
     assert_eq!(outcomes.len(), table.flaws.len() + 1);
     let mut differences = Vec::new();
     for o in &outcomes {

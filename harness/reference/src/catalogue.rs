@@ -22,7 +22,7 @@ use crate::flaw::Flaw;
 use crate::programs::{FlawedLauncher, ReferenceLauncher};
 use credsim::implementation::Launcher;
 use credsim::properties::PropertyVerdict as P;
-use credsim::report::{Event, Reporter};
+use credsim::report::Reporter;
 use credsim::result::{ScenarioResult, Verdict};
 
 /// The verdict table, as committed.
@@ -177,20 +177,22 @@ pub struct Outcome {
     pub observed: Observed,
 }
 
-struct Silent;
-
-impl Reporter for Silent {
-    fn event(&mut self, _: Event<'_>, _: &mut dyn std::io::Write) -> std::io::Result<()> {
-        Ok(())
-    }
+/// Runs `scenarios` against the reference and every catalogued flaw (or only those in `only`,
+/// when it is not empty), `jobs` scenarios at once; `reporter` hears of every scenario of every
+/// run (the CLI's progress; [`credsim::report::Silent`] for none).
+/// How many suite runs [`run`] makes for `only`: the reference's and one per flaw.
+pub fn runs(only: &[Flaw]) -> usize {
+    1 + Flaw::ALL
+        .into_iter()
+        .filter(|f| only.is_empty() || only.contains(f))
+        .count()
 }
 
-/// Runs `scenarios` against the reference and every catalogued flaw (or only those in `only`,
-/// when it is not empty), `jobs` scenarios at once.
 pub async fn run(
     scenarios: &[scenarios::Scenario],
     jobs: usize,
     only: &[Flaw],
+    reporter: &mut dyn Reporter,
 ) -> std::io::Result<Vec<Outcome>> {
     let mut out = Vec::new();
     let flaws = Flaw::ALL
@@ -205,7 +207,7 @@ pub async fn run(
             scenarios.to_vec(),
             launcher,
             jobs,
-            &mut Silent,
+            reporter,
             &mut std::io::sink(),
         )
         .await?;

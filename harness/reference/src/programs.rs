@@ -278,62 +278,12 @@ pub async fn serve(
                 continue;
             }
         };
-        let id = msg["id"].clone();
-        let answer = match msg["method"].as_str() {
-            Some("shutdown") => break,
-            Some("initialize") => {
-                let versions = msg["params"]["protocolVersions"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                if versions.iter().any(|v| v == 1) {
-                    json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": 1,
-                        "implementation": {"name": "credsim-reference", "version": env!("CARGO_PKG_VERSION")}}})
-                } else {
-                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32001, "message": "no common protocol version; this implementation speaks 1"}})
-                }
-            }
-            Some("clock/set") if !follow_clock => {
-                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}})
-            }
-            Some("clock/set") => match msg["params"]["now"]
-                .as_str()
-                .and_then(|t| t.parse::<Timestamp>().ok())
-            {
-                Some(now) => {
-                    reference.state().now = Some(now);
-                    json!({"jsonrpc": "2.0", "id": id, "result": {}})
-                }
-                None => {
-                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "`now` must be an RFC 3339 time"}})
-                }
-            },
-            Some("credentials/get") => {
-                match serde_json::from_value::<CredentialRequest>(msg["params"].clone()) {
-                    Err(e) => {
-                        json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": format!("invalid params: {e}")}})
-                    }
-                    Ok(req) => {
-                        let reference = reference.clone();
-                        running.spawn(async move {
-                            match reference.get(&req).await {
-                                Answer::Credential(c) => {
-                                    json!({"jsonrpc": "2.0", "id": id, "result": c})
-                                }
-                                Answer::Anonymous => {
-                                    json!({"jsonrpc": "2.0", "id": id, "result": null})
-                                }
-                                Answer::Refused { kind, message } => {
-                                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message, "data": {"kind": kind.as_str()}}})
-                                }
-                            }
-                        });
-                        continue;
-                    }
-                }
-            }
-            _ => {
-                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "method not found"}})
+        let answer = match step(&reference, follow_clock, &msg) {
+            Step::Shutdown => break,
+            Step::Answer(answer) => answer,
+            Step::Get(id, req) => {
+                running.spawn(credential_answer(reference.clone(), id, req));
+                continue;
             }
         };
         write(&answer, output, log)?;
@@ -347,4 +297,72 @@ pub async fn serve(
         writeln!(log, "{line}")?;
     }
     Ok(())
+}
+
+/// What one message of the exec protocol asks of the serving loop.
+enum Step {
+    /// Answer at once.
+    Answer(Value),
+    /// `credentials/get`: answered when it is done, while other messages are read.
+    Get(Value, CredentialRequest),
+    Shutdown,
+}
+
+/// The step for one message: `initialize`, `clock/set` and refusals are answered at once.
+fn step(reference: &Reference, follow_clock: bool, msg: &Value) -> Step {
+    let id = msg["id"].clone();
+    let error = |code: i64, message: String| {
+        Step::Answer(
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+        )
+    };
+    match msg["method"].as_str() {
+        Some("shutdown") => Step::Shutdown,
+        Some("initialize") => {
+            let versions = msg["params"]["protocolVersions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if versions.iter().any(|v| v == 1) {
+                Step::Answer(
+                    json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": 1,
+                    "implementation": {"name": "credsim-reference", "version": env!("CARGO_PKG_VERSION")}}}),
+                )
+            } else {
+                error(
+                    -32001,
+                    "no common protocol version; this implementation speaks 1".into(),
+                )
+            }
+        }
+        Some("clock/set") if !follow_clock => error(-32601, "method not found".into()),
+        Some("clock/set") => match msg["params"]["now"]
+            .as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+        {
+            Some(now) => {
+                reference.state().now = Some(now);
+                Step::Answer(json!({"jsonrpc": "2.0", "id": id, "result": {}}))
+            }
+            None => error(-32602, "`now` must be an RFC 3339 time".into()),
+        },
+        Some("credentials/get") => {
+            match serde_json::from_value::<CredentialRequest>(msg["params"].clone()) {
+                Err(e) => error(-32602, format!("invalid params: {e}")),
+                Ok(req) => Step::Get(id, req),
+            }
+        }
+        _ => error(-32601, "method not found".into()),
+    }
+}
+
+/// The answer to one `credentials/get`.
+async fn credential_answer(reference: Reference, id: Value, req: CredentialRequest) -> Value {
+    match reference.get(&req).await {
+        Answer::Credential(c) => json!({"jsonrpc": "2.0", "id": id, "result": c}),
+        Answer::Anonymous => json!({"jsonrpc": "2.0", "id": id, "result": null}),
+        Answer::Refused { kind, message } => {
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message, "data": {"kind": kind.as_str()}}})
+        }
+    }
 }

@@ -47,23 +47,10 @@ pub async fn main(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (mut loaded, errors) = credsim::suite::load(&args.paths);
-    if !errors.is_empty() {
-        for e in errors {
-            eprintln!("{e}");
-        }
-        return ExitCode::from(2);
-    }
-    let generated = args
-        .generated
-        .unwrap_or(if args.paths.is_empty() { 24 } else { 0 });
-    match credsim::generate::scenarios(args.seed, generated) {
-        Ok(g) => loaded.extend(g),
-        Err(e) => {
-            eprintln!("credsim explore: a generated world does not load (a bug): {e}");
-            return ExitCode::from(2);
-        }
-    }
+    let loaded = match scenarios_to_explore(&args) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let launcher = match launcher_for("explore", args.implementation.as_deref(), &args.protocol) {
         Ok(l) => l,
         Err(code) => return code,
@@ -93,28 +80,10 @@ pub async fn main(args: Args) -> ExitCode {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let mut written = Vec::new();
-    if !report.findings.is_empty() {
-        if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
-            eprintln!("credsim explore: {}: {e}", args.report_dir.display());
-            return ExitCode::from(2);
-        }
-        for f in &report.findings {
-            let path = args.report_dir.join(format!("{}.yaml", f.minimal.name));
-            let text = match scenarios::render::to_yaml(&f.minimal) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("credsim explore: rendering {}: {e}", f.minimal.name);
-                    return ExitCode::from(2);
-                }
-            };
-            if let Err(e) = std::fs::write(&path, text) {
-                eprintln!("credsim explore: {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-            written.push(path);
-        }
-    }
+    let written = match write_reproducers(&args.report_dir, &report.findings) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
     let rate = report.cases as f64 / report.elapsed.as_secs_f64().max(1e-3);
     let summary = serde_json::json!({"scenarios": loaded.len(), "schedules": report.cases,
         "errors": report.errors, "findings": report.findings.len(), "seed": args.seed,
@@ -129,32 +98,7 @@ pub async fn main(args: Args) -> ExitCode {
         }
     }
     for (f, path) in report.findings.iter().zip(&written) {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({"finding": {"scenario": f.scenario, "property": f.property.as_str(),
-                    "seed": f.seed, "case": f.case, "foundSteps": f.found_steps,
-                    "steps": f.minimal.steps.len(), "requests": f.requests(),
-                    "reproduced": f.reproduced, "runs": credsim::explore::REPRODUCE_RUNS,
-                    "reason": f.reason, "reproducer": path.display().to_string()}})
-            );
-        } else {
-            println!(
-                "FINDING  {}  {}  schedule {} (seed {}), shrunk from {} to {} step(s), {} request(s), failing {} of {} runs again\n      {}\n      reproducer: {}  (credsim run {} --impl ...)",
-                f.scenario,
-                f.property.as_str(),
-                f.case,
-                f.seed,
-                f.found_steps,
-                f.minimal.steps.len(),
-                f.requests(),
-                f.reproduced,
-                credsim::explore::REPRODUCE_RUNS,
-                f.reason,
-                path.display(),
-                path.display()
-            );
-        }
+        print_finding(f, path, json);
     }
     if json {
         println!("{}", serde_json::json!({ "summary": summary }));
@@ -173,5 +117,88 @@ pub async fn main(args: Args) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The scenarios of `PATHS` (or the corpus) and the worlds generated from the seed; a file that
+/// does not load exits 2.
+fn scenarios_to_explore(args: &Args) -> Result<Vec<scenarios::Scenario>, ExitCode> {
+    let (mut loaded, errors) = credsim::suite::load(&args.paths);
+    if !errors.is_empty() {
+        for e in errors {
+            eprintln!("{e}");
+        }
+        return Err(ExitCode::from(2));
+    }
+    let generated = args
+        .generated
+        .unwrap_or(if args.paths.is_empty() { 24 } else { 0 });
+    match credsim::generate::scenarios(args.seed, generated) {
+        Ok(g) => loaded.extend(g),
+        Err(e) => {
+            eprintln!("credsim explore: a generated world does not load (a bug): {e}");
+            return Err(ExitCode::from(2));
+        }
+    }
+    Ok(loaded)
+}
+
+/// One reproducer file per finding, named after its minimal scenario, in `report_dir`.
+fn write_reproducers(
+    report_dir: &std::path::Path,
+    findings: &[credsim::explore::Finding],
+) -> Result<Vec<PathBuf>, ExitCode> {
+    let mut written = Vec::new();
+    if !findings.is_empty() {
+        if let Err(e) = std::fs::create_dir_all(report_dir) {
+            eprintln!("credsim explore: {}: {e}", report_dir.display());
+            return Err(ExitCode::from(2));
+        }
+        for f in findings {
+            let path = report_dir.join(format!("{}.yaml", f.minimal.name));
+            let text = match scenarios::render::to_yaml(&f.minimal) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("credsim explore: rendering {}: {e}", f.minimal.name);
+                    return Err(ExitCode::from(2));
+                }
+            };
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("credsim explore: {}: {e}", path.display());
+                return Err(ExitCode::from(2));
+            }
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+/// One finding on stdout: a JSON line, or the human lines.
+fn print_finding(f: &credsim::explore::Finding, path: &std::path::Path, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"finding": {"scenario": f.scenario, "property": f.property.as_str(),
+                "seed": f.seed, "case": f.case, "foundSteps": f.found_steps,
+                "steps": f.minimal.steps.len(), "requests": f.requests(),
+                "reproduced": f.reproduced, "runs": credsim::explore::REPRODUCE_RUNS,
+                "reason": f.reason, "reproducer": path.display().to_string()}})
+        );
+    } else {
+        println!(
+            "FINDING  {}  {}  schedule {} (seed {}), shrunk from {} to {} step(s), {} request(s), failing {} of {} runs again\n      {}\n      reproducer: {}  (credsim run {} --impl ...)",
+            f.scenario,
+            f.property.as_str(),
+            f.case,
+            f.seed,
+            f.found_steps,
+            f.minimal.steps.len(),
+            f.requests(),
+            f.reproduced,
+            credsim::explore::REPRODUCE_RUNS,
+            f.reason,
+            path.display(),
+            path.display()
+        );
     }
 }

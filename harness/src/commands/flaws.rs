@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::progress::{Progress, WithProgress};
+
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -47,7 +49,15 @@ async fn flaws(jobs: Option<usize>, print_table: bool, only: &[String]) -> ExitC
         return ExitCode::from(2);
     }
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let outcomes = match catalogue::run(&scenarios, jobs, &only).await {
+    let total = (scenarios.len() * catalogue::runs(&only)) as u64;
+    let mut silent = credsim::report::Silent;
+    let mut progress = WithProgress::new(
+        &mut silent,
+        Progress::new("credsim flaws", "scenarios", Some(total)),
+    );
+    let outcomes = catalogue::run(&scenarios, jobs, &only, &mut progress).await;
+    progress.progress.finish();
+    let outcomes = match outcomes {
         Ok(o) => o,
         Err(e) => {
             eprintln!("credsim flaws: {e}");

@@ -115,6 +115,7 @@ pub async fn main(args: Args) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+    reporter.progress.finish();
     if junit && credsim::report::junit(&results, &summary, &mut stdout).is_err() {
         return ExitCode::from(2);
     }
