@@ -48,8 +48,8 @@ fn identity(r: &IdentityRef) -> Located<String> {
     Located::new(format!("{}/{}", r.tenant, r.name))
 }
 
-fn world(w: &model::World) -> doc::World {
-    doc::World {
+fn world(w: &model::World) -> doc::WorldDoc {
+    doc::WorldDoc {
         tenants: w.tenants.iter().map(tenant).collect(),
         registries: w.registries.iter().map(registry).collect(),
         clusters: w.clusters.iter().map(cluster).collect(),

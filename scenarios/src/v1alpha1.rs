@@ -31,7 +31,7 @@ pub struct Document {
     #[schemars(extend("const" = "Scenario"))]
     pub kind: Located<String>,
     pub metadata: Metadata,
-    pub world: World,
+    pub world: WorldDoc,
     /// What happens, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Located<Step>>,
@@ -58,10 +58,13 @@ pub struct Metadata {
     pub references: Vec<String>,
 }
 
+// `WorldDoc`: the world as written in the file (the resolved one is `model::World`); the schema
+// keeps the name `World`.
 /// Everything that exists before the first step.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct World {
+#[schemars(rename = "World")]
+pub struct WorldDoc {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<Tenant>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -192,11 +192,13 @@ pub struct FieldRun {
     pub summary: Summary,
 }
 
-/// Runs one implementation over its scenarios, with its expectations applied.
+/// Runs one implementation over its scenarios, with its expectations applied; `reporter` hears
+/// of every scenario (the CLI's progress; [`crate::report::Silent`] for none).
 pub async fn run_one(
     imp: &FieldImplementation,
     root: &Path,
     jobs: usize,
+    reporter: &mut dyn crate::report::Reporter,
 ) -> Result<FieldRun, FieldError> {
     let fail = |message: String| FieldError::Implementation {
         name: imp.name.clone(),
@@ -265,7 +267,7 @@ pub async fn run_one(
         launcher,
         jobs,
         &expectations,
-        &mut crate::report::Silent,
+        reporter,
         &mut std::io::sink(),
     )
     .await

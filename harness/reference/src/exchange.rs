@@ -135,6 +135,19 @@ impl Reference {
         assertion: &str,
         registry: &str,
     ) -> Result<Credential, Refusal> {
+        let access_token = self.entra_token(tenant, client_id, assertion).await?;
+        self.acr_refresh_token(tenant, &access_token, registry)
+            .await
+    }
+
+    /// Entra's federated exchange: the ServiceAccount token as the client assertion of a
+    /// client-credentials grant for ACR's audience; the access token.
+    async fn entra_token(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        assertion: &str,
+    ) -> Result<String, Refusal> {
         let authority = self
             .env
             .get("AZURE_AUTHORITY_HOST")
@@ -193,12 +206,24 @@ impl Reference {
         }
         let access_token = body["access_token"]
             .as_str()
-            .ok_or_else(|| refuse(RefusalKind::Internal, "Entra's answer has no access_token"))?;
+            .ok_or_else(|| refuse(RefusalKind::Internal, "Entra's answer has no access_token"))?
+            .to_owned();
         if self.flaw == Some(Flaw::LogToken) {
             self.log(format!(
                 "debug: Entra answered with access token {access_token}"
             ));
         }
+        Ok(access_token)
+    }
+
+    /// ACR's exchange of the Entra token for a refresh token, handed out with the null GUID as
+    /// its username and the token's expiry.
+    async fn acr_refresh_token(
+        &self,
+        tenant: &str,
+        access_token: &str,
+        registry: &str,
+    ) -> Result<Credential, Refusal> {
         // ACR wants the tenant's ID: take it from the token (`tid`), whatever form the
         // configuration used (a domain name works in Entra's path, not in the exchange).
         let tid = mock_kit::jwt::decode_unverified(access_token)

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::progress::{Progress, WithProgress};
+
 use credsim_world::error_chain;
 
 // The variant's doc comment in main.rs is the subcommand's help.
@@ -109,11 +111,16 @@ async fn field(args: FieldPaths) -> ExitCode {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut runs = Vec::new();
     let mut as_expected = true;
+    let mut silent = credsim::report::Silent;
+    let mut progress = WithProgress::new(
+        &mut silent,
+        Progress::new("credsim field", "scenarios", None),
+    );
     for imp in &manifest.implementations {
         if !args.only.is_empty() && !args.only.contains(&imp.name) {
             continue;
         }
-        let run = match credsim::field::run_one(imp, &args.root, jobs).await {
+        let run = match credsim::field::run_one(imp, &args.root, jobs, &mut progress).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("credsim field: {}", error_chain(&e));
@@ -136,6 +143,7 @@ async fn field(args: FieldPaths) -> ExitCode {
         as_expected &= run.as_expected();
         runs.push(run);
     }
+    progress.progress.finish();
     if !args.only.is_empty() {
         return ExitCode::from(if as_expected { 0 } else { 1 });
     }

@@ -60,7 +60,7 @@ impl Cx<'_> {
     }
 
     /// Tenants, registries, clusters, nodes and faults: each name once per kind.
-    fn unique_world_names(&mut self, w: &doc::World) {
+    fn unique_world_names(&mut self, w: &doc::WorldDoc) {
         self.unique(
             "tenant",
             w.tenants
