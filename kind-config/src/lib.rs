@@ -1,6 +1,6 @@
 //! kind (and k3s) cluster configurations whose API server signs ServiceAccount tokens with a key
 //! the harness provides and uses a harness-chosen issuer URL, so that mock-entra can federate
-//! with a real cluster (reference `acr-oci-k8s.md` §3.5, following azure-workload-identity's
+//! with a real cluster (research notes `acr-oci-k8s.md` §3.5, following azure-workload-identity's
 //! `create-kind-cluster.sh`).
 //!
 //! Module map (this file): [`KindCluster`] renders the kind `Cluster` config (node `extraMounts`

@@ -21,7 +21,7 @@
 //!   carrying an `Authorization` header (and journals it, so leaking clients are caught).
 //!
 //! Entra tokens presented to the exchange are verified against mock-entra
-//! ([`mock_entra::MockEntra::verify_access_token`]). Fidelity choices the reference leaves open are
+//! ([`mock_entra::MockEntra::verify_access_token`]). Fidelity choices the research notes leave open are
 //! written next to the code that makes them (see `auth` and `api`).
 
 mod api;

@@ -1,6 +1,6 @@
 //! Entra's error answers, exactly as clients parse them.
 //!
-//! Shape (reference `entra-imds.md` §1.5): `{"error", "error_description", "error_codes",
+//! Shape (research notes `entra-imds.md` §1.5): `{"error", "error_description", "error_codes",
 //! "timestamp", "trace_id", "correlation_id", "error_uri"}`; the description starts with
 //! `AADSTS{code}: ` and ends with ` Trace ID: … Correlation ID: … Timestamp: …` (the 2024+ form,
 //! single spaces); `error_codes` is an array of integers; `timestamp` is `YYYY-MM-DD HH:MM:SSZ`;

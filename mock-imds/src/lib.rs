@@ -15,7 +15,7 @@
 //! first node; each node also has its own site ([`MockImds::node_site`]) with a direct loopback
 //! listener, for `AZURE_POD_IDENTITY_AUTHORITY_HOST` and `IDENTITY_ENDPOINT`.
 //!
-//! Fidelity choices the reference leaves open (reference `entra-imds.md` §5, §10):
+//! Fidelity choices the research notes leave open (notes `entra-imds.md` §5, §10):
 //! - on the identity path `Metadata` must be exactly `true` (the docs say "all lower case"); on
 //!   `/metadata/instance` it is matched case-insensitively (cloud-provider-azure sends `True`);
 //! - the texts of the identity path's "missing api-version" and "identity not found" answers are

@@ -7,7 +7,7 @@
 //! sensitive), audience, issuer metadata fetched over the network, `kid` and signature, validity
 //! window, 25-hour lifetime cap. Scope rules (§1.3) are checked after the credential.
 //!
-//! Choices where the reference leaves the real behaviour open (written down here, and in the
+//! Choices where the research notes leave the real behaviour open (written down here, and in the
 //! closing note of the issue):
 //! - a bad signature on a federated assertion whose `kid` is published is AADSTS50027 (malformed /
 //!   invalid JWT) rather than 7000272, which is kept for a missing `kid`;
