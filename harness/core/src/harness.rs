@@ -389,10 +389,7 @@ impl Plan {
 }
 
 fn summary_of(results: &[ScenarioResult]) -> Summary {
-    let mut summary = Summary {
-        evidence: crate::sandbox::Sandbox::detect().description(),
-        ..Summary::default()
-    };
+    let mut summary = Summary::on_this_machine();
     for r in results {
         summary.add(r);
     }

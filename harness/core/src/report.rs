@@ -37,6 +37,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// An empty summary that names the evidence this machine's sandbox gives.
+    pub fn on_this_machine() -> Self {
+        Self {
+            evidence: crate::sandbox::Sandbox::detect().description(),
+            ..Self::default()
+        }
+    }
+
     pub fn add(&mut self, r: &ScenarioResult) {
         self.scenarios += 1;
         match r.verdict {

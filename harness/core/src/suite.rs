@@ -255,10 +255,7 @@ pub async fn run_with(
     }
     let mut slots: Vec<Option<ScenarioResult>> = (0..count).map(|_| None).collect();
     let mut next = 0;
-    let mut summary = Summary {
-        evidence: crate::sandbox::Sandbox::detect().description(),
-        ..Summary::default()
-    };
+    let mut summary = Summary::on_this_machine();
     let mut results = Vec::new();
     while let Some(joined) = set.join_next().await {
         let (i, mut r) = joined.map_err(std::io::Error::other)?;

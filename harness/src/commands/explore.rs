@@ -9,14 +9,8 @@ use crate::progress::Progress;
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Scenario files or folders (default: the corpus built into the binary).
-    pub paths: Vec<PathBuf>,
-    /// The implementation under test, started per shard (default: the built-in reference).
-    #[arg(long = "impl")]
-    pub implementation: Option<String>,
-    /// exec, docker-credential-helper or kubelet-credential-provider.
-    #[arg(long, default_value = "exec")]
-    pub protocol: String,
+    #[command(flatten)]
+    pub target: super::Target,
     /// The seed: the same seed plays the same schedules.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -51,7 +45,11 @@ pub async fn main(args: Args) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let launcher = match launcher_for("explore", args.implementation.as_deref(), &args.protocol) {
+    let launcher = match launcher_for(
+        "explore",
+        args.target.implementation.as_deref(),
+        &args.target.protocol,
+    ) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -123,7 +121,7 @@ pub async fn main(args: Args) -> ExitCode {
 /// The scenarios of `PATHS` (or the corpus) and the worlds generated from the seed; a file that
 /// does not load exits 2.
 fn scenarios_to_explore(args: &Args) -> Result<Vec<scenarios::Scenario>, ExitCode> {
-    let (mut loaded, errors) = credsim::suite::load(&args.paths);
+    let (mut loaded, errors) = credsim::suite::load(&args.target.paths);
     if !errors.is_empty() {
         for e in errors {
             eprintln!("{e}");
@@ -132,7 +130,7 @@ fn scenarios_to_explore(args: &Args) -> Result<Vec<scenarios::Scenario>, ExitCod
     }
     let generated = args
         .generated
-        .unwrap_or(if args.paths.is_empty() { 24 } else { 0 });
+        .unwrap_or(if args.target.paths.is_empty() { 24 } else { 0 });
     match credsim::generate::scenarios(args.seed, generated) {
         Ok(g) => loaded.extend(g),
         Err(e) => {

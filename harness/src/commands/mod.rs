@@ -9,6 +9,7 @@ pub mod reference;
 pub mod run;
 pub mod up;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -30,4 +31,17 @@ pub fn launcher_for(
         eprintln!("credsim {command}: {}", credsim_world::error_chain(&e));
         ExitCode::from(2)
     })
+}
+
+/// The scenarios and the implementation under test, as `run` and `explore` take them.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Scenario files or folders (default: the corpus built into the binary).
+    pub paths: Vec<PathBuf>,
+    /// The implementation under test, started per shard (default: the built-in reference).
+    #[arg(long = "impl")]
+    pub implementation: Option<String>,
+    /// exec, docker-credential-helper or kubelet-credential-provider.
+    #[arg(long, default_value = "exec")]
+    pub protocol: String,
 }

@@ -9,14 +9,8 @@ use crate::progress::{Progress, WithProgress};
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Scenario files or folders (default: the corpus built into the binary).
-    pub paths: Vec<PathBuf>,
-    /// The implementation under test, started per shard (default: the built-in reference).
-    #[arg(long = "impl")]
-    pub implementation: Option<String>,
-    /// exec, docker-credential-helper or kubelet-credential-provider.
-    #[arg(long, default_value = "exec")]
-    pub protocol: String,
+    #[command(flatten)]
+    pub target: super::Target,
     /// human, json or junit.
     #[arg(long, default_value = "human")]
     pub format: String,
@@ -42,16 +36,16 @@ pub async fn main(args: Args) -> ExitCode {
 
     mock_kit::install_crypto_provider();
     if !matches!(
-        args.protocol.as_str(),
+        args.target.protocol.as_str(),
         "exec" | "docker-credential-helper" | "kubelet-credential-provider"
     ) {
         eprintln!(
             "credsim run: unknown --protocol {} (exec, docker-credential-helper or kubelet-credential-provider)",
-            args.protocol
+            args.target.protocol
         );
         return ExitCode::from(2);
     }
-    let (loaded, errors) = credsim::suite::load(&args.paths);
+    let (loaded, errors) = credsim::suite::load(&args.target.paths);
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("{e}");
@@ -84,7 +78,11 @@ pub async fn main(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let launcher = match launcher_for("run", args.implementation.as_deref(), &args.protocol) {
+    let launcher = match launcher_for(
+        "run",
+        args.target.implementation.as_deref(),
+        &args.target.protocol,
+    ) {
         Ok(l) => l,
         Err(code) => return code,
     };
