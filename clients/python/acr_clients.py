@@ -35,6 +35,26 @@ def sdk():
     return out
 
 
+def sdk_default():
+    """azure-containerregistry with DefaultAzureCredential, configured only by the standard
+    AZURE_* variables (workload identity: AZURE_CLIENT_ID, AZURE_TENANT_ID,
+    AZURE_FEDERATED_TOKEN_FILE): reads one manifest, as a pull starts."""
+    from azure.containerregistry import ContainerRegistryClient
+    from azure.core.exceptions import HttpResponseError
+    from azure.identity import DefaultAzureCredential
+
+    client = ContainerRegistryClient(
+        "https://" + env("REGISTRY"),
+        DefaultAzureCredential(),
+        audience="https://containerregistry.azure.net",
+    )
+    try:
+        props = client.get_manifest_properties(env("REPOSITORY"), env("TAG"))
+    except HttpResponseError as e:
+        return {"error": type(e).__name__, "status": e.status_code, "message": str(e)[:500]}
+    return {"manifest": {"digest": props.digest, "tags": list(props.tags or [])}}
+
+
 def oras_pull():
     """oras (Python) pulls a Helm chart with the ACR refresh token as the password."""
     import oras.client
@@ -64,7 +84,7 @@ def oras_push():
     return {"status": resp.status_code}
 
 
-CASES = {"sdk": sdk, "oras-pull": oras_pull, "oras-push": oras_push}
+CASES = {"sdk": sdk, "sdk-default": sdk_default, "oras-pull": oras_pull, "oras-push": oras_push}
 
 if __name__ == "__main__":
     try:

@@ -21,6 +21,9 @@ struct Cli {
 enum Command {
     /// Serve the fakes (Entra ID, ...) behind the front door until interrupted.
     Up(commands::up::Args),
+    /// Change a running `credsim up` world with the scenario format's steps, watch its events,
+    /// save the session as a scenario.
+    Ctl(commands::ctl::Args),
     /// Validate scenario files without running them; every error as file:line:col: message.
     Check(commands::check::Args),
     /// Print the JSON Schema of the scenario format.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Up(args) => commands::up::main(args, &runtime),
+        Command::Ctl(args) => runtime.block_on(commands::ctl::main(args)),
         Command::Check(args) => commands::check::main(args),
         Command::Schema => {
             print!("{}", scenarios::schema_text());

@@ -252,6 +252,7 @@ fn allowed(name: &str) -> Option<&'static [&'static str]> {
             "credsim-world",
             "mock-kit",
             "mock-entra",
+            "mock-imds",
             "mock-acr",
             "mock-k8s",
             "netns",

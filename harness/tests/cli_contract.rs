@@ -52,13 +52,18 @@ fn accepted(args: &[&str]) -> BTreeSet<String> {
     set
 }
 
-/// The document's sections: (heading after `## `, flags and arguments of its table).
+/// The document's sections: (heading after `## `, or after `### ` for a subcommand's own
+/// subcommand such as `credsim ctl apply`, flags and arguments of its table).
 fn documented() -> Vec<(String, BTreeSet<String>)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
     let text = std::fs::read_to_string(&path).expect("docs/cli.md exists");
     let mut sections: Vec<(String, BTreeSet<String>)> = Vec::new();
     for line in text.lines() {
-        if let Some(h) = line.strip_prefix("## ") {
+        let heading = line.strip_prefix("## ").or_else(|| {
+            line.strip_prefix("### ")
+                .filter(|h| h.starts_with("credsim ") && h.split_whitespace().count() == 3)
+        });
+        if let Some(h) = heading {
             sections.push((h.trim().to_owned(), BTreeSet::new()));
         } else if let Some(rest) = line.strip_prefix("| `")
             && let Some((first, _)) = rest.split_once('`')
@@ -84,12 +89,33 @@ fn every_subcommand_and_flag_is_documented_and_nothing_else() {
     let doc_commands: Vec<String> = doc
         .iter()
         .filter_map(|(h, _)| h.strip_prefix("credsim "))
+        .filter(|h| !h.contains(' '))
         .map(str::to_owned)
         .collect();
     assert_eq!(
         doc_commands, commands,
         "docs/cli.md's `## credsim NAME` sections, in order, against `credsim --help`"
     );
+    // A subcommand with subcommands of its own (`credsim ctl`) documents each in a
+    // `### credsim NAME SUB` section, in the order its help lists them.
+    for command in &commands {
+        let subs: Vec<String> = section(&help(&[command]), "Commands:")
+            .iter()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|s| *s != "help")
+            .map(|s| format!("{command} {s}"))
+            .collect();
+        let documented_subs: Vec<String> = doc
+            .iter()
+            .filter_map(|(h, _)| h.strip_prefix("credsim "))
+            .filter(|h| h.starts_with(&format!("{command} ")))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            documented_subs, subs,
+            "docs/cli.md's `### credsim {command} SUB` sections against `credsim {command} --help`"
+        );
+    }
     let mut differences = Vec::new();
     let global = doc
         .iter()

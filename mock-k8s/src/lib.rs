@@ -389,6 +389,27 @@ impl MockK8s {
             .ok()
     }
 
+    /// Copies of every object of a core or RBAC kind, in every namespace, in name order.
+    pub fn list(&self, kind: &str) -> Vec<Value> {
+        let group = if matches!(
+            kind,
+            "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding"
+        ) {
+            "rbac.authorization.k8s.io"
+        } else {
+            ""
+        };
+        let Some(t) = by_kind(group, kind) else {
+            return Vec::new();
+        };
+        self.inner
+            .store
+            .read()
+            .expect("store")
+            .list(t, None, None)
+            .unwrap_or_default()
+    }
+
     /// Applies a JSON merge patch to an object as the cluster's admin would (`kubectl patch
     /// --type merge`): a scenario changing an annotation mid-run. Returns the patched object.
     pub fn merge_patch(

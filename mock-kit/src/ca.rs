@@ -55,6 +55,20 @@ impl IssuedCert {
     pub fn certified_key(&self) -> Arc<CertifiedKey> {
         self.certified.clone()
     }
+
+    /// The leaf's private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), for a server
+    /// outside credsim that is to present this certificate.
+    pub fn key_pem(&self) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.key_pkcs8_der);
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        pem
+    }
 }
 
 /// The run's certificate authority. Cloning shares it (and its cache of issued certificates).

@@ -119,6 +119,19 @@ impl<E: Clone> Journal<E> {
             .collect()
     }
 
+    /// Like [`Journal::since`], with the sequence number the next entry will get: a follower
+    /// passes it back next time and sees each entry once, whatever was dropped in between.
+    pub fn since_with_next(&self, seq: usize) -> (Vec<E>, usize) {
+        let e = self.inner.entries.lock().expect("journal lock");
+        let kept = e
+            .kept
+            .iter()
+            .skip(seq.saturating_sub(e.dropped))
+            .cloned()
+            .collect();
+        (kept, e.dropped + e.kept.len())
+    }
+
     /// The entries that satisfy `pred`, in order.
     pub fn filter(&self, pred: impl Fn(&E) -> bool) -> Vec<E> {
         let entries = self.inner.entries.lock().expect("journal lock");
@@ -192,6 +205,8 @@ mod tests {
         assert_eq!(j.since(0), vec!['b', 'c']);
         assert_eq!(j.since(2), vec!['c']);
         assert_eq!(j.since(3), Vec::<char>::new());
+        assert_eq!(j.since_with_next(0), (vec!['b', 'c'], 3));
+        assert_eq!(j.since_with_next(3), (Vec::<char>::new(), 3));
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn supported() -> String {
 /// A YAML or decode error as a diagnostic: the message without the library's own position
 /// suffix, the field path without the internals of [`Located`], and a suggestion for a
 /// misspelt field or value.
-fn from_yaml(file: &str, e: &serde_saphyr::Error, path: Option<&str>) -> Diagnostic {
+pub(crate) fn from_yaml(file: &str, e: &serde_saphyr::Error, path: Option<&str>) -> Diagnostic {
     let at = e
         .location()
         .map(|l| {

@@ -14,9 +14,11 @@
 //!   the ones mock-entra applies, so a file that loads has a world the fake accepts.
 //! - [`model`]: the resolved scenario the harness consumes.
 //! - [`render`]: model back to a file (the round-trip property).
+//! - [`steps_file`]: steps on their own, against a running world's document (`credsim ctl
+//!   apply`).
 //! - [`diagnostic`], [`located`], [`duration`]: `file:line:col` errors, positions, durations.
 //!
-//! Entry points: [`load_file`], [`load_str`], [`find_files`], [`schema`].
+//! Entry points: [`load_file`], [`load_str`], [`load_steps`], [`find_files`], [`schema`].
 
 use std::path::{Path, PathBuf};
 
@@ -28,11 +30,13 @@ pub mod located;
 pub mod model;
 pub mod render;
 pub mod resolve;
+pub mod steps_file;
 pub mod v1alpha1;
 pub mod vocab;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::Scenario;
+pub use steps_file::{LoadedSteps, load_steps};
 
 /// The format version this crate writes, and the newest it reads.
 ///

@@ -44,6 +44,9 @@
 //! - [`inprocess`]: in-process implementations in a few lines: the shard's environment typed,
 //!   a launcher made of one async function.
 //! - [`check`]: `credsim check`, scenario files validated without running them.
+//! - [`live`]: `credsim up`, the live mock cloud: the world on a running clock, the state
+//!   directory, and the control endpoint `credsim ctl` and the console use (changes as scenario
+//!   steps, the event stream, the session recorded as a scenario).
 //!
 //! The reference implementation and its deliberate flaws are the `credsim-reference` crate;
 //! the `credsim` binary (`credsim-cli`) parses the command line and wires these together.
@@ -66,6 +69,7 @@ pub mod harness;
 pub mod implementation;
 pub mod inprocess;
 pub mod kubelet_provider;
+pub mod live;
 pub mod probe;
 pub mod properties;
 pub mod report;

@@ -15,7 +15,7 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::properties::{PropertyVerdict, claim};
-use crate::result::{ScenarioResult, Verdict};
+use crate::result::{FlowEvent, ScenarioResult, Verdict};
 
 /// The format of the reports' JSON (`summary.json`, `--format json`).
 ///
@@ -362,17 +362,18 @@ pub fn write_dir(
 
 const PARTICIPANTS: [&str; 5] = ["harness", "implementation", "cluster", "entra", "registry"];
 
-/// A sequence diagram of a scenario's flow, as inline SVG.
-fn sequence_svg(r: &ScenarioResult) -> String {
+/// A sequence diagram of `flow` between `participants` (columns, left to right), as inline SVG:
+/// the report's per scenario, and `credsim up`'s console live.
+pub fn sequence_svg(participants: &[&str], flow: &[FlowEvent]) -> String {
     let col = 190.0;
-    let x = |p: &str| 90.0 + col * PARTICIPANTS.iter().position(|q| *q == p).unwrap_or(0) as f64;
+    let x = |p: &str| 90.0 + col * participants.iter().position(|q| *q == p).unwrap_or(0) as f64;
     let row = 34.0;
-    let height = 60.0 + row * (r.flow.len() as f64 + 1.0);
-    let width = 90.0 * 2.0 + col * (PARTICIPANTS.len() as f64 - 1.0);
+    let height = 60.0 + row * (flow.len() as f64 + 1.0);
+    let width = 90.0 * 2.0 + col * (participants.len() as f64 - 1.0);
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">"#
     );
-    for p in PARTICIPANTS {
+    for p in participants {
         let cx = x(p);
         svg.push_str(&format!(
             r##"<rect x="{}" y="8" width="120" height="24" rx="4" fill="#eef" stroke="#99c"/><text x="{cx}" y="24" text-anchor="middle">{p}</text><line x1="{cx}" y1="32" x2="{cx}" y2="{}" stroke="#ccc" stroke-dasharray="4 3"/>"##,
@@ -381,7 +382,7 @@ fn sequence_svg(r: &ScenarioResult) -> String {
         ));
     }
     let mut last_step = usize::MAX;
-    for (i, e) in r.flow.iter().enumerate() {
+    for (i, e) in flow.iter().enumerate() {
         let y = 56.0 + row * i as f64;
         if e.step != last_step {
             svg.push_str(&format!(
@@ -462,7 +463,7 @@ section{border-top:1px solid #ddd;margin-top:2em;padding-top:1em}svg{max-width:1
         }
         h.push_str("</table>");
         if !r.flow.is_empty() {
-            h.push_str(&sequence_svg(r));
+            h.push_str(&sequence_svg(&PARTICIPANTS, &r.flow));
         }
         h.push_str("</section>");
     }

@@ -2,6 +2,7 @@
 //! `main`. Shared here: the launcher `--impl` and `--protocol` name.
 
 pub mod check;
+pub mod ctl;
 pub mod explore;
 pub mod field;
 pub mod flaws;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use credsim_world::up::{UpOptions, up};
+use credsim::live::{UpOptions, up};
 
 // The variant's doc comment in main.rs is the subcommand's help.
 #[derive(Debug, clap::Args)]
@@ -12,12 +12,16 @@ pub struct Args {
     /// A scenario file whose world to serve (default: the built-in demo world).
     #[arg(long)]
     pub world: Option<PathBuf>,
-    /// Where to write env.sh, ca.pem, world.json and ready (default: a new temporary folder).
+    /// Where to write env.sh, ca.pem, world.json, the control token and ready (default: a new
+    /// temporary folder).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
     /// The front door's address.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// The control endpoint's address (loopback only), for `credsim ctl` and the console.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub control_listen: SocketAddr,
 }
 
 pub fn main(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
@@ -25,6 +29,7 @@ pub fn main(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
         world: args.world,
         state_dir: args.state_dir,
         listen: args.listen,
+        control: args.control_listen,
     };
     let result = runtime.block_on(async {
         let mut stdout = std::io::stdout();

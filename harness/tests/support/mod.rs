@@ -9,12 +9,14 @@ use serde_json::Value;
 
 pub async fn demo() -> Cloud {
     mock_kit::install_crypto_provider();
-    Cloud::start(
-        credsim_world::demo::world(),
+    credsim_world::world::RunningWorld::start_on(
+        &credsim_world::demo::scenario(),
         SocketAddr::from(([127, 0, 0, 1], 0)),
+        mock_kit::Clock::system(),
     )
     .await
     .unwrap()
+    .into_cloud()
 }
 
 /// Exchanges `assertion` for project-a's managed identity at mock-entra, through the front door.

@@ -318,12 +318,18 @@ impl Cloud {
             "proxy": self.door.proxy_url(),
             "tenants": tenants,
             "registries": self.registries_json(),
-            "clusters": self.all_clusters().iter().map(|c| json!({
-                "name": c.name(),
-                "issuer": c.issuer_url(),
-                "apiServer": self.api_server_url(c.name()),
-                "kubeconfig": format!("kubeconfig/{}.yaml", c.name()),
-            })).collect::<Vec<_>>(),
+            "clusters": self.all_clusters().iter().map(|c| {
+                let mut cluster = json!({
+                    "name": c.name(),
+                    "issuer": c.issuer_url(),
+                    "apiServer": self.api_server_url(c.name()),
+                    "kubeconfig": format!("kubeconfig/{}.yaml", c.name()),
+                });
+                if let Some(k8s) = self.clusters.iter().find(|k| k.name() == c.name()) {
+                    cluster["namespaces"] = namespaces_json(k8s);
+                }
+                cluster
+            }).collect::<Vec<_>>(),
             "nodes": nodes,
             "issuers": issuers,
         })
@@ -575,4 +581,31 @@ pub fn issuer_sites(clusters: &[MockK8s]) -> Result<Vec<mock_kit::Site>, IssuerE
         )?);
     }
     Ok(sites)
+}
+
+/// An embedded cluster's namespaces with their ServiceAccounts and those's annotations (what a
+/// project is in `world.json`; kind and kubeconfig clusters are read through their own API).
+fn namespaces_json(k8s: &MockK8s) -> Value {
+    let accounts = k8s.list("ServiceAccount");
+    let namespaces: Vec<Value> = k8s
+        .list("Namespace")
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str())
+        .filter(|n| !n.starts_with("kube-") && *n != "default")
+        .map(|ns| {
+            let sas: Vec<Value> = accounts
+                .iter()
+                .filter(|sa| sa["metadata"]["namespace"] == ns)
+                .filter(|sa| sa["metadata"]["name"] != "default")
+                .map(|sa| {
+                    json!({
+                        "name": sa["metadata"]["name"],
+                        "annotations": sa["metadata"].get("annotations").cloned().unwrap_or(json!({})),
+                    })
+                })
+                .collect();
+            json!({"name": ns, "serviceAccounts": sas})
+        })
+        .collect();
+    Value::Array(namespaces)
 }

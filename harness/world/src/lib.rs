@@ -13,18 +13,16 @@
 //!   identities, nodes, options and leniency; `registry`; `cluster`: namespaces, ServiceAccounts,
 //!   controllers' RBAC; `external_clusters`; `faults`), and the world changes its steps make
 //!   (`changes`: [`world::RunningWorld::apply`]).
-//! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given.
-//! - [`up`]: `credsim up`, the local mock cloud: state directory (`env.sh`, `ca.pem`,
-//!   `world.json`, `ready`), serving until SIGINT/SIGTERM.
+//! - [`demo`]: the built-in demo world `credsim up` serves when no `--world` is given (a
+//!   scenario file, `demo.yaml`). `credsim up` itself, the live mock cloud, is the `credsim`
+//!   crate's `live` module (it draws the report's diagrams and reads the journals as events).
 //!
-//! Dependencies run one way: `world` → `cloud` → `external` → `clusters`; `up` → `demo`,
-//! `world`.
+//! Dependencies run one way: `world` → `cloud` → `external` → `clusters`.
 
 pub mod cloud;
 pub mod clusters;
 pub mod demo;
 pub mod external;
-pub mod up;
 pub mod world;
 
 /// An error and its causes on one line.
