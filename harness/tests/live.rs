@@ -502,3 +502,195 @@ fn ctl_apply_validates_steps_like_a_scenario_file_and_applies_nothing_on_error()
     assert_eq!(refused.status.code(), Some(2));
     assert!(text(&refused).contains("loopback"), "{}", text(&refused));
 }
+
+/// Steps that onboard project-c while `credsim up` runs: its namespace and dedicated
+/// ServiceAccount (annotated for the webhook and for the shard's controller), its managed
+/// identity federated to that ServiceAccount, a role on its repository's neighbour, and a new
+/// tenant with an app.
+const ONBOARD: &str = "# onboarding project-c
+- addProject:
+    cluster: shard-a
+    name: project-c
+    serviceAccounts:
+      - name: credentials
+        annotations:
+          azure.workload.identity/client-id: 5d0e7c55-0000-4000-8000-00000000000c
+          azure.kargo.akuity.io/shard-a.client-id: 5d0e7c55-0000-4000-8000-00000000000c
+- addIdentity:
+    tenant: contoso
+    managedIdentity:
+      name: project-c-mi
+      clientId: 5d0e7c55-0000-4000-8000-00000000000c
+      federatedCredentials:
+        - {name: project-c-shard-a, cluster: shard-a, serviceAccount: project-c/credentials}
+- addRoleAssignment:
+    registry: contosoacr
+    principal: project-c-mi
+    role: Container Registry Repository Reader
+    repository: project-b/app
+- addTenant:
+    name: northwind
+    apps: [{name: northwind-ci, secrets: [{name: ci}]}]
+";
+
+#[test]
+fn ctl_adds_a_project_an_identity_and_a_tenant_that_real_clients_use_at_once() {
+    let up = Up::start(&[]);
+    let tenant = up.world()["tenants"][0]["id"].as_str().unwrap().to_owned();
+    let out = up.ctl(&["apply", "-"], Some(ONBOARD));
+    assert!(out.status.success(), "{}", text(&out));
+    for note in [
+        "created project shard-a:project-c (1 ServiceAccount(s), 2 RoleBinding(s) for the controller)",
+        "created managed identity contoso/project-c-mi (client ID 5d0e7c55-0000-4000-8000-00000000000c)",
+        "created tenant northwind",
+    ] {
+        assert!(text(&out).contains(note), "{note}: {}", text(&out));
+    }
+
+    // world.json has them.
+    let world = up.world();
+    let mi = identity(&world, "project-c-mi");
+    assert_eq!(mi["clientId"], "5d0e7c55-0000-4000-8000-00000000000c");
+    assert_eq!(
+        mi["federatedCredentials"][0]["subject"],
+        "system:serviceaccount:project-c:credentials"
+    );
+    let shard_a = world["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "shard-a")
+        .unwrap();
+    assert!(
+        shard_a["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"] == "project-c"),
+        "{shard_a:#}"
+    );
+    let northwind = world["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "northwind")
+        .expect("the new tenant in world.json")
+        .clone();
+
+    // kubectl sees the project: its ServiceAccount's token, and the controller's RoleBinding.
+    let dir = tempfile::tempdir().unwrap();
+    let tok_c = dir.path().join("c.jwt");
+    sa_token(&up, "project-c", &tok_c);
+    let can_i = |ns: &str| {
+        let out = up.shell(&format!(
+            "kubectl auth can-i create serviceaccounts/credentials --subresource=token -n {ns} \
+             --as system:serviceaccount:kargo:kargo-controller"
+        ));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        can_i("project-c"),
+        "yes",
+        "the controller's RoleBinding in the new project"
+    );
+    assert_eq!(can_i("default"), "no", "and nowhere else");
+
+    // The new federated credential has not propagated yet (60 s in the demo world): Entra
+    // answers as it does, and once the clock is past it the SDK pulls with the new identity.
+    let early = up.shell(&format!(
+        "AZURE_TENANT_ID={tenant} AZURE_CLIENT_ID=5d0e7c55-0000-4000-8000-00000000000c \
+         AZURE_FEDERATED_TOKEN_FILE='{}' CREDSIM_SCOPE=https://containerregistry.azure.net/.default \
+         '{}' '{}' workload-identity",
+        tok_c.display(),
+        python().display(),
+        script("azure_credentials.py").display()
+    ));
+    assert!(
+        text(&early).contains("AADSTS70021"),
+        "before propagation: {}",
+        text(&early)
+    );
+    let out = up.ctl(&["advance", "2m"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let got = sdk_pull(
+        &up,
+        &tenant,
+        "5d0e7c55-0000-4000-8000-00000000000c",
+        &tok_c,
+        "project-b/app",
+    );
+    assert!(
+        got["manifest"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{got:#}"
+    );
+    // Only the repository it was given.
+    let got = sdk_pull(
+        &up,
+        &tenant,
+        "5d0e7c55-0000-4000-8000-00000000000c",
+        &tok_c,
+        "project-a/app",
+    );
+    assert_eq!(got["status"], 401, "{got:#}");
+
+    // The new tenant answers discovery and a client-credentials request with its app's secret.
+    let app = &northwind["apps"][0];
+    let (status, body) = curl(
+        &up,
+        &format!(
+            "-X POST https://login.microsoftonline.com/northwind.onmicrosoft.com/oauth2/v2.0/token \
+             --data-urlencode grant_type=client_credentials --data-urlencode client_id={} \
+             --data-urlencode client_secret={} \
+             --data-urlencode scope=https://management.azure.com/.default",
+            app["clientId"].as_str().unwrap(),
+            app["secret"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A second project of the same name is refused where it is written, and nothing changes.
+    let out = up.ctl(
+        &["apply", "-"],
+        Some("- addProject: {cluster: shard-a, name: project-c}\n"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("-:1:") && text(&out).contains("has a namespace `project-c`"),
+        "{}",
+        text(&out)
+    );
+
+    // Saved, the session is a scenario with the additions as steps, and the reference passes
+    // it: the project-c request recorded after its identity was added is granted.
+    let saved = dir.path().join("onboarding.yaml");
+    let out = up.ctl(&["save", saved.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let yaml = std::fs::read_to_string(&saved).unwrap();
+    let loaded = scenarios::load_file(&saved).unwrap().scenario;
+    use scenarios::model::Action;
+    assert!(
+        matches!(loaded.steps[0].action, Action::AddProject { .. }),
+        "{yaml}"
+    );
+    assert!(
+        matches!(loaded.steps[1].action, Action::AddIdentity { .. }),
+        "{yaml}"
+    );
+    assert!(
+        matches!(loaded.steps[3].action, Action::AddTenant(_)),
+        "{yaml}"
+    );
+    assert!(
+        loaded.steps.iter().any(|s| matches!(
+            &s.action,
+            Action::Request(r) if r.project == "project-c"
+                && r.expect.outcome == scenarios::model::Outcome::Granted
+        )),
+        "{yaml}"
+    );
+    let run = credsim().arg("run").arg(&saved).output().unwrap();
+    assert!(run.status.success(), "{}\n{yaml}", text(&run));
+    assert!(text(&run).contains("1 passed"), "{}", text(&run));
+}

@@ -303,6 +303,36 @@ impl MockEntra {
         Ok(())
     }
 
+    /// Creates a tenant at run time, as an administrator would: IDs derived, secrets and its
+    /// signing key minted (and registered), and its federated credentials created now, so they
+    /// become usable after [`EntraOptions::fic_propagation_delay`]. Refused as building would
+    /// refuse it (a tenant, domain or client ID that exists).
+    pub fn add_tenant(&self, mut tenant: Tenant) -> Result<(), DirectoryError> {
+        let now = self.inner.clock.now();
+        for i in &mut tenant.identities {
+            for f in &mut i.federated {
+                f.created_at.get_or_insert(now);
+            }
+        }
+        let mut dir = self.inner.directory.write().expect("directory lock");
+        dir.add_tenant(tenant, &self.inner.secrets)
+    }
+
+    /// Creates an app registration or a managed identity in `tenant` at run time (its
+    /// federated credentials created now, as [`Self::add_tenant`]'s). Returns its client ID.
+    pub fn add_identity(
+        &self,
+        tenant: &str,
+        mut identity: Identity,
+    ) -> Result<uuid::Uuid, DirectoryError> {
+        let now = self.inner.clock.now();
+        for f in &mut identity.federated {
+            f.created_at.get_or_insert(now);
+        }
+        let mut dir = self.inner.directory.write().expect("directory lock");
+        dir.add_identity(tenant, identity, &self.inner.secrets)
+    }
+
     /// Removes a federated identity credential by name; false if there was none.
     pub fn remove_federated_credential(
         &self,

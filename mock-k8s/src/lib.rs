@@ -132,6 +132,13 @@ pub enum K8sError {
     Token(String),
     #[error("cluster {cluster}: patch refused: {message}")]
     Patch { cluster: String, message: String },
+    #[error("cluster {cluster}: creating {kind} {name:?} refused: {message}")]
+    Create {
+        cluster: String,
+        kind: String,
+        name: String,
+        message: String,
+    },
 }
 
 /// One audited request.
@@ -408,6 +415,38 @@ impl MockK8s {
             .expect("store")
             .list(t, None, None)
             .unwrap_or_default()
+    }
+
+    /// Creates an object as the cluster's admin would (`kubectl create`): a project added
+    /// mid-run. The object is one [`ClusterSpec::object`] takes; refused as the API server refuses
+    /// it (an unsupported kind, a name that exists, a namespace that does not). Returns the stored
+    /// object.
+    pub fn create(&self, obj: Value) -> Result<Value, K8sError> {
+        let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+        let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+        let kind = obj["kind"].as_str().unwrap_or_default().to_owned();
+        let fail = |message: String| K8sError::Create {
+            cluster: self.inner.name.clone(),
+            kind: kind.clone(),
+            name: obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            message,
+        };
+        let t = by_kind(group, &kind)
+            .ok_or_else(|| fail(format!("unsupported kind {api_version}/{kind}")))?;
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_owned();
+        let now = self.inner.clock.now();
+        self.inner
+            .store
+            .write()
+            .expect("store")
+            .create(t, &ns, obj.clone(), now)
+            .map_err(|e| fail(e.message))
     }
 
     /// Applies a JSON merge patch to an object as the cluster's admin would (`kubectl patch

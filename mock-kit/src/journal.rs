@@ -93,6 +93,47 @@ impl<E: Clone> Journal<E> {
         seq
     }
 
+    /// Appends the entry `make` builds from its sequence number (an entry that carries its own
+    /// number); returns that number.
+    pub fn push_numbered(&self, make: impl FnOnce(usize) -> E) -> usize {
+        let seq = {
+            let mut e = self.inner.entries.lock().expect("journal lock");
+            let seq = e.dropped + e.kept.len();
+            e.kept.push_back(make(seq));
+            if e.capacity.is_some_and(|c| e.kept.len() > c) {
+                e.kept.pop_front();
+                e.dropped += 1;
+            }
+            seq
+        };
+        self.inner.appended.notify_waiters();
+        seq
+    }
+
+    /// The sequence number the next entry will get (every entry ever appended, dropped or not).
+    pub fn next_seq(&self) -> usize {
+        let e = self.inner.entries.lock().expect("journal lock");
+        e.dropped + e.kept.len()
+    }
+
+    /// Waits until an entry numbered `seq` or later has been appended, at most `timeout`;
+    /// whether one was.
+    pub async fn wait_past(&self, seq: usize, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, async {
+            loop {
+                let notified = self.inner.appended.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.next_seq() > seq {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// How many entries are kept (all that were appended, unless bounded).
     pub fn len(&self) -> usize {
         self.inner.entries.lock().expect("journal lock").kept.len()
@@ -191,6 +232,23 @@ mod tests {
         assert_eq!(j.count(|e| e.starts_with('c')), 1);
         assert_eq!(j.find(|e| e.len() == 2), Some("bb"));
         assert_eq!(j.find(|e| e.is_empty()), None);
+    }
+
+    #[tokio::test]
+    async fn numbered_entries_carry_their_number_and_waiting_past_one_sees_the_next() {
+        let j = Journal::bounded(2);
+        assert_eq!(j.push_numbered(|n| (n, 'a')), 0);
+        assert_eq!(j.push_numbered(|n| (n, 'b')), 1);
+        assert_eq!(j.push_numbered(|n| (n, 'c')), 2);
+        assert_eq!(j.snapshot(), vec![(1, 'b'), (2, 'c')]);
+        assert_eq!(j.next_seq(), 3);
+        assert!(j.wait_past(2, Duration::from_millis(1)).await);
+        assert!(!j.wait_past(3, Duration::from_millis(20)).await);
+        let writer = j.clone();
+        let waiting = tokio::spawn(async move { j.wait_past(3, Duration::from_secs(10)).await });
+        tokio::task::yield_now().await;
+        writer.push_numbered(|n| (n, 'd'));
+        assert!(waiting.await.unwrap());
     }
 
     #[test]

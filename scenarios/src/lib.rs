@@ -49,7 +49,9 @@ pub use steps_file::{LoadedSteps, load_steps};
 ///   `removeRoleAssignment`, `addFederatedCredential`, `deleteFederatedCredential`, `annotate`,
 ///   `rotateKeys`, `fault`), properties and policy.
 ///   Additive since: `policy.tokenResources` (resources an identity may also ask Entra or IMDS
-///   for); the `concurrently` step (two or more requests sent at once, each answered on its own).
+///   for); the `concurrently` step (two or more requests sent at once, each answered on its own);
+///   the `addTenant`, `addIdentity` and `addProject` steps (what they add exists for the steps
+///   after them).
 pub const API_VERSION: &str = "credsim.dev/v1alpha1";
 
 /// Every `apiVersion` this crate reads.

@@ -45,6 +45,17 @@ impl Scenario {
             .unwrap_or_else(|| PropertyId::ALL.to_vec())
     }
 
+    /// The world with everything the steps add folded in (tenants, identities, projects): all
+    /// that exists at some point of the run, since no step takes a tenant, an identity or a
+    /// project away. What is judged against "is this a project", "whose app is this".
+    pub fn world_with_additions(&self) -> World {
+        let mut w = self.world.clone();
+        for s in &self.steps {
+            w.add(&s.action);
+        }
+        w
+    }
+
     /// The shards (clusters with a controller).
     pub fn shards(&self) -> impl Iterator<Item = (&Cluster, &Controller)> {
         self.world
@@ -80,6 +91,28 @@ impl World {
 
     pub fn is_lenient(&self, leniency: Leniency) -> bool {
         self.leniency.contains(&leniency)
+    }
+
+    /// Folds in what `action` creates (a tenant, an identity, a project); any other action
+    /// leaves the world as it is.
+    pub fn add(&mut self, action: &Action) {
+        match action {
+            Action::AddTenant(t) => self.tenants.push(t.clone()),
+            Action::AddIdentity { tenant, identity } => {
+                if let Some(t) = self.tenants.iter_mut().find(|t| &t.name == tenant) {
+                    match identity {
+                        NewIdentity::App(a) => t.apps.push(a.clone()),
+                        NewIdentity::ManagedIdentity(m) => t.managed_identities.push(m.clone()),
+                    }
+                }
+            }
+            Action::AddProject { cluster, project } => {
+                if let Some(c) = self.clusters.iter_mut().find(|c| &c.name == cluster) {
+                    c.projects.push(project.clone());
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -438,6 +471,34 @@ pub enum Action {
         name: String,
         active: bool,
     },
+    /// A tenant created, with everything it holds.
+    AddTenant(Tenant),
+    /// An app or managed identity created in `tenant`.
+    AddIdentity {
+        tenant: String,
+        identity: NewIdentity,
+    },
+    /// A project namespace created on `cluster`.
+    AddProject {
+        cluster: String,
+        project: Namespace,
+    },
+}
+
+/// An identity a step creates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NewIdentity {
+    App(App),
+    ManagedIdentity(ManagedIdentity),
+}
+
+impl NewIdentity {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::App(a) => &a.name,
+            Self::ManagedIdentity(m) => &m.name,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

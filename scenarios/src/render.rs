@@ -83,39 +83,8 @@ fn tenant(t: &model::Tenant) -> doc::Tenant {
         name: l(&t.name),
         id: Some(l(&t.id.to_string())),
         domains: t.domains.clone(),
-        apps: t
-            .apps
-            .iter()
-            .map(|a| doc::App {
-                name: l(&a.name),
-                client_id: Some(l(&a.client_id.to_string())),
-                secrets: a
-                    .secrets
-                    .iter()
-                    .map(|s| doc::AppSecret {
-                        name: l(&s.name),
-                        expires_after: s.expires_after.map(span),
-                    })
-                    .collect(),
-                certificates: a
-                    .certificates
-                    .iter()
-                    .map(|c| doc::AppCertificate { name: l(c) })
-                    .collect(),
-                multi_tenant: a.multi_tenant,
-                federated_credentials: a.federated_credentials.iter().map(fic).collect(),
-            })
-            .collect(),
-        managed_identities: t
-            .managed_identities
-            .iter()
-            .map(|m| doc::ManagedIdentity {
-                name: l(&m.name),
-                client_id: Some(l(&m.client_id.to_string())),
-                principal_id: Some(l(&m.principal_id.to_string())),
-                federated_credentials: m.federated_credentials.iter().map(fic).collect(),
-            })
-            .collect(),
+        apps: t.apps.iter().map(app).collect(),
+        managed_identities: t.managed_identities.iter().map(managed_identity).collect(),
         resources: t
             .resources
             .iter()
@@ -124,6 +93,37 @@ fn tenant(t: &model::Tenant) -> doc::Tenant {
                 v2: r.v2,
             })
             .collect(),
+    }
+}
+
+fn app(a: &model::App) -> doc::App {
+    doc::App {
+        name: l(&a.name),
+        client_id: Some(l(&a.client_id.to_string())),
+        secrets: a
+            .secrets
+            .iter()
+            .map(|s| doc::AppSecret {
+                name: l(&s.name),
+                expires_after: s.expires_after.map(span),
+            })
+            .collect(),
+        certificates: a
+            .certificates
+            .iter()
+            .map(|c| doc::AppCertificate { name: l(c) })
+            .collect(),
+        multi_tenant: a.multi_tenant,
+        federated_credentials: a.federated_credentials.iter().map(fic).collect(),
+    }
+}
+
+fn managed_identity(m: &model::ManagedIdentity) -> doc::ManagedIdentity {
+    doc::ManagedIdentity {
+        name: l(&m.name),
+        client_id: Some(l(&m.client_id.to_string())),
+        principal_id: Some(l(&m.principal_id.to_string())),
+        federated_credentials: m.federated_credentials.iter().map(fic).collect(),
     }
 }
 
@@ -402,6 +402,31 @@ fn step(s: &model::Step) -> doc::Step {
             name: l(name),
             active: *active,
         }),
+        model::Action::AddTenant(t) => doc::Step::AddTenant(tenant(t)),
+        model::Action::AddIdentity {
+            tenant,
+            identity: who,
+        } => doc::Step::AddIdentity(match who {
+            model::NewIdentity::App(a) => doc::IdentityAddition {
+                tenant: l(tenant),
+                app: Some(app(a)),
+                managed_identity: None,
+            },
+            model::NewIdentity::ManagedIdentity(m) => doc::IdentityAddition {
+                tenant: l(tenant),
+                app: None,
+                managed_identity: Some(managed_identity(m)),
+            },
+        }),
+        model::Action::AddProject { cluster, project } => {
+            let n = namespace(project);
+            doc::Step::AddProject(doc::ProjectAddition {
+                cluster: l(cluster),
+                name: n.name,
+                service_accounts: n.service_accounts,
+                pod_service_account: n.pod_service_account,
+            })
+        }
     }
 }
 

@@ -89,7 +89,7 @@ fn every_step_kind_and_outcome_has_a_section_with_an_example() {
                 .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
         })
         .unwrap();
-    assert_eq!(steps.len(), 10);
+    assert_eq!(steps.len(), 13);
     assert_eq!(outcomes.len(), 6);
     let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("### ")).collect();
     for word in steps.iter().chain(&outcomes) {

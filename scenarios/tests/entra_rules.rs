@@ -3,9 +3,11 @@
 //! world the fake accepts. And the GUIDs the loader derives from names are the ones mock-entra
 //! derives (both are `entra_rules::guid`'s).
 
+mod refusal;
+
 use entra_rules::federated::FederatedCredentialRef;
 use proptest::prelude::*;
-use scenarios::{Diagnostic, LoadError, load_str};
+use scenarios::{Diagnostic, load_str};
 
 const HEAD: &str = "apiVersion: credsim.dev/v1alpha1
 kind: Scenario
@@ -42,17 +44,9 @@ fn world(credentials: &[String]) -> String {
     format!("{HEAD}{}", credentials.concat())
 }
 
-/// The errors refusing `text` (a refused file lists its warnings too).
+/// The errors refusing `text`.
 fn errors(text: &str) -> Vec<Diagnostic> {
-    match load_str("rules.yaml", text) {
-        Ok(_) => panic!("loaded but must be refused:\n{text}"),
-        Err(e @ LoadError::Invalid(_)) => e
-            .diagnostics()
-            .into_iter()
-            .filter(Diagnostic::is_error)
-            .collect(),
-        Err(e) => panic!("{e}"),
-    }
+    refusal::errors("rules.yaml", text)
 }
 
 /// The 1-based line and column of the `n`th (from 0) `needle` in `text`.

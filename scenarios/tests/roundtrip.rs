@@ -62,6 +62,6 @@ fn the_generator_covers_every_step_kind_and_world_object() {
             })
             .count();
     }
-    assert_eq!(kinds.len(), 10, "every step kind is generated");
+    assert_eq!(kinds.len(), 13, "every step kind is generated");
     assert!(faults > 0 && nodes > 0 && tokens > 0 && fics > 0 && conditions > 0);
 }

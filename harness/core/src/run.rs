@@ -219,8 +219,14 @@ async fn replay(
         &collected.files,
         &mut result.transcript,
     );
+    // Judged against the world with what the steps added: "is this a project", "whose app is
+    // this" include a project or an app that a step created.
+    let judged = Scenario {
+        world: s.world_with_additions(),
+        ..s.clone()
+    };
     let evidence = Evidence {
-        scenario: s,
+        scenario: &judged,
         world,
         requests: replay.requests,
         outputs: collected.outputs,

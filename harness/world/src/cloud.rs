@@ -535,6 +535,19 @@ impl WorldCluster {
         }
     }
 
+    /// Creates objects as the cluster's admin would, in order (a project added at run time).
+    pub async fn create_objects(&self, objects: &[Value]) -> Result<(), WorldClusterError> {
+        match self {
+            Self::Embedded(k) => {
+                for o in objects {
+                    k.create(o.clone())?;
+                }
+                Ok(())
+            }
+            Self::External(e) => Ok(e.provision(objects).await?),
+        }
+    }
+
     /// Merge-patches a ServiceAccount.
     pub async fn patch_service_account(
         &self,

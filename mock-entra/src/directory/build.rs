@@ -40,6 +40,48 @@ impl Directory {
         }
         Ok(())
     }
+
+    /// Adds a tenant at run time: materialised (with the run's secrets), then the whole
+    /// directory validated again; refused and left out when anything fails.
+    pub(crate) fn add_tenant(
+        &mut self,
+        mut tenant: Tenant,
+        secrets: &SecretRegistry,
+    ) -> Result<(), DirectoryError> {
+        tenant.materialise(secrets)?;
+        self.tenants.push(tenant);
+        if let Err(e) = self.validate() {
+            self.tenants.pop();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Adds an app or identity to `tenant` at run time, materialised as on build; refused and
+    /// left out when its name or client ID is taken or a credential is invalid. Returns its
+    /// client ID.
+    pub(crate) fn add_identity(
+        &mut self,
+        tenant: &str,
+        mut identity: Identity,
+        secrets: &SecretRegistry,
+    ) -> Result<Uuid, DirectoryError> {
+        let t = self
+            .tenant_named_mut(tenant)
+            .ok_or_else(|| DirectoryError::UnknownTenant(tenant.to_owned()))?;
+        identity.materialise(tenant, secrets)?;
+        let client_id = identity.client_id;
+        t.identities.push(identity);
+        let unique = t.check_unique_identities();
+        let result = unique.and_then(|()| self.validate());
+        if let Err(e) = result {
+            if let Some(t) = self.tenant_named_mut(tenant) {
+                t.identities.pop();
+            }
+            return Err(e);
+        }
+        Ok(client_id)
+    }
 }
 
 impl Tenant {

@@ -111,7 +111,7 @@ impl Cx<'_> {
     }
 
     /// A project or namespace at `path`, with its ServiceAccounts.
-    fn namespace(&mut self, path: &str, n: &doc::Namespace) -> model::Namespace {
+    pub(super) fn namespace(&mut self, path: &str, n: &doc::Namespace) -> model::Namespace {
         if !is_dns_label(&n.name) {
             self.error(
                 n.name.at,

@@ -1,6 +1,8 @@
 //! The context every part of resolution shares: the document, the diagnostics collected so far,
 //! and the name indexes references are resolved against (built once, before anything is
-//! resolved, so a reference may name something written further down).
+//! resolved, so a reference may name something written further down; the steps that add a
+//! tenant, an identity or a project extend them in order, so only later steps see what they
+//! add).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,10 +16,16 @@ use crate::v1alpha1 as doc;
 use super::clusters::issuer_of;
 use super::names::parse_guid;
 
+/// The namespaces every cluster has from the start.
+pub(super) const BUILT_IN_NAMESPACES: &[&str] =
+    &["default", "kube-node-lease", "kube-public", "kube-system"];
+
 pub(super) struct Cx<'a> {
     pub(super) file: &'a str,
     pub(super) doc: &'a doc::Document,
     pub(super) diags: Vec<Diagnostic>,
+    /// Tenants by name, with their verified domains.
+    pub(super) tenants: Vec<(String, Vec<String>)>,
     pub(super) identities: Vec<IdentityEntry>,
     pub(super) clusters: Vec<ClusterEntry>,
 }
@@ -33,11 +41,37 @@ pub(super) struct IdentityEntry {
     pub(super) secrets: usize,
 }
 
+impl IdentityEntry {
+    pub(super) fn app(tenant: &str, a: &crate::model::App) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            name: a.name.clone(),
+            kind: IdentityKind::App,
+            client_id: a.client_id,
+            multi_tenant: a.multi_tenant,
+            secrets: a.secrets.len(),
+        }
+    }
+
+    pub(super) fn managed_identity(tenant: &str, m: &crate::model::ManagedIdentity) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            name: m.name.clone(),
+            kind: IdentityKind::ManagedIdentity,
+            client_id: m.client_id,
+            multi_tenant: false,
+            secrets: 0,
+        }
+    }
+}
+
 /// A cluster as references see it.
 pub(super) struct ClusterEntry {
     pub(super) name: String,
     pub(super) issuer: String,
     pub(super) projects: Vec<String>,
+    /// Every namespace: the four every cluster has, projects, others, the controller's.
+    pub(super) namespaces: BTreeSet<String>,
     pub(super) service_accounts: BTreeSet<ServiceAccountRef>,
     pub(super) has_controller: bool,
 }
@@ -48,6 +82,7 @@ impl<'a> Cx<'a> {
             file,
             doc,
             diags: Vec::new(),
+            tenants: Vec::new(),
             identities: Vec::new(),
             clusters: Vec::new(),
         };
@@ -111,6 +146,12 @@ impl<'a> Cx<'a> {
 
     fn index_identities(&mut self) {
         for t in &self.doc.world.tenants {
+            let domains = if t.domains.is_empty() {
+                vec![format!("{}.onmicrosoft.com", t.name.value)]
+            } else {
+                t.domains.clone()
+            };
+            self.tenants.push((t.name.value.clone(), domains));
             for a in &t.apps {
                 let client_id = parse_guid(a.client_id.as_ref())
                     .unwrap_or_else(|| guid::client_id(&t.name, &a.name));
@@ -141,7 +182,12 @@ impl<'a> Cx<'a> {
     fn index_clusters(&mut self) {
         for c in &self.doc.world.clusters {
             let mut sas = BTreeSet::new();
+            let mut namespaces: BTreeSet<String> = BUILT_IN_NAMESPACES
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect();
             for ns in c.projects.iter().chain(&c.namespaces) {
+                namespaces.insert(ns.name.value.clone());
                 for sa in &ns.service_accounts {
                     sas.insert(ServiceAccountRef {
                         namespace: ns.name.value.clone(),
@@ -150,6 +196,7 @@ impl<'a> Cx<'a> {
                 }
             }
             if let Some(ctl) = &c.controller {
+                namespaces.insert(ctl.namespace.value.clone());
                 sas.insert(ServiceAccountRef {
                     namespace: ctl.namespace.value.clone(),
                     name: ctl.service_account.value.clone(),
@@ -159,6 +206,7 @@ impl<'a> Cx<'a> {
                 name: c.name.value.clone(),
                 issuer: issuer_of(c),
                 projects: c.projects.iter().map(|p| p.name.value.clone()).collect(),
+                namespaces,
                 service_accounts: sas,
                 has_controller: c.controller.is_some(),
             });

@@ -10,13 +10,7 @@ use super::context::{Cx, IdentityEntry};
 
 impl<'a> Cx<'a> {
     pub(super) fn tenant_ref(&mut self, t: &Located<String>, path: &str) -> bool {
-        let known: Vec<&str> = self
-            .doc
-            .world
-            .tenants
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
+        let known: Vec<&str> = self.tenants.iter().map(|(n, _)| n.as_str()).collect();
         if known.contains(&t.as_str()) {
             return true;
         }

@@ -7,7 +7,8 @@
 //! rules mock-entra applies: name, issuer, subject, audience, uniqueness per identity, at most
 //! 20 per identity); ABAC conditions only where Azure honours them; fault matches that the target
 //! can see; steps on shards, projects, registries and repositories that exist, and federated
-//! credentials that exist when a step deletes them and are new when a step adds them.
+//! credentials that exist when a step deletes them and are new when a step adds them; tenants,
+//! identities and projects that steps add exist for the steps after, and are new when added.
 //!
 //! One of Entra's refusals is a warning, not an error: a step that adds a credential to an
 //! identity that already has 20 at that point. Entra refuses it when the step runs and the world
@@ -32,11 +33,14 @@
 //! - `nodes`, `faults`: the world's nodes and faults.
 //! - `policy`: what the scenario asks of the implementation.
 //! - `steps`: steps in order, with the federated credentials they add and delete.
+//! - `additions`: the steps that add a tenant, an identity or a project, which extend the name
+//!   indexes for the steps after them.
 //! - `requests`: a step's requests and what must come of each.
 //!
 //! [`Document`]: crate::v1alpha1::Document
 //! [`Scenario`]: crate::model::Scenario
 
+mod additions;
 mod clusters;
 mod context;
 mod controller;

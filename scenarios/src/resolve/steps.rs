@@ -16,7 +16,7 @@ use super::context::Cx;
 
 /// Federated credentials as steps change them, by identity (tenant, name), each with where its
 /// name was written, to check adds and deletes in order against Entra's rules.
-type Held = HashMap<(String, String), Vec<(model::FederatedCredential, Pos)>>;
+pub(super) type Held = HashMap<(String, String), Vec<(model::FederatedCredential, Pos)>>;
 
 impl Cx<'_> {
     pub(super) fn steps(&mut self, world: &model::World) -> Vec<model::Step> {
@@ -66,6 +66,9 @@ impl Cx<'_> {
             doc::Step::Annotate(a) => self.annotate(&format!("{base}.annotate"), a),
             doc::Step::RotateKeys(r) => self.rotate_keys(&format!("{base}.rotateKeys"), r),
             doc::Step::Fault(f) => self.toggle_fault(&format!("{base}.fault"), f),
+            doc::Step::AddTenant(t) => self.add_tenant(&format!("{base}.addTenant"), t, held),
+            doc::Step::AddIdentity(a) => self.add_identity(&format!("{base}.addIdentity"), a, held),
+            doc::Step::AddProject(p) => self.add_project(&format!("{base}.addProject"), p),
         }
     }
 

@@ -11,8 +11,8 @@ use super::context::Cx;
 use super::names::is_dns_label;
 
 impl Cx<'_> {
-    pub(super) fn tenant(&mut self, i: usize, t: &doc::Tenant) -> model::Tenant {
-        let base = format!("world.tenants[{i}]");
+    /// The tenant at `base` (`world.tenants[0]`, or `steps[3].addTenant`).
+    pub(super) fn tenant(&mut self, base: &str, t: &doc::Tenant) -> model::Tenant {
         if !is_dns_label(&t.name) {
             self.error(
                 t.name.at,
@@ -50,15 +50,17 @@ impl Cx<'_> {
             .apps
             .iter()
             .enumerate()
-            .map(|(j, a)| self.app(&format!("{base}.apps[{j}]"), t, a))
+            .map(|(j, a)| self.app(&format!("{base}.apps[{j}]"), &t.name, a))
             .collect();
         let managed_identities = t
             .managed_identities
             .iter()
             .enumerate()
-            .map(|(j, m)| self.managed_identity(&format!("{base}.managedIdentities[{j}]"), t, m))
+            .map(|(j, m)| {
+                self.managed_identity(&format!("{base}.managedIdentities[{j}]"), &t.name, m)
+            })
             .collect();
-        let resources = self.resources(&base, &t.resources);
+        let resources = self.resources(base, &t.resources);
         model::Tenant {
             name: t.name.value.clone(),
             id,
@@ -69,12 +71,12 @@ impl Cx<'_> {
         }
     }
 
-    /// The app at `path` of tenant `t`.
-    fn app(&mut self, path: &str, t: &doc::Tenant, a: &doc::App) -> model::App {
+    /// The app at `path` of tenant `tenant`.
+    pub(super) fn app(&mut self, path: &str, tenant: &str, a: &doc::App) -> model::App {
         let client_id = self.guid(
             a.client_id.as_ref(),
             format!("{path}.clientId"),
-            guid::client_id(&t.name, &a.name),
+            guid::client_id(tenant, &a.name),
         );
         self.unique(
             "secret",
@@ -113,22 +115,22 @@ impl Cx<'_> {
         }
     }
 
-    /// The managed identity at `path` of tenant `t`.
-    fn managed_identity(
+    /// The managed identity at `path` of tenant `tenant`.
+    pub(super) fn managed_identity(
         &mut self,
         path: &str,
-        t: &doc::Tenant,
+        tenant: &str,
         m: &doc::ManagedIdentity,
     ) -> model::ManagedIdentity {
         let client_id = self.guid(
             m.client_id.as_ref(),
             format!("{path}.clientId"),
-            guid::client_id(&t.name, &m.name),
+            guid::client_id(tenant, &m.name),
         );
         let principal_id = self.guid(
             m.principal_id.as_ref(),
             format!("{path}.principalId"),
-            guid::principal_id(&t.name, &m.name),
+            guid::principal_id(tenant, &m.name),
         );
         let federated_credentials =
             self.federated_credentials(path, &m.name, &m.federated_credentials);

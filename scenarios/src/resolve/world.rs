@@ -19,7 +19,7 @@ impl Cx<'_> {
             .tenants
             .iter()
             .enumerate()
-            .map(|(i, t)| self.tenant(i, t))
+            .map(|(i, t)| self.tenant(&format!("world.tenants[{i}]"), t))
             .collect();
         self.unique_client_ids();
         let registries = w

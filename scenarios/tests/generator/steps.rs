@@ -108,8 +108,21 @@ impl<'w> StepGenerator<'w> {
     /// that kind can act on.
     fn action(&mut self, rng: &mut StdRng, i: i32) -> Action {
         let world = self.world;
-        match rng.gen_range(0..8) {
+        match rng.gen_range(0..10) {
             0 | 1 if !self.shards.is_empty() => self.request(rng),
+            8 if !world.clusters.is_empty() => Action::AddProject {
+                cluster: world.clusters.choose(rng).unwrap().name.clone(),
+                project: Namespace {
+                    name: format!("added-{i}"),
+                    service_accounts: vec![ServiceAccount {
+                        name: "puller".into(),
+                        annotations: [("k".to_owned(), text(rng))].into(),
+                        labels: Default::default(),
+                    }],
+                    pod_service_account: "default".into(),
+                },
+            },
+            9 => self.addition(rng, i),
             2 => Action::Advance(secs(rng)),
             3 if !world.registries.is_empty() && !self.identities.is_empty() => {
                 self.role_assignment_change(rng)
@@ -140,6 +153,40 @@ impl<'w> StepGenerator<'w> {
                 Some(c) => Action::RotateKeys(KeyOwner::Cluster(c.name.clone())),
                 None => Action::Advance(secs(rng)),
             },
+        }
+    }
+
+    /// A tenant with an app, or a managed identity in one of the world's tenants.
+    fn addition(&self, rng: &mut StdRng, i: i32) -> Action {
+        let name = format!("added-{i}");
+        match self.world.tenants.choose(rng) {
+            Some(t) if rng.gen_bool(0.5) => Action::AddIdentity {
+                tenant: t.name.clone(),
+                identity: NewIdentity::ManagedIdentity(ManagedIdentity {
+                    client_id: guid::client_id(&t.name, &name),
+                    principal_id: guid::principal_id(&t.name, &name),
+                    name,
+                    federated_credentials: vec![],
+                }),
+            },
+            _ => {
+                let tenant = format!("added-tenant-{i}");
+                Action::AddTenant(Tenant {
+                    id: guid::tenant_id(&tenant),
+                    domains: vec![format!("{tenant}.onmicrosoft.com")],
+                    apps: vec![App {
+                        client_id: guid::client_id(&tenant, "app"),
+                        name: "app".into(),
+                        secrets: vec![],
+                        certificates: vec![],
+                        multi_tenant: rng.gen_bool(0.5),
+                        federated_credentials: vec![],
+                    }],
+                    managed_identities: vec![],
+                    resources: vec![],
+                    name: tenant,
+                })
+            }
         }
     }
 

@@ -291,15 +291,20 @@ async fn no_store(mut resp: Response) -> Response {
     resp
 }
 
+/// A JSON answer of the control endpoint: `{"error": ...}` (or `{"errors": [...]}` for steps
+/// that do not validate) with its status.
+fn answer(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
 async fn auth(State(live): State<Arc<Live>>, req: Request, next: Next) -> Response {
     if live.authorized(req.headers().get(header::AUTHORIZATION)) {
         return next.run(req).await;
     }
-    let mut resp = (
+    let mut resp = answer(
         StatusCode::UNAUTHORIZED,
-        axum::Json(json!({"error": "credsim up's control endpoint needs the bearer token in the state directory's control-token"})),
-    )
-        .into_response();
+        json!({"error": "credsim up's control endpoint needs the bearer token in the state directory's control-token"}),
+    );
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"credsim ctl\""),
@@ -319,24 +324,20 @@ async fn apply(
 ) -> Response {
     let file = q.file.unwrap_or_else(|| "-".into());
     let Ok(text) = std::str::from_utf8(&body) else {
-        return (
+        return answer(
             StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(json!({"errors": [format!("{file}:1:1: the steps are not UTF-8")]})),
-        )
-            .into_response();
+            json!({"errors": [format!("{file}:1:1: the steps are not UTF-8")]}),
+        );
     };
     match live.apply(&file, text).await {
         Ok(v) => axum::Json(v).into_response(),
-        Err(ApplyError::Invalid(errors)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(json!({"errors": errors})),
-        )
-            .into_response(),
-        Err(ApplyError::Failed { error, applied }) => (
+        Err(ApplyError::Invalid(errors)) => {
+            answer(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": errors}))
+        }
+        Err(ApplyError::Failed { error, applied }) => answer(
             StatusCode::CONFLICT,
-            axum::Json(json!({"error": error, "applied": applied})),
-        )
-            .into_response(),
+            json!({"error": error, "applied": applied}),
+        ),
     }
 }
 
@@ -355,11 +356,10 @@ async fn events(State(live): State<Arc<Live>>, Query(q): Query<EventsQuery>) -> 
         None | Some("json") => false,
         Some("human") => true,
         Some(other) => {
-            return (
+            return answer(
                 StatusCode::BAD_REQUEST,
-                axum::Json(json!({"error": format!("unknown format `{other}`: human or json")})),
-            )
-                .into_response();
+                json!({"error": format!("unknown format `{other}`: human or json")}),
+            );
         }
     };
     live.events.collect(&live.world);
@@ -450,11 +450,10 @@ async fn scenario(State(live): State<Arc<Live>>, Query(q): Query<ScenarioQuery>)
             );
             resp
         }
-        Err(e) => (
+        Err(e) => answer(
             StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"error": format!("rendering the scenario failed: {e}")})),
-        )
-            .into_response(),
+            json!({"error": format!("rendering the scenario failed: {e}")}),
+        ),
     }
 }
 

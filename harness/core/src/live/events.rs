@@ -7,7 +7,6 @@
 //! line and detail is still passed through the world's secret registry, so a secret that reached
 //! a path or an error message shows only as `<kind fingerprint>`.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,10 +16,10 @@ use mock_acr::AcrEvent;
 use mock_entra::journal::{EntraEvent, TokenEvent, TokenOutcome};
 use mock_imds::ImdsEvent;
 use mock_k8s::AuditEvent;
+use mock_kit::Journal;
 use mock_kit::egress::{EgressRecord, Outcome as EgressOutcome};
 use mock_kit::site::Scheme;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 
 use crate::run::redact;
 
@@ -333,29 +332,20 @@ struct Cursors {
     egress: usize,
 }
 
-#[derive(Debug)]
-struct Log {
-    kept: VecDeque<LiveEvent>,
-    dropped: usize,
-    cursors: Cursors,
-}
-
-/// The numbered log of everything that happened in a running world.
+/// The numbered log of everything that happened in a running world: a bounded journal of
+/// events, each carrying its own number, and where the collector stands in the fakes' journals.
 #[derive(Debug)]
 pub struct EventLog {
-    log: Mutex<Log>,
-    appended: Notify,
+    events: Journal<LiveEvent>,
+    /// Held while events are appended, so the collector and a change append in one order.
+    cursors: Mutex<Cursors>,
 }
 
 impl Default for EventLog {
     fn default() -> Self {
         Self {
-            log: Mutex::new(Log {
-                kept: VecDeque::new(),
-                dropped: 0,
-                cursors: Cursors::default(),
-            }),
-            appended: Notify::new(),
+            events: Journal::bounded(EVENT_CAPACITY),
+            cursors: Mutex::new(Cursors::default()),
         }
     }
 }
@@ -365,8 +355,8 @@ impl EventLog {
     /// happened (by the fakes' clock, the journals' order among equal times).
     pub fn collect(&self, world: &RunningWorld) {
         let cloud = &world.cloud;
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let c = &mut log.cursors;
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        let c = &mut *cursors;
         let mut new: Vec<(Timestamp, Happened)> = Vec::new();
         let (entries, next) = cloud.entra.journal().since_with_next(c.entra);
         c.entra = next;
@@ -402,13 +392,8 @@ impl EventLog {
         // Stable: equal times keep the order above (cluster before Entra before the registry
         // would be the flow's; the journals' own order is kept within each).
         new.sort_by_key(|(at, _)| *at);
-        let n = new.len();
         for (at, happened) in new {
-            log.push(at, happened);
-        }
-        drop(log);
-        if n > 0 {
-            self.appended.notify_waiters();
+            self.push(at, happened);
         }
     }
 
@@ -422,62 +407,36 @@ impl EventLog {
         took_effect: bool,
     ) -> usize {
         self.collect(world);
+        let _order = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
         let at = world.cloud.clock.now();
-        let seq = self.log.lock().unwrap_or_else(|e| e.into_inner()).push(
+        self.push(
             at,
             Happened::Change {
                 step,
                 note,
                 took_effect,
             },
-        );
-        self.appended.notify_waiters();
-        seq
+        )
+    }
+
+    fn push(&self, at: Timestamp, happened: Happened) -> usize {
+        self.events
+            .push_numbered(|seq| LiveEvent { seq, at, happened })
     }
 
     /// The kept events numbered `seq` and later, and the number the next event will get.
     pub fn since(&self, seq: usize) -> (Vec<LiveEvent>, usize) {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let events: Vec<LiveEvent> = log
-            .kept
-            .iter()
-            .skip(seq.saturating_sub(log.dropped))
-            .cloned()
-            .collect();
-        (events, log.dropped + log.kept.len())
+        self.events.since_with_next(seq)
     }
 
     /// Every kept event.
     pub fn all(&self) -> Vec<LiveEvent> {
-        self.since(0).0
+        self.events.snapshot()
     }
 
     /// Waits until an event numbered `seq` or later exists, at most `timeout`.
     pub async fn wait_past(&self, seq: usize, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, async {
-            loop {
-                let notified = self.appended.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                if self.since(seq).1 > seq {
-                    return;
-                }
-                notified.await;
-            }
-        })
-        .await;
-    }
-}
-
-impl Log {
-    fn push(&mut self, at: Timestamp, happened: Happened) -> usize {
-        let seq = self.dropped + self.kept.len();
-        self.kept.push_back(LiveEvent { seq, at, happened });
-        if self.kept.len() > EVENT_CAPACITY {
-            self.kept.pop_front();
-            self.dropped += 1;
-        }
-        seq
+        self.events.wait_past(seq, timeout).await;
     }
 }
 

@@ -10,8 +10,12 @@
 //!   whose subject is a ServiceAccount of one of its projects: that principal acts for that
 //!   (shard, project) until another such token says otherwise.
 //! - ACR's token endpoint asked for `repository:R:pull` by such a principal is a request for R:
-//!   `granted` when the grant holds `pull`, `denied` when it does not or ACR answered 401/403,
-//!   `unavailable` for 429 and 5xx.
+//!   `granted` when the grant holds `pull`; `denied` when ACR answered 401/403, `unavailable`
+//!   for 429 and 5xx. When ACR answered but the grant does not hold `pull` for R, the exchange
+//!   gave the project a credential for the registry that does not unlock R: `granted` with
+//!   `mustNotUnlock: [R]`, which is what an implementation that hands out the registry's
+//!   credential (the reference, Kargo) must satisfy. One that checks each repository before
+//!   answering answers `denied` there instead; edit the step for it.
 //! - A refusal before that point (Entra refusing the assertion, ACR refusing the exchange, a fault
 //!   answering) is a request too, for the repository the flow was after: the one the registry's
 //!   last challenge named, or else the one the project asked for last; with neither it is left
@@ -57,7 +61,7 @@ pub fn record(
     name: &str,
 ) -> Recording {
     let mut r = Reader {
-        world: &started.world,
+        world: started.world.clone(),
         acting: HashMap::new(),
         challenged: HashMap::new(),
         asked: HashMap::new(),
@@ -99,8 +103,21 @@ pub fn record(
 /// (shard, project).
 type Acting = (String, String);
 
-struct Reader<'a> {
-    world: &'a model::World,
+/// What the fakes showed of one request for a repository.
+#[derive(Clone, Copy)]
+enum Seen {
+    /// ACR granted `pull` on it.
+    Granted,
+    /// ACR answered the registry token request, without `pull` on it.
+    WithoutPull,
+    /// Refused (by Entra, the exchange, the token endpoint or a fault) with this outcome.
+    Refused(Outcome),
+}
+
+struct Reader {
+    /// The world as the changes so far made it (a project a change added is one requests can
+    /// stand for).
+    world: model::World,
     /// Principal (object ID) → the shard and project it last federated for.
     acting: HashMap<Uuid, Acting>,
     /// Registry → the repository its last challenge (or API call) named.
@@ -116,8 +133,9 @@ struct Reader<'a> {
     granted_at: HashMap<(Acting, String, String), jiff::Timestamp>,
 }
 
-impl Reader<'_> {
+impl Reader {
     fn change(&mut self, step: Step) {
+        self.world.add(&step.action);
         self.steps.push(step);
         self.last_request = None;
     }
@@ -177,14 +195,14 @@ impl Reader<'_> {
                     return;
                 };
                 for repo in pulls(&a.requested) {
-                    let outcome = if a.status >= 400 {
-                        outcome_of_status(a.status)
+                    let seen = if a.status >= 400 {
+                        Seen::Refused(outcome_of_status(a.status))
                     } else if grants_pull(&a.granted, &repo) {
-                        Outcome::Granted
+                        Seen::Granted
                     } else {
-                        Outcome::Denied
+                        Seen::WithoutPull
                     };
-                    self.request(acting.clone(), &registry, &repo, outcome);
+                    self.request(acting.clone(), &registry, &repo, seen);
                 }
             }
             _ => {}
@@ -206,12 +224,19 @@ impl Reader<'_> {
             })
             .or_else(|| self.asked.get(&acting).cloned());
         match target {
-            Some((registry, repo)) => self.request(acting, &registry, &repo, outcome),
+            Some((registry, repo)) => {
+                let seen = if outcome == Outcome::Granted {
+                    Seen::Granted
+                } else {
+                    Seen::Refused(outcome)
+                };
+                self.request(acting, &registry, &repo, seen);
+            }
             None => self.left_out += 1,
         }
     }
 
-    fn request(&mut self, (shard, project): Acting, registry: &str, repo: &str, outcome: Outcome) {
+    fn request(&mut self, (shard, project): Acting, registry: &str, repo: &str, seen: Seen) {
         let Some(reg) = self.world.registry(registry) else {
             return;
         };
@@ -230,19 +255,21 @@ impl Reader<'_> {
         );
         let lifetime = i64::try_from(self.world.options.acr_refresh_token_lifetime.as_secs())
             .unwrap_or(i64::MAX);
-        let cached = outcome != Outcome::Granted
-            && self
-                .granted_at
-                .get(&key)
-                .is_some_and(|t| self.now.as_second() - t.as_second() < lifetime);
-        let (outcome, unlocks, must_not_unlock) = match outcome {
-            Outcome::Granted => {
+        let cached = self
+            .granted_at
+            .get(&key)
+            .is_some_and(|t| self.now.as_second() - t.as_second() < lifetime);
+        let (outcome, unlocks, must_not_unlock) = match seen {
+            Seen::Granted => {
                 self.granted_at.insert(key, self.now);
                 (Outcome::Granted, vec![this], Vec::new())
             }
-            Outcome::Denied if cached => (Outcome::Granted, Vec::new(), vec![this]),
-            _ if cached => (Outcome::Granted, Vec::new(), Vec::new()),
-            other => (other, Vec::new(), Vec::new()),
+            Seen::WithoutPull | Seen::Refused(Outcome::Denied) if cached => {
+                (Outcome::Granted, Vec::new(), vec![this])
+            }
+            Seen::WithoutPull => (Outcome::Granted, Vec::new(), vec![this]),
+            Seen::Refused(_) if cached => (Outcome::Granted, Vec::new(), Vec::new()),
+            Seen::Refused(other) => (other, Vec::new(), Vec::new()),
         };
         let request = Request {
             shard,

@@ -66,7 +66,8 @@ impl Mirror {
                     f.retain(|c| &c.name != name);
                 }
             }
-            _ => {}
+            // The tenants, identities and projects steps add.
+            other => self.world.add(other),
         }
     }
 

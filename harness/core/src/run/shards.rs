@@ -76,7 +76,9 @@ pub(super) async fn start_shard(
         max_token_expiration: cluster.max_token_expiration,
     };
     refresh_token_file(world, &mut shard, true).await?;
-    let pod_tokens = pod_tokens(world, cluster, ctl);
+    // Projects that steps add are asked about once they exist.
+    let grown = s.world_with_additions();
+    let pod_tokens = pod_tokens(world, grown.cluster(&cluster.name).unwrap_or(cluster), ctl);
     let ctx = ShardContext {
         scenario: s.name.clone(),
         shard: cluster.name.clone(),

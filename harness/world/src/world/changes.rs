@@ -9,9 +9,10 @@ use mock_kit::{KidStyle, RsaSigningKey};
 use scenarios::model::{self, Action, KeyOwner};
 use serde_json::{Value, json};
 
+use super::cluster::project_objects;
 use super::faults::set_fault;
 use super::registry::condition;
-use super::spec::fic;
+use super::spec::{app, fic, managed_identity, tenant};
 use super::{Applied, RunningWorld, WorldError, role};
 
 impl RunningWorld {
@@ -48,7 +49,65 @@ impl RunningWorld {
             Action::RotateKeys(KeyOwner::Tenant(t)) => self.rotate_tenant_key(t),
             Action::RotateKeys(KeyOwner::Cluster(c)) => self.rotate_cluster_key(c).await,
             Action::Fault { name, active } => self.switch_fault(name, *active),
+            Action::AddTenant(t) => self.add_tenant(t),
+            Action::AddIdentity { tenant, identity } => self.add_identity(tenant, identity),
+            Action::AddProject { cluster, project } => self.add_project(cluster, project).await,
         }
+    }
+
+    /// Creates a tenant with everything it holds. Its apps' secrets expire counting from now,
+    /// when it is created (the world's count from the start of the run).
+    fn add_tenant(&self, t: &model::Tenant) -> Result<Applied, WorldError> {
+        let tenant = tenant(t, self.cloud.clock.now())?;
+        Ok(match self.cloud.entra.add_tenant(tenant) {
+            Ok(()) => changed(format!("created tenant {} ({})", t.name, t.id)),
+            Err(e) => refused(format!("Entra refused tenant {}: {e}", t.name)),
+        })
+    }
+
+    /// Creates an app registration or a managed identity in a tenant.
+    fn add_identity(
+        &self,
+        tenant: &str,
+        identity: &model::NewIdentity,
+    ) -> Result<Applied, WorldError> {
+        let (what, spec) = match identity {
+            model::NewIdentity::App(a) => ("app", app(a, self.cloud.clock.now())?),
+            model::NewIdentity::ManagedIdentity(m) => ("managed identity", managed_identity(m)),
+        };
+        let name = identity.name();
+        Ok(match self.cloud.entra.add_identity(tenant, spec) {
+            Ok(client_id) => changed(format!(
+                "created {what} {tenant}/{name} (client ID {client_id})"
+            )),
+            Err(e) => refused(format!("Entra refused {what} {tenant}/{name}: {e}")),
+        })
+    }
+
+    /// Creates a project namespace with its ServiceAccounts, and the controller's RoleBindings
+    /// in it where its grants are per project.
+    async fn add_project(
+        &self,
+        cluster: &str,
+        project: &model::Namespace,
+    ) -> Result<Applied, WorldError> {
+        let written = self
+            .clusters
+            .iter()
+            .find(|c| c.name == cluster)
+            .ok_or_else(|| WorldError::Missing(format!("cluster {cluster}")))?;
+        let k8s = self
+            .cloud
+            .cluster(cluster)
+            .ok_or_else(|| WorldError::Missing(format!("cluster {cluster}")))?;
+        let objects = project_objects(written, project);
+        k8s.create_objects(&objects).await?;
+        Ok(changed(format!(
+            "created project {cluster}:{} ({} ServiceAccount(s), {} RoleBinding(s) for the controller)",
+            project.name,
+            project.service_accounts.len(),
+            objects.len() - 1 - project.service_accounts.len()
+        )))
     }
 
     /// Moves the virtual clock on.
@@ -113,13 +172,10 @@ impl RunningWorld {
                 "added federated credential {} to {}/{}",
                 credential.name, identity.tenant, identity.name
             )),
-            Err(e) => Applied {
-                note: format!(
-                    "Entra refused federated credential {} on {}/{}: {e}",
-                    credential.name, identity.tenant, identity.name
-                ),
-                took_effect: false,
-            },
+            Err(e) => refused(format!(
+                "Entra refused federated credential {} on {}/{}: {e}",
+                credential.name, identity.tenant, identity.name
+            )),
         }
     }
 
@@ -209,6 +265,14 @@ impl RunningWorld {
             .acr
             .as_ref()
             .ok_or_else(|| WorldError::Missing("registries".into()))
+    }
+}
+
+/// A change the fake refused, as the real service would: the world did not change.
+fn refused(note: String) -> Applied {
+    Applied {
+        note,
+        took_effect: false,
     }
 }
 

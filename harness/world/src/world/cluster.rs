@@ -49,14 +49,46 @@ fn namespaces(c: &model::Cluster) -> Vec<&str> {
 /// The world's ServiceAccounts, with their annotations and labels.
 fn service_accounts(c: &model::Cluster) -> Vec<Value> {
     c.all_namespaces()
-        .flat_map(|ns| {
-            ns.service_accounts.iter().map(|sa| {
-                json!({"apiVersion": "v1", "kind": "ServiceAccount",
-                "metadata": {"name": sa.name, "namespace": ns.name,
-                    "annotations": sa.annotations, "labels": sa.labels}})
-            })
-        })
+        .flat_map(namespace_service_accounts)
         .collect()
+}
+
+/// A namespace's ServiceAccounts, with their annotations and labels.
+fn namespace_service_accounts(ns: &model::Namespace) -> impl Iterator<Item = Value> + '_ {
+    ns.service_accounts.iter().map(|sa| {
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": sa.name, "namespace": ns.name,
+            "annotations": sa.annotations, "labels": sa.labels}})
+    })
+}
+
+/// What a project added to cluster `c` at run time is made of, in the order to create it: its
+/// namespace, its ServiceAccounts, and the controller's RoleBindings in it for each grant given
+/// per project (`scope: projects`), exactly as a project of the world gets them.
+pub fn project_objects(c: &model::Cluster, project: &model::Namespace) -> Vec<Value> {
+    let mut objects =
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": project.name}})];
+    objects.extend(namespace_service_accounts(project));
+    if let Some(ctl) = &c.controller {
+        let subject = json!([{"kind": "ServiceAccount", "name": ctl.service_account, "namespace": ctl.namespace}]);
+        for (role_name, grant) in [
+            (TOKEN_REQUEST_ROLE, &ctl.rbac.token_request),
+            (READ_SERVICE_ACCOUNTS_ROLE, &ctl.rbac.read_service_accounts),
+        ] {
+            if grant.scope == model::TokenScope::Projects {
+                objects.push(role_binding(role_name, &project.name, &subject));
+            }
+        }
+    }
+    objects
+}
+
+/// A RoleBinding of the ClusterRole `role_name` to `subject` in `namespace`.
+fn role_binding(role_name: &str, namespace: &str, subject: &Value) -> Value {
+    json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding", "metadata": {"name": role_name, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": subject})
 }
 
 /// The controller's ServiceAccount (unless the world lists it) and its two grants: creating
@@ -128,9 +160,7 @@ fn controller_role(
         model::TokenScope::Namespaces => grant.namespaces.clone(),
     };
     for ns in in_namespaces {
-        objects.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding", "metadata": {"name": role_name, "namespace": ns},
-            "roleRef": role_ref, "subjects": subject}));
+        objects.push(role_binding(role_name, &ns, subject));
     }
     objects
 }

@@ -6,7 +6,7 @@
 //! them behind one front door with a fresh CA, keys and secrets (kind and kubeconfig clusters are
 //! joined through [`crate::external`]), installs the faults, and applies
 //! the steps that change the world (role assignments, federated credentials, annotations, key
-//! rotation, the clock, fault toggles). Dropping the world stops nothing by itself: call
+//! rotation, the clock, fault toggles, and the tenants, identities and projects steps add). Dropping the world stops nothing by itself: call
 //! [`RunningWorld::shutdown`].
 //!
 //! Submodules (private; what is public is re-exported here, at `credsim_world::world::…`):
@@ -35,7 +35,7 @@ use scenarios::model::Scenario;
 use crate::cloud::{Cloud, CloudError};
 use faults::InstalledFault;
 
-pub use cluster::{READ_SERVICE_ACCOUNTS_ROLE, TOKEN_REQUEST_ROLE, cluster};
+pub use cluster::{READ_SERVICE_ACCOUNTS_ROLE, TOKEN_REQUEST_ROLE, cluster, project_objects};
 pub use registry::role;
 pub use spec::{LENIENT_CLOCK_SKEW, world_spec};
 
@@ -79,6 +79,9 @@ pub enum WorldError {
 pub struct RunningWorld {
     pub cloud: Cloud,
     faults: std::sync::Mutex<BTreeMap<String, InstalledFault>>,
+    /// The world's clusters as the scenario wrote them (a project added at run time gets its
+    /// controller's RoleBindings from them).
+    clusters: Vec<scenarios::model::Cluster>,
 }
 
 impl RunningWorld {
@@ -105,6 +108,7 @@ impl RunningWorld {
         Ok(Self {
             cloud,
             faults: std::sync::Mutex::new(faults),
+            clusters: s.world.clusters.clone(),
         })
     }
 

@@ -59,7 +59,7 @@ pub fn world_spec(s: &Scenario, clock: Clock) -> Result<WorldSpec, WorldError> {
 
 /// A scenario tenant as mock-entra's: domains, apps, managed identities, resources. Secrets'
 /// expiries count from `start`.
-fn tenant(t: &model::Tenant, start: Timestamp) -> Result<Tenant, WorldError> {
+pub(super) fn tenant(t: &model::Tenant, start: Timestamp) -> Result<Tenant, WorldError> {
     let mut tenant = Tenant::new(&t.name).id(t.id);
     for d in &t.domains {
         tenant = tenant.domain(d);
@@ -82,7 +82,7 @@ fn tenant(t: &model::Tenant, start: Timestamp) -> Result<Tenant, WorldError> {
 
 /// An app registration with its secrets (minted when mock-entra builds), certificates (generated
 /// now) and federated credentials.
-fn app(a: &model::App, start: Timestamp) -> Result<Identity, WorldError> {
+pub(super) fn app(a: &model::App, start: Timestamp) -> Result<Identity, WorldError> {
     let mut app = Identity::app(&a.name).client_id(a.client_id);
     if a.multi_tenant {
         app = app.multi_tenant();
@@ -108,7 +108,7 @@ fn app(a: &model::App, start: Timestamp) -> Result<Identity, WorldError> {
 }
 
 /// A user-assigned managed identity with its federated credentials.
-fn managed_identity(m: &model::ManagedIdentity) -> Identity {
+pub(super) fn managed_identity(m: &model::ManagedIdentity) -> Identity {
     let mut mi = Identity::user_assigned(&m.name)
         .client_id(m.client_id)
         .object_id(m.principal_id);
