@@ -205,66 +205,84 @@ pub fn schedule(s: &Scenario, seed: u64, case: usize) -> Scenario {
     }
     let mutations = 1 + rng.below(3);
     for _ in 0..mutations {
-        let steps = &mut out.steps;
-        match rng.below(5) {
-            // reorder
-            0 => {
-                let pairs: Vec<usize> = (0..steps.len().saturating_sub(1))
-                    .filter(|&i| is_request(&steps[i]) && is_request(&steps[i + 1]))
-                    .collect();
-                if !pairs.is_empty() {
-                    let i = pairs[rng.below(pairs.len())];
-                    steps.swap(i, i + 1);
-                }
-            }
-            // overlap
-            1 | 2 => {
-                let pairs: Vec<usize> = (0..steps.len().saturating_sub(1))
-                    .filter(|&i| is_request(&steps[i]) && is_request(&steps[i + 1]))
-                    .collect();
-                if !pairs.is_empty() {
-                    let i = pairs[rng.below(pairs.len())];
-                    let mut rs = requests_of(&steps[i]);
-                    rs.extend(requests_of(&steps[i + 1]));
-                    let at = steps[i].at;
-                    steps.splice(
-                        i..=i + 1,
-                        [Step {
-                            at,
-                            action: Action::Concurrently(rs),
-                        }],
-                    );
-                }
-            }
-            // repeat
-            3 => {
-                let (step, r) = &all_requests[rng.below(all_requests.len())];
-                let at = rng.below(steps.len() + 1);
-                steps.insert(
-                    at,
-                    Step {
-                        at: step.at,
-                        action: Action::Request(r.clone()),
-                    },
-                );
-            }
-            // advance
-            _ => {
-                let bounds = interesting_advances(s);
-                let d = bounds[rng.below(bounds.len())];
-                let at = 1 + rng.below(steps.len());
-                let pos = steps.get(at.min(steps.len() - 1)).map(|st| st.at);
-                steps.insert(
-                    at.min(steps.len()),
-                    Step {
-                        at: pos.unwrap_or_default(),
-                        action: Action::Advance(d),
-                    },
-                );
-            }
+        // A mutation that leaves no valid scenario (a request moved before the `addProject` that
+        // creates its project) is undone.
+        let before = out.steps.clone();
+        mutate(&mut out.steps, &mut rng, s, &all_requests);
+        if resolved(&out).is_none() {
+            out.steps = before;
         }
     }
     out
+}
+
+/// One random change to a schedule's steps: two requests swapped or sent at once, a request
+/// repeated, or a clock advance inserted.
+fn mutate(steps: &mut Vec<Step>, rng: &mut Rng, s: &Scenario, all_requests: &[(Step, Request)]) {
+    match rng.below(5) {
+        // reorder
+        0 => {
+            let pairs: Vec<usize> = (0..steps.len().saturating_sub(1))
+                .filter(|&i| is_request(&steps[i]) && is_request(&steps[i + 1]))
+                .collect();
+            if !pairs.is_empty() {
+                let i = pairs[rng.below(pairs.len())];
+                steps.swap(i, i + 1);
+            }
+        }
+        // overlap
+        1 | 2 => {
+            let pairs: Vec<usize> = (0..steps.len().saturating_sub(1))
+                .filter(|&i| is_request(&steps[i]) && is_request(&steps[i + 1]))
+                .collect();
+            if !pairs.is_empty() {
+                let i = pairs[rng.below(pairs.len())];
+                let mut rs = requests_of(&steps[i]);
+                rs.extend(requests_of(&steps[i + 1]));
+                let at = steps[i].at;
+                steps.splice(
+                    i..=i + 1,
+                    [Step {
+                        at,
+                        action: Action::Concurrently(rs),
+                    }],
+                );
+            }
+        }
+        // repeat
+        3 => {
+            let (step, r) = &all_requests[rng.below(all_requests.len())];
+            let at = rng.below(steps.len() + 1);
+            steps.insert(
+                at,
+                Step {
+                    at: step.at,
+                    action: Action::Request(r.clone()),
+                },
+            );
+        }
+        // advance
+        _ => {
+            let bounds = interesting_advances(s);
+            let d = bounds[rng.below(bounds.len())];
+            let at = 1 + rng.below(steps.len());
+            let pos = steps.get(at.min(steps.len() - 1)).map(|st| st.at);
+            steps.insert(
+                at.min(steps.len()),
+                Step {
+                    at: pos.unwrap_or_default(),
+                    action: Action::Advance(d),
+                },
+            );
+        }
+    }
+}
+
+/// `s` written and read back through the format: `None` when it is no longer a valid scenario
+/// (a step names what no earlier step or the world has).
+fn resolved(s: &Scenario) -> Option<Scenario> {
+    let yaml = scenarios::render::to_yaml(s).ok()?;
+    scenarios::load_str(&s.file, &yaml).ok().map(|l| l.scenario)
 }
 
 /// The properties that failed in `r` (none for a run that was an `error`).
@@ -280,8 +298,16 @@ fn failed_properties(r: &ScenarioResult) -> Vec<(PropertyId, String)> {
 }
 
 /// Every candidate one simplification smaller than `s`: a step removed, or one request taken out
-/// of a `concurrently` step (a step of two becomes a request).
+/// of a `concurrently` step (a step of two becomes a request); only those still valid (removing
+/// the `addProject` a later request needs is not a simplification).
 fn smaller(s: &Scenario) -> Vec<Scenario> {
+    smaller_steps(s)
+        .into_iter()
+        .filter(|c| resolved(c).is_some())
+        .collect()
+}
+
+fn smaller_steps(s: &Scenario) -> Vec<Scenario> {
     let mut out = Vec::new();
     for i in (0..s.steps.len()).rev() {
         let mut c = s.clone();
@@ -362,13 +388,7 @@ fn smaller_worlds(s: &Scenario) -> Vec<Scenario> {
             out.push(c);
         }
     }
-    out.into_iter()
-        .filter_map(|c| {
-            let yaml = scenarios::render::to_yaml(&c).ok()?;
-            let loaded = scenarios::load_str(&c.file, &yaml).ok()?;
-            Some(loaded.scenario)
-        })
-        .collect()
+    out.iter().filter_map(resolved).collect()
 }
 
 /// Shrinks `s` while `property` still fails on it; the last run's headline with it.
@@ -570,6 +590,38 @@ mod tests {
             .into_iter()
             .find(|s| s.name == name)
             .expect("a corpus scenario")
+    }
+
+    #[test]
+    fn schedules_and_shrinking_keep_what_steps_add_before_the_steps_that_need_it() {
+        // project-c exists only from its `addProject` step on: no schedule moves a request for
+        // it earlier, and no smaller candidate drops the step and keeps the request.
+        let s = corpus_scenario("project-onboarded-while-running");
+        let mut moved = 0;
+        for c in 0..200 {
+            let sched = schedule(&s, 11, c);
+            assert!(
+                resolved(&sched).is_some(),
+                "schedule {c}: {:#?}",
+                sched.steps
+            );
+            moved += usize::from(sched.steps != s.steps);
+            for smaller in smaller(&sched) {
+                assert!(resolved(&smaller).is_some(), "{:#?}", smaller.steps);
+            }
+        }
+        assert!(
+            moved > 100,
+            "only {moved} schedules differ from the scenario"
+        );
+        // Dropping `addProject` alone is not a candidate; dropping a request is.
+        let candidates = smaller(&s);
+        assert!(candidates.iter().all(|c| {
+            c.steps
+                .iter()
+                .any(|st| matches!(st.action, Action::AddProject { .. }))
+        }));
+        assert!(candidates.len() < smaller_steps(&s).len());
     }
 
     #[test]
