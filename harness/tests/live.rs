@@ -635,20 +635,20 @@ fn ctl_adds_a_project_an_identity_and_a_tenant_that_real_clients_use_at_once() {
     );
     assert_eq!(got["status"], 401, "{got:#}");
 
-    // The new tenant answers discovery and a client-credentials request with its app's secret.
+    // The new tenant: azure-identity's ClientSecretCredential, with its app's secret from
+    // world.json, gets a token signed for it.
     let app = &northwind["apps"][0];
-    let (status, body) = curl(
-        &up,
-        &format!(
-            "-X POST https://login.microsoftonline.com/northwind.onmicrosoft.com/oauth2/v2.0/token \
-             --data-urlencode grant_type=client_credentials --data-urlencode client_id={} \
-             --data-urlencode client_secret={} \
-             --data-urlencode scope=https://management.azure.com/.default",
-            app["clientId"].as_str().unwrap(),
-            app["secret"].as_str().unwrap()
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
+    let got = up.shell_ok(&format!(
+        "CREDSIM_TENANT=northwind.onmicrosoft.com CREDSIM_CLIENT_ID={} CREDSIM_SECRET='{}' \
+         CREDSIM_SCOPE=https://management.azure.com/.default '{}' '{}' client-secret",
+        app["clientId"].as_str().unwrap(),
+        app["secret"].as_str().unwrap(),
+        python().display(),
+        script("azure_credentials.py").display()
+    ));
+    let got: Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got["claims"]["tid"], northwind["id"], "{got:#}");
+    assert_eq!(got["claims"]["appid"], app["clientId"], "{got:#}");
 
     // A second project of the same name is refused where it is written, and nothing changes.
     let out = up.ctl(

@@ -78,6 +78,11 @@ async fn what_building_would_refuse_is_refused_and_changes_nothing() {
         w.entra.add_tenant(Tenant::new("contoso")),
         Err(DirectoryError::DuplicateTenant("contoso".into()))
     );
+    let contoso = w.tenant("contoso").id;
+    assert_eq!(
+        w.entra.add_tenant(Tenant::new("other").id(contoso)),
+        Err(DirectoryError::DuplicateTenantId(contoso))
+    );
     let clash = Tenant::new("other").domain("contoso.onmicrosoft.com");
     assert!(matches!(
         w.entra.add_tenant(clash),

@@ -239,6 +239,13 @@ fn a_second_object_of_a_name_is_refused_where_it_is_written() {
         "steps[0].addIdentity.managedIdentity.name",
         "tenant `contoso` has an app or managed identity named `project-a-mi` at this step",
     );
+    let contoso = scenarios::model::guid::tenant_id("contoso");
+    refused(
+        &format!("{WORLD}  - addTenant: {{name: fabrikam, id: {contoso}}}\n"),
+        ("name: fabrikam", 0),
+        "steps[0].addTenant.id",
+        "is tenant `contoso`'s",
+    );
     let taken = scenarios::model::guid::client_id("contoso", "project-a-mi");
     refused(
         &format!(
@@ -247,6 +254,24 @@ fn a_second_object_of_a_name_is_refused_where_it_is_written() {
         ("name: other", 0),
         "steps[0].addIdentity",
         "is also the client ID of `contoso/project-a-mi`",
+    );
+}
+
+#[test]
+fn two_tenants_of_the_world_cannot_share_an_id() {
+    let text = "apiVersion: credsim.dev/v1alpha1
+kind: Scenario
+metadata: {name: tenant-ids}
+world:
+  tenants:
+    - {name: contoso, id: 11111111-2222-4333-8444-555555555555}
+    - {name: fabrikam, id: 11111111-2222-4333-8444-555555555555}
+";
+    refused(
+        text,
+        ("name: fabrikam", 0),
+        "world.tenants[1].id",
+        "the tenant ID 11111111-2222-4333-8444-555555555555 is tenant `contoso`'s",
     );
 }
 

@@ -1,7 +1,7 @@
 //! What building does to a directory: fills in the IDs derived from names, mints the secrets,
 //! certificates and signing keys asked for (registering every secret in the run's registry), and
-//! refuses what Entra would (invalid federated credentials, names, domains and client IDs used
-//! twice).
+//! refuses what Entra would (invalid federated credentials, names, tenant IDs, domains and
+//! client IDs used twice).
 
 use entra_rules::guid;
 use mock_kit::{KidStyle, RsaSigningKey, SecretRegistry};
@@ -27,6 +27,9 @@ impl Directory {
                         second: t.name.clone(),
                     });
                 }
+            }
+            if self.tenants[..i].iter().any(|o| o.id == t.id) {
+                return Err(DirectoryError::DuplicateTenantId(t.id));
             }
         }
         let mut ids: Vec<Uuid> = Vec::new();

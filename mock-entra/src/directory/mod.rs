@@ -56,6 +56,8 @@ pub struct Directory {
 pub enum DirectoryError {
     #[error("tenant {0:?} is defined twice")]
     DuplicateTenant(String),
+    #[error("tenant ID {0} is used by two tenants")]
+    DuplicateTenantId(Uuid),
     #[error("domain {domain:?} is verified in both {first:?} and {second:?}")]
     DuplicateDomain {
         domain: String,

@@ -1,14 +1,14 @@
 //! Steps that add to the world: a tenant, an identity, a project. Each is resolved as the
 //! world's own tenants, identities and projects are (the same checks, the same defaults), is
 //! checked against what exists at that step (no second tenant, identity or namespace of a name,
-//! no client ID or verified domain twice), and extends the name indexes so that later steps,
+//! no tenant ID, client ID or verified domain twice), and extends the name indexes so that later steps,
 //! and only later steps, may name what it adds.
 
 use crate::located::Pos;
 use crate::model::{self, ServiceAccountRef};
 use crate::v1alpha1 as doc;
 
-use super::context::{Cx, IdentityEntry};
+use super::context::{Cx, IdentityEntry, TenantEntry};
 use super::steps::Held;
 
 impl Cx<'_> {
@@ -19,7 +19,7 @@ impl Cx<'_> {
         t: &doc::Tenant,
         held: &mut Held,
     ) -> Option<model::Action> {
-        let taken = self.tenants.iter().any(|(n, _)| *n == t.name.value);
+        let taken = self.tenants.iter().any(|e| e.name == t.name.value);
         if taken {
             self.error(
                 t.name.at,
@@ -29,12 +29,21 @@ impl Cx<'_> {
             return None;
         }
         let tenant = self.tenant(path, t);
+        let same_id = self.tenants.iter().find(|e| e.id == tenant.id);
+        if let Some(other) = same_id.map(|e| e.name.clone()) {
+            let at = t.id.as_ref().map_or(t.name.at, |i| i.at);
+            self.error(
+                at,
+                format!("{path}.id"),
+                format!("the tenant ID {} is tenant `{other}`'s", tenant.id),
+            );
+        }
         for d in &tenant.domains {
             let owner = self
                 .tenants
                 .iter()
-                .find(|(_, ds)| ds.contains(d))
-                .map(|(n, _)| n.clone());
+                .find(|e| e.domains.contains(d))
+                .map(|e| e.name.clone());
             if let Some(owner) = owner {
                 self.error(
                     t.name.at,
@@ -65,8 +74,11 @@ impl Cx<'_> {
         for (entry, at, fics) in new {
             self.hold(entry, at, held, fics.clone(), path);
         }
-        self.tenants
-            .push((tenant.name.clone(), tenant.domains.clone()));
+        self.tenants.push(TenantEntry {
+            name: tenant.name.clone(),
+            id: tenant.id,
+            domains: tenant.domains.clone(),
+        });
         Some(model::Action::AddTenant(tenant))
     }
 

@@ -24,10 +24,17 @@ pub(super) struct Cx<'a> {
     pub(super) file: &'a str,
     pub(super) doc: &'a doc::Document,
     pub(super) diags: Vec<Diagnostic>,
-    /// Tenants by name, with their verified domains.
-    pub(super) tenants: Vec<(String, Vec<String>)>,
+    /// Tenants, with their IDs and verified domains.
+    pub(super) tenants: Vec<TenantEntry>,
     pub(super) identities: Vec<IdentityEntry>,
     pub(super) clusters: Vec<ClusterEntry>,
+}
+
+/// A tenant as references and uniqueness checks see it.
+pub(super) struct TenantEntry {
+    pub(super) name: String,
+    pub(super) id: Uuid,
+    pub(super) domains: Vec<String>,
 }
 
 /// An app or managed identity as references see it.
@@ -151,7 +158,11 @@ impl<'a> Cx<'a> {
             } else {
                 t.domains.clone()
             };
-            self.tenants.push((t.name.value.clone(), domains));
+            self.tenants.push(TenantEntry {
+                name: t.name.value.clone(),
+                id: parse_guid(t.id.as_ref()).unwrap_or_else(|| guid::tenant_id(&t.name)),
+                domains,
+            });
             for a in &t.apps {
                 let client_id = parse_guid(a.client_id.as_ref())
                     .unwrap_or_else(|| guid::client_id(&t.name, &a.name));

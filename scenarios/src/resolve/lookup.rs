@@ -10,7 +10,7 @@ use super::context::{Cx, IdentityEntry};
 
 impl<'a> Cx<'a> {
     pub(super) fn tenant_ref(&mut self, t: &Located<String>, path: &str) -> bool {
-        let known: Vec<&str> = self.tenants.iter().map(|(n, _)| n.as_str()).collect();
+        let known: Vec<&str> = self.tenants.iter().map(|e| e.name.as_str()).collect();
         if known.contains(&t.as_str()) {
             return true;
         }

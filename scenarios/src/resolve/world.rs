@@ -22,6 +22,7 @@ impl Cx<'_> {
             .map(|(i, t)| self.tenant(&format!("world.tenants[{i}]"), t))
             .collect();
         self.unique_client_ids();
+        self.unique_tenant_ids(w);
         let registries = w
             .registries
             .iter()
@@ -119,6 +120,28 @@ impl Cx<'_> {
                 format!("identity {tenant}/{name}"),
                 format!("client ID of `{tenant}/{name}` is also the client ID of `{t}/{n}`"),
             );
+        }
+    }
+
+    /// Tenant IDs, given or derived, belong to one tenant each (Entra's are unique, and a fake
+    /// with two would answer `/{tenant-id}/` for either).
+    fn unique_tenant_ids(&mut self, w: &doc::WorldDoc) {
+        let mut clashes = Vec::new();
+        for (i, (e, t)) in self.tenants.iter().zip(&w.tenants).enumerate() {
+            let first = self.tenants[..i]
+                .iter()
+                .find(|o| o.id == e.id && o.name != e.name);
+            if let Some(first) = first {
+                let at = t.id.as_ref().map_or(t.name.at, |x| x.at);
+                clashes.push((
+                    at,
+                    format!("world.tenants[{i}].id"),
+                    format!("the tenant ID {} is tenant `{}`'s", e.id, first.name),
+                ));
+            }
+        }
+        for (at, path, message) in clashes {
+            self.error(at, path, message);
         }
     }
 
